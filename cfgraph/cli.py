@@ -1,0 +1,282 @@
+"""The ``cfgraph`` command line: a thin layer over the library.
+
+Every command that meets bad input prints one line starting with ``error:``
+and exits with code 2; the database is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
+
+from cfgraph import lattice, summaries, values
+from cfgraph.errors import CfgraphError
+from cfgraph.render import FORMATS, render
+from cfgraph.resources import seed_file
+from cfgraph.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_MS, run_query
+from cfgraph.store import open_store
+from cfgraph.store import queries
+
+
+class CfgraphGroup(click.Group):
+    """Turns library errors into one line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CfgraphError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except SQLAlchemyError as exc:
+            click.echo(f"error: database: {str(exc.orig if getattr(exc, 'orig', None) else exc).splitlines()[0]}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: cells computed so far are stored; run the same command to resume", err=True)
+            ctx.exit(130)
+
+
+def _store(ctx, create=True):
+    return open_store(ctx.obj.get("db"), create=create)
+
+
+@click.group(cls=CfgraphGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="PATH|URL", help="Database file or SQLAlchemy URL "
+              "(default: $CFGRAPH_DATABASE_URL, else ./cfgraph.db).")
+@click.version_option(package_name="cfgraph")
+@click.pass_context
+def main(ctx, db):
+    """cfgraph: the lattice of data counterfactuals, stored in a database."""
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+
+
+@main.command()
+@click.pass_context
+def init(ctx):
+    """Create or upgrade the database schema (Alembic upgrade head)."""
+    store = _store(ctx)
+    click.echo(f"database ready: {store.describe()}")
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise CfgraphError(f"{what} takes comma-separated integers, not {text!r}") from None
+
+
+@main.command()
+@click.option("--world", "name", help="Name of the world (default: DATASET-MODEL-GROUPINGn).")
+@click.option("--dataset", type=str, help="A dataset scikit-learn ships: iris, wine, breast_cancer, digits.")
+@click.option("--csv", "csv_path", type=str, help="Your own CSV (numeric features, a header row).")
+@click.option("--target", help="The CSV column holding class labels.")
+@click.option("--group-by", default="kmeans", show_default=True, help="kmeans, class, random, or a CSV column.")
+@click.option("--units", type=int, default=None, help="Number of units (data objects); 4 for kmeans/random.")
+@click.option("--model", default="logreg", show_default=True,
+              help="logreg, gnb, tree, knn, forest, or a dotted scikit-learn class path, e.g. sklearn.svm.SVC(C=2).")
+@click.option("--metric", default="accuracy", show_default=True, help="scikit-learn scorer name(s), comma-separated.")
+@click.option("--seeds", default="0", show_default=True, help="Model seeds, comma-separated; one fit per training set per seed.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split and the grouping.")
+@click.option("--test-size", default=0.3, show_default=True, type=float)
+@click.option("--eval-slices", default="units", show_default=True, type=click.Choice(["units", "powerset"]),
+              help="One slice per unit (+ all), or one per non-empty union of units.")
+@click.option("--jobs", default=1, show_default=True, type=int, help="Parallel fits (joblib n_jobs; -1 = all cores).")
+@click.option("--replace", is_flag=True, help="Delete an existing world of that name first.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.pass_context
+def run(ctx, name, dataset, csv_path, target, group_by, units, model, metric, seeds, seed, test_size,
+        eval_slices, jobs, replace, progress):
+    """Train a model on every training set of a world and score it on every slice.
+
+    Re-running the same command computes only the missing cells.
+    """
+    from cfgraph.worlds import build_world, make_spec
+
+    if units is None and group_by in ("kmeans", "random"):
+        units = 4
+    spec = make_spec(dataset=dataset, csv_path=csv_path, target=target, group_by=group_by, units=units,
+                     model=model, metrics=[m.strip() for m in metric.split(",") if m.strip()],
+                     seeds=_int_list(seeds, "--seeds"), seed=seed, test_size=test_size, eval_slices=eval_slices)
+    if not name:
+        source = dataset or Path(csv_path).stem
+        name = f"{source}-{model.split('(')[0].rsplit('.', 1)[-1]}-{group_by}{units or ''}"
+    store = _store(ctx)
+    report = build_world(store, name, spec, jobs=jobs, replace=replace, progress=progress)
+    click.echo(f"world {name}: {report.fits} fits, {report.cells} new cells "
+               f"({report.skipped_cells} already stored), {report.failed} failed, {report.seconds:.1f} s")
+
+
+@main.command("import-grid")
+@click.argument("file", type=str)
+@click.option("--world", "name", required=True, help="Name of the new world.")
+@click.option("--units", help="Unit names in bit order, comma-separated (default: letters seen in the file).")
+@click.option("--replace", is_flag=True, help="Replace an existing world of that name.")
+@click.pass_context
+def import_grid_cmd(ctx, file, name, units, replace):
+    """Store cells computed elsewhere (CSV or JSON of train_set, eval_slice, value[, metric, seed])."""
+    from cfgraph.worlds import import_grid
+
+    unit_list = [u.strip() for u in units.split(",")] if units else None
+    result = import_grid(_store(ctx), file, name, unit_list, replace=replace)
+    click.echo(f"world {result['world']}: {result['cells']} cells over {result['units']} units "
+               f"and {result['slices']} slices")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def worlds(ctx, fmt):
+    """List the stored worlds and how complete their lattices are."""
+    store = _store(ctx, create=False)
+    with store.session() as session:
+        listed = queries.list_worlds(session)
+    columns = ["name", "kind", "dataset", "model", "metric", "n_units", "slices", "cells", "failed", "complete"]
+    rows = [[w[c] if c != "complete" else round(w[c], 4) for c in columns] for w in listed]
+    click.echo(render(columns, rows, fmt))
+
+
+def _table(ctx, world, metric, seed):
+    store = _store(ctx, create=False)
+    with store.session() as session:
+        return queries.lattice_table(session, world, metric, seed)
+
+
+def grid_rows(table) -> tuple[list[str], list[list]]:
+    """Rows = training sets sorted by size then label; columns = slices."""
+    order = sorted(range(1 << table.n), key=lambda m: (m.bit_count(), table.labels[m]))
+    columns = ["train_set"] + table.slices
+    rows = []
+    for m in order:
+        row = [table.labels[m]]
+        for j in range(len(table.slices)):
+            v, s = table.values[m, j], table.status[m, j]
+            row.append("failed" if s == "failed" else (None if np.isnan(v) else float(v)))
+        rows.append(row)
+    return columns, rows
+
+
+@main.command()
+@click.argument("world")
+@click.option("--metric", help="Metric (default: the world's).")
+@click.option("--seed", type=int, help="Seed (default: the lowest stored).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def grid(ctx, world, metric, seed, fmt):
+    """Print a world's grid: rows = training sets, columns = evaluation slices (blank = missing)."""
+    table = _table(ctx, world, metric, seed)
+    columns, rows = grid_rows(table)
+    click.echo(render(columns, rows, fmt))
+
+
+@main.command("values")
+@click.argument("world")
+@click.option("--method", default="all", show_default=True, help="loo, shapley, banzhaf, beta:ALPHA,BETA, or all.")
+@click.option("--slice", "slice_name", default="all", show_default=True, help="An evaluation slice, or all of them.")
+@click.option("--metric", help="Metric (default: the world's).")
+@click.option("--seed", type=int, help="Seed (default: the lowest stored).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
+    """Leave-one-out, Shapley, Banzhaf and Beta Shapley values of each unit on each slice."""
+    methods = summaries.parse_methods(method)
+    table = _table(ctx, world, metric, seed)
+    if slice_name == "all":
+        chosen = table.slices
+    else:
+        table.slice_index(slice_name)
+        chosen = [slice_name]
+    rows, problems = summaries.value_table(table, methods, chosen)
+    if fmt == "json":
+        click.echo(json.dumps({"world": table.world, "metric": table.metric, "seed": table.seed,
+                               "values": rows, "missing": problems}, indent=2, ensure_ascii=False))
+        return
+    names = list(dict.fromkeys(r["method"] for r in rows))
+    wide = {}
+    for r in rows:
+        wide.setdefault((r["slice"], r["unit"]), {})[r["method"]] = r["value"]
+    columns = ["slice", "unit"] + names
+    click.echo(render(columns, [[s, u] + [v.get(n) for n in names] for (s, u), v in wide.items()], fmt))
+    for p in problems:
+        click.echo(f"note: {p['method']} on slice {p['slice']}: {p['error']}", err=True)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--max-rows", default=DEFAULT_MAX_ROWS, show_default=True, type=int)
+@click.option("--timeout-ms", default=DEFAULT_TIMEOUT_MS, show_default=True, type=int)
+@click.pass_context
+def sql(ctx, query, fmt, max_rows, timeout_ms):
+    """Run one read-only SQL query over the store (tables and views are listed in the README)."""
+    store = _store(ctx, create=False)
+    if store.sqlite_path is None:
+        raise CfgraphError("read-only SQL is supported on SQLite stores only")
+    result = run_query(store.sqlite_path, query, max_rows=max_rows, timeout_ms=timeout_ms)
+    click.echo(render(result.columns, result.rows, fmt))
+    if result.truncated:
+        click.echo(f"note: truncated at {max_rows} rows", err=True)
+
+
+DEMO_WORLD = "digits"
+DEMO_SPEC = dict(dataset="digits", group_by="kmeans", units=4, model="logreg", metrics=["accuracy"], seeds=[0],
+                 seed=0, test_size=0.3, eval_slices="units")
+
+
+@main.command()
+@click.option("--jobs", default=2, show_default=True, type=int)
+@click.pass_context
+def demo(ctx, jobs):
+    """Build the demo worlds (the seed's toy grid and digits), then print the grid and values."""
+    from cfgraph.worlds import build_world, import_grid, make_spec
+
+    store = _store(ctx)
+    toy = import_grid(store, seed_file("toy_grid.csv"), "toy", replace=True,
+                      description="The seed's four-object toy grid: four known rows, twelve missing.")
+    click.echo(f"toy world: {toy['cells']} cells imported from seed_data/toy_grid.csv (12 rows missing by design)")
+    report = build_world(store, DEMO_WORLD, make_spec(**DEMO_SPEC), jobs=jobs)
+    click.echo(f"digits world: {report.fits} fits now, {report.skipped_cells} cells were already stored, "
+               f"{report.failed} failed")
+    _demo_related(store)
+    with store.session() as session:
+        table = queries.lattice_table(session, DEMO_WORLD)
+    click.echo("\nGrid of world 'digits' (accuracy; rows = training sets, columns = evaluation slices):\n")
+    columns, rows = grid_rows(table)
+    click.echo(render(columns, rows))
+    click.echo("\nValues of each unit on each slice (LOO from the full set; Shapley; Banzhaf):\n")
+    rows, _ = summaries.value_table(table, summaries.parse_methods("loo+shapley+banzhaf"))
+    wide = {}
+    for r in rows:
+        wide.setdefault((r["slice"], r["unit"]), {})[r["method"]] = r["value"]
+    click.echo(render(["slice", "unit", "loo", "shapley", "banzhaf"],
+                      [[s, u, v["loo"], v["shapley"], v["banzhaf"]] for (s, u), v in wide.items()]))
+    full = (1 << table.n) - 1
+    gaps = [abs(values.shapley(table.column(s)).sum() - (table.column(s)[full] - table.column(s)[0]))
+            for s in table.slices]
+    click.echo(f"\nEfficiency: on every slice the Shapley values sum to v(ABCD) - v(∅) "
+               f"(largest gap {max(gaps):.1e}).")
+    click.echo(f"""
+Where to look next (database: {store.describe()}):
+  cfgraph grid toy                      the seed's toy grid (missing rows blank)
+  cfgraph values digits --method beta:16,1
+  cfgraph sql "SELECT value FROM grid WHERE world='toy' AND train_set='ACD' AND eval_slice='B'"
+  cfgraph serve                         the web explorer on http://127.0.0.1:5000
+  .venv/bin/cfgraph --help              every command (or activate .venv first)""")
+
+
+def _demo_related(store) -> None:
+    """Import the bundled Semble snapshot when the related-work module is present."""
+    try:
+        from cfgraph.semble.service import import_snapshot
+    except ImportError:
+        return
+    result = import_snapshot(store, seed_file("semble_snapshot.json"))
+    click.echo(f"related work: {result}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

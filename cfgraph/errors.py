@@ -1,0 +1,35 @@
+"""Errors a user can cause and fix: each carries a one-line message naming the problem.
+
+The CLI turns them into exit code 2, the web app into 400 (or 404 for
+:class:`NotFound`); neither shows a traceback.
+"""
+
+
+class CfgraphError(Exception):
+    """Bad input: an unknown name, a malformed file, a refused query."""
+
+    status = 400
+
+
+class NotFound(CfgraphError):
+    """A world, training set, slice or unit that is not in the store."""
+
+    status = 404
+
+
+class MissingCells(CfgraphError):
+    """A summary needs cells that the lattice does not hold (yet).
+
+    Attributes
+    ----------
+    masks : list of int
+        Bitmasks of the training sets whose cells are missing.
+    labels : list of str
+        The same training sets as labels ("ACD", "∅"), when known.
+    """
+
+    def __init__(self, masks, labels=None, what="this summary"):
+        self.masks = sorted(set(int(m) for m in masks))
+        self.labels = labels if labels is not None else [str(m) for m in self.masks]
+        shown = ", ".join(self.labels[:8]) + (" ..." if len(self.labels) > 8 else "")
+        super().__init__(f"{what} needs {len(self.masks)} missing cell(s): {shown}")

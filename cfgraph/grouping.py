@@ -1,0 +1,112 @@
+"""Grouping rows into units (data objects A, B, C, ...), on the training and test splits alike.
+
+The same grouping partitions the test split, giving one evaluation slice per
+unit ("the test points near B").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import StandardScaler
+
+from cfgraph.errors import CfgraphError
+
+METHODS = ("kmeans", "class", "random")
+
+
+@dataclass
+class Grouping:
+    """Unit index of every training and test row, with each unit's name and definition."""
+
+    train: np.ndarray  # shape (n_train,), int in 0..n-1
+    test: np.ndarray  # shape (n_test,)
+    names: list[str]
+    definitions: list[str]
+    method: str
+
+
+def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_test,
+               g_train=None, g_test=None, seed: int = 0) -> Grouping:
+    """Assign every row to a unit.
+
+    Parameters
+    ----------
+    method : str
+        ``kmeans`` (KMeans clusters of standardised features, fitted on the
+        training split, test rows assigned to the nearest centroid; units
+        ordered by training size, largest first), ``class`` (one unit per
+        class), ``random`` (a seeded random partition into equal parts), or
+        the name of the dataset's group column (one unit per value).
+    n_units : int or None
+        Number of units; required for kmeans and random, checked for class and column.
+
+    Raises
+    ------
+    CfgraphError
+        On an unknown method, a wrong number of units, or a unit with no
+        training rows or no test rows.
+    """
+    if method == "kmeans":
+        n = _need_n(n_units, method)
+        scaler = StandardScaler().fit(X_train)
+        km = KMeans(n_clusters=n, n_init=10, random_state=seed).fit(scaler.transform(X_train))
+        order = np.argsort(-np.bincount(km.labels_, minlength=n), kind="stable")
+        relabel = np.empty(n, dtype=int)
+        relabel[order] = np.arange(n)
+        train, test = relabel[km.labels_], relabel[km.predict(scaler.transform(X_test))]
+        names = [f"cluster {k + 1}" for k in range(n)]
+        defs = [f"rows nearest KMeans centroid {k + 1} of {n} (standardised features, seed {seed})" for k in range(n)]
+    elif method == "random":
+        n = _need_n(n_units, method)
+        rng = np.random.default_rng(seed)
+        train = rng.permutation(np.arange(len(y_train)) % n)
+        test = rng.permutation(np.arange(len(y_test)) % n)
+        names = [f"random part {k + 1}" for k in range(n)]
+        defs = [f"a seeded random {k + 1}/{n} of the rows (seed {seed})" for k in range(n)]
+    elif method == "class":
+        values = np.unique(y_train)
+        train, test, names = _by_value(values, y_train, y_test, n_units, "classes")
+        defs = [f"rows of class {v}" for v in names]
+    elif g_train is not None:
+        values = np.unique(g_train)
+        train, test, names = _by_value(values, g_train, g_test, n_units, f"values in column {method!r}")
+        defs = [f"rows with {method} = {v}" for v in names]
+    else:
+        raise CfgraphError(
+            f"unknown grouping {method!r} (use kmeans, class, random, or a CSV column with --csv)"
+        )
+    n = len(names)
+    train_sizes = np.bincount(train, minlength=n)
+    test_sizes = np.bincount(test, minlength=n)
+    for k in range(n):
+        if train_sizes[k] == 0:
+            raise CfgraphError(f"unit {chr(65 + k)} ({names[k]}) has no training rows; use fewer units")
+        if test_sizes[k] == 0:
+            raise CfgraphError(
+                f"unit {chr(65 + k)} ({names[k]}) has no test rows, so its evaluation slice would be empty; "
+                "use fewer units or a larger --test-size"
+            )
+    return Grouping(train=train, test=test, names=names, definitions=defs, method=method)
+
+
+def _need_n(n_units, method):
+    if n_units is None:
+        raise CfgraphError(f"--group-by {method} needs --units N")
+    if n_units < 1:
+        raise CfgraphError(f"--units must be at least 1, not {n_units}")
+    return int(n_units)
+
+
+def _by_value(values, train_col, test_col, n_units, what):
+    if n_units is not None and n_units != len(values):
+        raise CfgraphError(f"there are {len(values)} {what}, so --units must be {len(values)} (or left out), not {n_units}")
+    index = {v: k for k, v in enumerate(values)}
+    unknown = set(np.unique(test_col)) - set(index)
+    if unknown:
+        raise CfgraphError(f"the test split has {what} not seen in training: {', '.join(map(str, sorted(unknown)))}")
+    train = np.array([index[v] for v in train_col])
+    test = np.array([index[v] for v in test_col])
+    return train, test, [str(v) for v in values]

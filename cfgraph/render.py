@@ -1,0 +1,49 @@
+"""Plain-text, CSV and JSON renderings of tables for the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+FORMATS = ("table", "csv", "json")
+
+
+def fmt_value(value, digits: int = 4) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def render(columns: list[str], rows: list, fmt: str = "table") -> str:
+    """Render rows (sequences aligned with ``columns``) as an aligned table, CSV or JSON."""
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, _jsonable(r))) for r in rows], indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return out.getvalue().rstrip("\n")
+    cells = [[fmt_value(v) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    for r in cells:
+        lines.append("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _jsonable(row):
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in row]

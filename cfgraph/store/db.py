@@ -1,0 +1,151 @@
+"""Engines, sessions and migrations for the lattice store."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cfgraph.errors import CfgraphError
+from cfgraph.resources import resource_dir
+
+DEFAULT_PATH = "cfgraph.db"
+ENV_URL = "CFGRAPH_DATABASE_URL"
+
+
+def resolve_url(db: str | os.PathLike | None = None) -> str:
+    """The database URL: ``db`` (a path or URL), else ``$CFGRAPH_DATABASE_URL``, else ``./cfgraph.db``.
+
+    Raises
+    ------
+    CfgraphError
+        If the URL cannot be parsed.
+    """
+    target = str(db) if db is not None else os.environ.get(ENV_URL) or DEFAULT_PATH
+    if "://" not in target:
+        target = "sqlite:///" + str(Path(target).expanduser().resolve())
+    try:
+        make_url(target)
+    except ArgumentError as exc:
+        raise CfgraphError(f"not a database URL: {target!r} ({exc})") from None
+    return target
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite connections get foreign keys, WAL and a busy timeout."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration pointing at cfgraph's migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    return config
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema with Alembic (the only way the schema is created)."""
+    config = alembic_config()
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            # Batch migrations copy and drop tables; with foreign keys on, dropping a
+            # parent table would cascade-delete its children. The pragma is a no-op
+            # inside a transaction, so it is set before Alembic begins one.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+        conn.commit()
+        if sqlite:
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise CfgraphError(f"migration left {len(broken)} broken foreign key(s)")
+
+
+class Store:
+    """A database holding worlds: an engine plus a session factory.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL (see :func:`resolve_url`).
+    create : bool
+        Run the migrations up to head when the schema is missing or behind.
+        When False, a database without the schema raises CfgraphError.
+    """
+
+    def __init__(self, url: str, create: bool = True):
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        revision = current_revision(self.engine)
+        if revision != head_revision():
+            if not create:
+                raise CfgraphError(
+                    f"no cfgraph schema in {self.describe()} (run `cfgraph init` or `make demo`)"
+                )
+            migrate(self.engine)
+
+    def describe(self) -> str:
+        url = make_url(self.url)
+        return url.database if url.drivername.startswith("sqlite") else url.render_as_string()
+
+    @property
+    def sqlite_path(self) -> str | None:
+        url = make_url(self.url)
+        if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+            return url.database
+        return None
+
+    def session(self) -> Session:
+        """A new session; use ``with store.session() as s, s.begin():`` for a transaction."""
+        return self._sessions()
+
+    @contextmanager
+    def transaction(self):
+        """A session inside one transaction: committed on success, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(db: str | os.PathLike | None = None, create: bool = True) -> Store:
+    """Open (and by default create or upgrade) the store at ``db`` (see :func:`resolve_url`)."""
+    url = resolve_url(db)
+    if not create and url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and not Path(path).exists():
+            raise CfgraphError(f"no database at {path} (run `cfgraph init` or `make demo`)")
+    return Store(url, create=create)

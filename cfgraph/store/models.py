@@ -1,0 +1,169 @@
+"""The ORM models of the lattice store (SQLAlchemy 2.0 declarative).
+
+Table and column names are a public interface: users query them with SQL.
+The schema itself is created only by the Alembic migrations in ``migrations/``;
+a test checks that these models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Cell statuses: a fitted model, the empty set's chance baseline, a one-class
+#: training set that predicts its class, or a fit/score that raised.
+CELL_STATUSES = ("ok", "baseline", "single_class", "failed")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class World(Base):
+    """One universe: data, units, model, metric(s), seeds and evaluation slices."""
+
+    __tablename__ = "world"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # trained | imported | variant
+    dataset: Mapped[str | None] = mapped_column(String(500))
+    split: Mapped[dict | None] = mapped_column(JSON)
+    grouping: Mapped[dict | None] = mapped_column(JSON)
+    model_spec: Mapped[str | None] = mapped_column(String(500))
+    metric: Mapped[str] = mapped_column(String(100))
+    seed: Mapped[int | None] = mapped_column(Integer)
+    eval_slices: Mapped[str] = mapped_column(String(20))  # units | powerset | imported
+    n_units: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict | None] = mapped_column(JSON)
+    versions: Mapped[dict | None] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A variant world (corrupted, poisoned, DP, ...) records its parent and recipe.
+    parent_world_id: Mapped[int | None] = mapped_column(ForeignKey("world.id", ondelete="SET NULL"))
+    recipe: Mapped[dict | None] = mapped_column(JSON)
+
+    units: Mapped[list[Unit]] = relationship(
+        back_populates="world", order_by="Unit.idx", cascade="all, delete-orphan", passive_deletes=True
+    )
+    slices: Mapped[list[EvalSlice]] = relationship(
+        back_populates="world", order_by="EvalSlice.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Unit(Base):
+    """A data object (one player): a point or a group of rows, labelled A, B, C, ..."""
+
+    __tablename__ = "unit"
+    __table_args__ = (
+        UniqueConstraint("world_id", "idx"),
+        UniqueConstraint("world_id", "label"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)  # bit position in a training set's mask
+    label: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int | None] = mapped_column(Integer)  # training rows
+    definition: Mapped[str | None] = mapped_column(Text)
+
+    world: Mapped[World] = relationship(back_populates="units")
+
+
+class Node(Base):
+    """A training set: one node of the Boolean lattice."""
+
+    __tablename__ = "node"
+    __table_args__ = (
+        UniqueConstraint("world_id", "mask"),
+        UniqueConstraint("world_id", "label"),
+        Index("ix_node_world_id_size", "world_id", "size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"))
+    mask: Mapped[int] = mapped_column(BigInteger)
+    label: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class Edge(Base):
+    """One add-one step S -> S + {unit}; read backwards it is the remove-one step."""
+
+    __tablename__ = "edge"
+    __table_args__ = (
+        UniqueConstraint("src_node_id", "unit_id"),
+        Index("ix_edge_dst_node_id", "dst_node_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"), index=True)
+    src_node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"))
+    dst_node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"))
+
+
+class EvalSlice(Base):
+    """An evaluation slice: the test rows of some units (or an imported benchmark)."""
+
+    __tablename__ = "eval_slice"
+    __table_args__ = (UniqueConstraint("world_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+    mask: Mapped[int | None] = mapped_column(BigInteger)  # union of units, when it is one
+    size: Mapped[int | None] = mapped_column(Integer)  # test rows
+    definition: Mapped[str | None] = mapped_column(Text)
+
+    world: Mapped[World] = relationship(back_populates="slices")
+
+
+class Cell(Base):
+    """One score: training set x evaluation slice x metric x seed."""
+
+    __tablename__ = "cell"
+    __table_args__ = (
+        UniqueConstraint("node_id", "slice_id", "metric", "seed"),
+        Index("ix_cell_slice_id", "slice_id"),
+        CheckConstraint(
+            "status IN ('ok', 'baseline', 'single_class', 'failed')", name="status"
+        ),
+        CheckConstraint("status = 'failed' OR value IS NOT NULL", name="value_unless_failed"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"))
+    slice_id: Mapped[int] = mapped_column(ForeignKey("eval_slice.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(100))
+    seed: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float)
+    fit_seconds: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,406 @@
+"""Reading and writing worlds, their lattices and cells.
+
+Functions take a ``session`` and do not commit: the caller owns the
+transaction (``with store.transaction() as session: ...``). Bulk writes use
+Core ``insert()`` with executemany, and the edge table is filled by one
+set-based ``INSERT ... SELECT``; reading a lattice is one query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import networkx as nx
+import numpy as np
+from sqlalchemy import and_, case, delete, func, insert, literal, select
+from sqlalchemy.orm import Session, aliased
+
+from cfgraph import lattice
+from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.store.models import Cell, Edge, EvalSlice, Node, Unit, World
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class UnitSpec:
+    """A unit to create: name, training rows, and how it was defined."""
+
+    name: str
+    size: int | None = None
+    definition: str | None = None
+
+
+@dataclass
+class SliceSpec:
+    """An evaluation slice to create."""
+
+    name: str
+    mask: int | None = None
+    size: int | None = None
+    definition: str | None = None
+
+
+@dataclass
+class LatticeTable:
+    """The cells of one world for one metric and seed, as arrays indexed by bitmask.
+
+    Attributes
+    ----------
+    values : ndarray, shape (2**n, m)
+        Cell values; NaN where a cell is missing or failed.
+    status : ndarray of str, shape (2**n, m)
+        "ok", "baseline", "single_class", "failed" or "" (missing).
+    """
+
+    world: str
+    letters: list[str]
+    labels: list[str]
+    slices: list[str]
+    slice_masks: list[int | None]
+    metric: str
+    seed: int
+    values: np.ndarray
+    status: np.ndarray
+    errors: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.letters)
+
+    def column(self, slice_name: str) -> np.ndarray:
+        """Values on one slice, shape (2**n,).
+
+        Raises
+        ------
+        NotFound
+            If the world has no slice of that name.
+        """
+        return self.values[:, self.slice_index(slice_name)]
+
+    def slice_index(self, slice_name: str) -> int:
+        try:
+            return self.slices.index(slice_name)
+        except ValueError:
+            raise NotFound(
+                f"world {self.world!r} has no evaluation slice {slice_name!r} "
+                f"(slices: {', '.join(self.slices[:12])}{' ...' if len(self.slices) > 12 else ''})"
+            ) from None
+
+    def mask_of(self, label: str) -> int:
+        """Bitmask of a training-set label of this world (raises NotFound on a bad label)."""
+        try:
+            return lattice.parse_label(label, self.letters)
+        except CfgraphError as exc:
+            raise NotFound(f"world {self.world!r}: {exc}") from None
+
+    @property
+    def complete(self) -> float:
+        """Fraction of cells present."""
+        return float((~np.isnan(self.values)).mean()) if self.values.size else 0.0
+
+
+def create_world(
+    session: Session,
+    name: str,
+    *,
+    kind: str,
+    units: list[UnitSpec],
+    slices: list[SliceSpec],
+    metric: str,
+    eval_slices: str,
+    dataset: str | None = None,
+    split: dict | None = None,
+    grouping: dict | None = None,
+    model_spec: str | None = None,
+    seed: int | None = None,
+    spec: dict | None = None,
+    versions: dict | None = None,
+    description: str | None = None,
+) -> World:
+    """Create a world with its units, all 2^n nodes, all n 2^(n-1) edges and its slices.
+
+    Raises
+    ------
+    CfgraphError
+        If a world of that name exists, n is outside 1..16, or names repeat.
+    """
+    n = len(units)
+    if not 1 <= n <= lattice.MAX_UNITS:
+        raise CfgraphError(
+            f"an exhaustive lattice needs 1 to {lattice.MAX_UNITS} units, not {n} "
+            f"(2^{n} training sets); sampling larger worlds is not supported yet"
+        )
+    if session.scalar(select(World.id).where(World.name == name)) is not None:
+        raise CfgraphError(f"world {name!r} already exists (choose another --world or pass --replace)")
+    if len({s.name for s in slices}) != len(slices):
+        raise CfgraphError("evaluation slice names must be unique")
+    if len({u.name for u in units}) != len(units):
+        raise CfgraphError("unit names must be unique")
+    world = World(
+        name=name, kind=kind, dataset=dataset, split=split, grouping=grouping,
+        model_spec=model_spec, metric=metric, seed=seed, eval_slices=eval_slices,
+        n_units=n, spec=spec, versions=versions, description=description, created_at=utcnow(),
+    )
+    session.add(world)
+    session.flush()
+    letters = lattice.unit_letters(n)
+    session.execute(insert(Unit), [
+        {"world_id": world.id, "idx": i, "label": letters[i], "name": u.name, "size": u.size,
+         "definition": u.definition}
+        for i, u in enumerate(units)
+    ])
+    labels = lattice.all_labels(letters)
+    size = lattice.sizes(n)
+    session.execute(insert(Node), [
+        {"world_id": world.id, "mask": m, "label": labels[m], "size": int(size[m])}
+        for m in range(1 << n)
+    ])
+    src, dst = aliased(Node), aliased(Node)
+    # One set-based statement: every (S, i) with i not in S gives the edge S -> S | 1 << i.
+    bit = literal(1).op("<<")(Unit.idx)
+    edges = (
+        select(literal(world.id), src.id, dst.id, Unit.id)
+        .select_from(src)
+        .join(Unit, and_(Unit.world_id == src.world_id, src.mask.op("&")(bit) == 0))
+        .join(dst, and_(dst.world_id == src.world_id, dst.mask == src.mask.op("|")(bit)))
+        .where(src.world_id == world.id)
+    )
+    session.execute(
+        insert(Edge).from_select(["world_id", "src_node_id", "dst_node_id", "unit_id"], edges)
+    )
+    session.execute(insert(EvalSlice), [
+        {"world_id": world.id, "name": s.name, "position": p, "mask": s.mask, "size": s.size,
+         "definition": s.definition}
+        for p, s in enumerate(slices)
+    ])
+    session.flush()
+    return world
+
+
+def find_world(session: Session, name: str) -> World | None:
+    """The world called ``name``, or None."""
+    return session.scalar(select(World).where(World.name == name))
+
+
+def get_world(session: Session, name: str) -> World:
+    """The world called ``name``.
+
+    Raises
+    ------
+    NotFound
+        If there is none; the message lists the stored worlds.
+    """
+    world = find_world(session, name)
+    if world is None:
+        names = session.scalars(select(World.name).order_by(World.name)).all()
+        raise NotFound(f"no world named {name!r} (stored: {', '.join(names) or 'none'})")
+    return world
+
+
+def delete_world(session: Session, name: str) -> None:
+    """Delete a world and everything in it (cascades to units, nodes, edges, slices, cells)."""
+    world = get_world(session, name)
+    session.execute(delete(World).where(World.id == world.id))
+
+
+def list_worlds(session: Session) -> list[dict]:
+    """Every world with its size and how complete its lattice is (cells present / expected)."""
+    cells = (
+        select(Node.world_id, func.count(Cell.id).label("cells"),
+               func.sum(case((Cell.status == "failed", 1), else_=0)).label("failed"))
+        .join(Cell, Cell.node_id == Node.id)
+        .group_by(Node.world_id)
+        .subquery()
+    )
+    slices = select(EvalSlice.world_id, func.count().label("slices")).group_by(EvalSlice.world_id).subquery()
+    rows = session.execute(
+        select(World, func.coalesce(cells.c.cells, 0), func.coalesce(cells.c.failed, 0),
+               func.coalesce(slices.c.slices, 0))
+        .outerjoin(cells, cells.c.world_id == World.id)
+        .outerjoin(slices, slices.c.world_id == World.id)
+        .order_by(World.created_at, World.id)
+    ).all()
+    out = []
+    for world, n_cells, n_failed, n_slices in rows:
+        seeds = (world.spec or {}).get("seeds") or [world.seed or 0]
+        metrics = (world.spec or {}).get("metrics") or [world.metric]
+        expected = (1 << world.n_units) * n_slices * len(seeds) * len(metrics)
+        out.append({
+            "name": world.name, "kind": world.kind, "dataset": world.dataset,
+            "model": world.model_spec, "metric": world.metric, "n_units": world.n_units,
+            "slices": n_slices, "cells": n_cells, "failed": n_failed, "expected_cells": expected,
+            "complete": n_cells / expected if expected else 0.0,
+            "created_at": world.created_at, "finished_at": world.finished_at,
+        })
+    return out
+
+
+def node_ids(session: Session, world: World) -> np.ndarray:
+    """Node id of every training set of a world, indexed by mask: shape (2**n,)."""
+    ids = np.zeros(1 << world.n_units, dtype=np.int64)
+    rows = session.execute(select(Node.mask, Node.id).where(Node.world_id == world.id)).all()
+    masks, values = zip(*rows)
+    ids[np.asarray(masks)] = values
+    return ids
+
+
+def slice_ids(session: Session, world: World) -> dict[str, int]:
+    return dict(session.execute(
+        select(EvalSlice.name, EvalSlice.id).where(EvalSlice.world_id == world.id)
+    ).all())
+
+
+def write_cells(session: Session, rows: list[dict]) -> int:
+    """Insert cells in one executemany. Each row: node_id, slice_id, metric, seed, value,
+    fit_seconds, status, error. A second write of the same cell violates the unique key."""
+    if rows:
+        session.execute(insert(Cell), rows)
+    return len(rows)
+
+
+def stored_cell_keys(session: Session, world: World, metric: str | None = None, seed: int | None = None):
+    """Set of (mask, slice_name, metric, seed) already stored for a world."""
+    query = (
+        select(Node.mask, EvalSlice.name, Cell.metric, Cell.seed)
+        .join(Cell, Cell.node_id == Node.id)
+        .join(EvalSlice, EvalSlice.id == Cell.slice_id)
+        .where(Node.world_id == world.id)
+    )
+    if metric is not None:
+        query = query.where(Cell.metric == metric)
+    if seed is not None:
+        query = query.where(Cell.seed == seed)
+    return set(session.execute(query).all())
+
+
+def metrics_and_seeds(session: Session, world: World) -> tuple[list[str], list[int]]:
+    """The metrics and seeds that have cells in this world (the world's own first)."""
+    rows = session.execute(
+        select(Cell.metric, Cell.seed).distinct()
+        .join(Node, Node.id == Cell.node_id).where(Node.world_id == world.id)
+    ).all()
+    metrics = sorted({m for m, _ in rows}, key=lambda m: (m != world.metric, m))
+    seeds = sorted({s for _, s in rows})
+    return metrics or [world.metric], seeds or [world.seed or 0]
+
+
+def lattice_table(session: Session, world: World | str, metric: str | None = None,
+                  seed: int | None = None) -> LatticeTable:
+    """All cells of a world for one metric and seed, in one query, as a :class:`LatticeTable`.
+
+    Parameters
+    ----------
+    metric : str, optional
+        Defaults to the world's metric.
+    seed : int, optional
+        Defaults to the lowest seed with cells.
+
+    Raises
+    ------
+    NotFound
+        If the world, or cells for that metric / seed, do not exist.
+    """
+    if isinstance(world, str):
+        world = get_world(session, world)
+    metrics, seeds = metrics_and_seeds(session, world)
+    metric = metric or world.metric
+    seed = seeds[0] if seed is None else int(seed)
+    if metric not in metrics and metric != world.metric:
+        raise NotFound(f"world {world.name!r} has no cells for metric {metric!r} (metrics: {', '.join(metrics)})")
+    if seed not in seeds and seed != (world.seed or 0):
+        raise NotFound(f"world {world.name!r} has no cells for seed {seed} (seeds: {', '.join(map(str, seeds))})")
+    n = world.n_units
+    letters = [u.label for u in world.units]
+    slices = list(world.slices)
+    position = {s.id: p for p, s in enumerate(slices)}
+    values = np.full((1 << n, len(slices)), np.nan)
+    status = np.full((1 << n, len(slices)), "", dtype=object)
+    rows = session.execute(
+        select(Node.mask, Cell.slice_id, Cell.value, Cell.status, Cell.error)
+        .join(Cell, Cell.node_id == Node.id)
+        .where(Node.world_id == world.id, Cell.metric == metric, Cell.seed == seed)
+    ).all()
+    errors = {}
+    if rows:
+        masks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        cols = np.fromiter((position[r[1]] for r in rows), dtype=np.int64, count=len(rows))
+        vals = np.fromiter((np.nan if r[2] is None else r[2] for r in rows), dtype=float, count=len(rows))
+        values[masks, cols] = vals
+        status[masks, cols] = [r[3] for r in rows]
+        errors = {(int(r[0]), slices[position[r[1]]].name): r[4] for r in rows if r[4]}
+    return LatticeTable(
+        world=world.name, letters=letters, labels=lattice.all_labels(letters),
+        slices=[s.name for s in slices], slice_masks=[s.mask for s in slices],
+        metric=metric, seed=seed, values=values, status=status, errors=errors,
+    )
+
+
+def node_neighbourhood(session: Session, world: World, mask: int) -> dict:
+    """A node and its add-one / remove-one neighbours, from the edge table (two indexed queries).
+
+    Returns
+    -------
+    dict
+        ``{"node": (id, mask, label), "up": [(unit_label, mask, label)], "down": [...]}``.
+
+    Raises
+    ------
+    NotFound
+        If the world has no node with that mask.
+    """
+    node = session.execute(
+        select(Node.id, Node.mask, Node.label).where(Node.world_id == world.id, Node.mask == mask)
+    ).one_or_none()
+    if node is None:
+        raise NotFound(f"world {world.name!r} has no training set with mask {mask}")
+    other = aliased(Node)
+    up = session.execute(
+        select(Unit.label, other.mask, other.label)
+        .join(Edge, Edge.unit_id == Unit.id).join(other, other.id == Edge.dst_node_id)
+        .where(Edge.src_node_id == node.id).order_by(Unit.idx)
+    ).all()
+    down = session.execute(
+        select(Unit.label, other.mask, other.label)
+        .join(Edge, Edge.unit_id == Unit.id).join(other, other.id == Edge.src_node_id)
+        .where(Edge.dst_node_id == node.id).order_by(Unit.idx)
+    ).all()
+    return {"node": tuple(node), "up": [tuple(r) for r in up], "down": [tuple(r) for r in down]}
+
+
+def hasse_diagram(session: Session, world: World | str, slice_name: str | None = None,
+                  metric: str | None = None, seed: int | None = None) -> nx.DiGraph:
+    """The Hasse diagram of a world's stored nodes and edges as a ``networkx.DiGraph``.
+
+    Nodes are masks (attributes ``label``, ``size``, ``value`` on ``slice_name``);
+    edges S -> S + {i} carry ``unit`` and ``delta`` (the marginal contribution).
+    Paths through the lattice, e.g. ``nx.shortest_path(g, 0, full)``, come from it.
+    """
+    if isinstance(world, str):
+        world = get_world(session, world)
+    nodes = session.execute(
+        select(Node.id, Node.mask, Node.label).where(Node.world_id == world.id)
+    ).all()
+    by_id = {r.id: r.mask for r in nodes}
+    edge_rows = session.execute(
+        select(Edge.src_node_id, Edge.dst_node_id, Unit.label)
+        .join(Unit, Unit.id == Edge.unit_id).where(Edge.world_id == world.id)
+    ).all()
+    values = None
+    if slice_name is not None:
+        table = lattice_table(session, world, metric, seed)
+        column = table.column(slice_name)
+        values = {int(m): float(column[m]) for m in np.flatnonzero(~np.isnan(column))}
+    return lattice.hasse_diagram(
+        [r.mask for r in nodes], [r.label for r in nodes],
+        ((by_id[s], by_id[d], u) for s, d, u in edge_rows), values,
+    )
+
+
+def mark_finished(session: Session, world: World) -> None:
+    world.finished_at = utcnow()
+
+
