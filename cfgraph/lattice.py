@@ -11,6 +11,7 @@ This module knows nothing of SQL or Flask: it takes integers and numpy arrays.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import networkx as nx
@@ -115,9 +116,16 @@ def parse_label(label: str, letters: Sequence[str]) -> int:
     return mask
 
 
+@functools.lru_cache(maxsize=8)
+def _sizes(n: int) -> np.ndarray:
+    out = np.bitwise_count(np.arange(1 << n, dtype=np.uint64)).astype(np.int64)
+    out.flags.writeable = False
+    return out
+
+
 def sizes(n: int) -> np.ndarray:
-    """Size |S| of every training set, indexed by mask: shape (2^n,), dtype int64."""
-    return np.bitwise_count(np.arange(1 << n, dtype=np.uint64)).astype(np.int64)
+    """Size |S| of every training set, indexed by mask: shape (2^n,), dtype int64 (read-only, cached)."""
+    return _sizes(n)
 
 
 def layer(n: int, k: int) -> np.ndarray:

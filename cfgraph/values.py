@@ -172,12 +172,19 @@ def semivalue(v: np.ndarray, weights: np.ndarray, labels=None) -> np.ndarray:
     """
     v = np.asarray(v, dtype=float)
     n = n_units_of(v)
-    _require(v, np.arange(1 << n), "a semivalue", labels)
+    if np.isnan(v).any():
+        _require(v, np.arange(1 << n), "a semivalue", labels)
+    weights = np.asarray(weights, dtype=float)
     size = sizes(n)
-    out = np.empty((n,) + v.shape[1:])
-    for i in range(n):  # n passes of O(2^n) numpy work each
-        coalitions, delta = marginal_contributions(v, i)
-        out[i] = weights[size[coalitions]] @ delta
+    # phi_i = sum_{T containing i} w[|T|-1] v(T) - sum_{S without i} w[|S|] v(S): weight every
+    # cell once for each role, then each unit needs two plain sums over half the lattice.
+    with_i = weights[np.maximum(size - 1, 0)].reshape((-1,) + (1,) * (v.ndim - 1)) * v
+    without_i = weights[np.minimum(size, n - 1)].reshape((-1,) + (1,) * (v.ndim - 1)) * v
+    tail = v.shape[1:]
+    out = np.empty((n,) + tail)
+    for i in range(n):  # n passes of O(2^n) summation each
+        shape = (1 << (n - 1 - i), 2, 1 << i) + tail
+        out[i] = with_i.reshape(shape)[:, 1].sum(axis=(0, 1)) - without_i.reshape(shape)[:, 0].sum(axis=(0, 1))
     return out
 
 

@@ -296,15 +296,22 @@ def import_grid(store, path: str | Path, world: str, units: list[str] | None = N
     if len(set(units)) != len(units):
         raise CfgraphError("--units names a unit twice")
     letters = lattice.unit_letters(len(units))
-    # Labels may use the units' names or their letters.
-    names_as_labels = units if all(len(u) == 1 for u in units) else letters
+
+    def parse(label: str) -> int:
+        """A training set written with the units' names ("fiction+science") or letters ("AB")."""
+        try:
+            return lattice.parse_label(label, units)
+        except CfgraphError:
+            if list(units) == letters:
+                raise
+            return lattice.parse_label(label, letters)
     cells, slices, seen_keys = [], {}, {}
     for line, rec in records:
         for f in GRID_FIELDS:
             if rec.get(f) is None or (f != "train_set" and str(rec.get(f)).strip() == ""):
                 raise CfgraphError(f"{path}: {where} {line}: missing field {f!r}")
         try:
-            mask = lattice.parse_label(str(rec["train_set"]), names_as_labels)
+            mask = parse(str(rec["train_set"]))
         except CfgraphError as exc:
             raise CfgraphError(f"{path}: {where} {line}: {exc}") from None
         raw = rec["value"]
@@ -336,7 +343,7 @@ def import_grid(store, path: str | Path, world: str, units: list[str] | None = N
     slice_specs = []
     for name in slices:
         try:
-            smask = lattice.parse_label(name, names_as_labels) or None
+            smask = parse(name) or None
         except CfgraphError:
             smask = None
         slice_specs.append(SliceSpec(name=name, mask=smask, definition="imported"))

@@ -120,8 +120,13 @@ def create_world(
     spec: dict | None = None,
     versions: dict | None = None,
     description: str | None = None,
+    parent_world_id: int | None = None,
+    recipe: dict | None = None,
 ) -> World:
     """Create a world with its units, all 2^n nodes, all n 2^(n-1) edges and its slices.
+
+    A variant world (kind "variant") passes the id of the world it derives from
+    and the recipe (kind, parameters, seed) that rebuilds it.
 
     Raises
     ------
@@ -144,6 +149,7 @@ def create_world(
         name=name, kind=kind, dataset=dataset, split=split, grouping=grouping,
         model_spec=model_spec, metric=metric, seed=seed, eval_slices=eval_slices,
         n_units=n, spec=spec, versions=versions, description=description, created_at=utcnow(),
+        parent_world_id=parent_world_id, recipe=recipe,
     )
     session.add(world)
     session.flush()

@@ -1,0 +1,194 @@
+"""The command line: happy paths on real data, and bad input answered in one line with exit code 2."""
+
+import csv
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cfgraph.cli import main
+from cfgraph.resources import seed_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def invoke(db, *args):
+    return CliRunner().invoke(main, ["--db", str(db), *args])
+
+
+def snapshot(db):
+    """Every row of every table, to check that refused input changed nothing."""
+    with sqlite3.connect(db) as conn:
+        return list(conn.iterdump())
+
+
+def assert_refused(result, needle):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert needle in lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def db(iris_db, tmp_path):
+    import shutil
+
+    target = tmp_path / "cli.db"
+    shutil.copy(iris_db, target)
+    return target
+
+
+def write_csv(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_init_worlds_grid_and_values(tmp_path):
+    db = tmp_path / "new.db"
+    assert invoke(db, "init").exit_code == 0
+    result = invoke(db, "import-grid", str(seed_file("toy_grid.csv")), "--world", "toy")
+    assert result.exit_code == 0 and "16 cells" in result.output
+    listed = json.loads(invoke(db, "worlds", "--format", "json").output)
+    assert listed[0]["name"] == "toy" and listed[0]["complete"] == 0.25
+    grid = invoke(db, "grid", "toy", "--format", "csv").output.splitlines()
+    assert grid[0] == "train_set,A,B,C,D"
+    assert grid[1] == "∅,,,," and "ACD,0.78,0.55,0.82,0.8" in grid
+    out = json.loads(invoke(db, "values", "toy", "--method", "loo", "--slice", "B", "--format", "json").output)
+    loo = {v["unit"]: v["value"] for v in out["values"]}
+    assert loo["B"] == pytest.approx(0.33)
+    assert {p["unit"] for p in out["missing"]} == {"A", "C"}  # their LOO needs BCD / ABD
+
+
+def test_toy_sql_query_returns_0_55(db):
+    result = invoke(db, "sql", "SELECT value FROM grid WHERE world='toy' AND train_set='ACD' AND eval_slice='B'",
+                    "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == [{"value": 0.55}]
+
+
+def test_values_of_a_real_world_in_every_format(db):
+    table = invoke(db, "values", "iris", "--method", "all")
+    assert table.exit_code == 0 and "beta(16,1)" in table.output
+    rows = json.loads(invoke(db, "values", "iris", "--method", "shapley", "--format", "json").output)["values"]
+    by_slice = {}
+    for r in rows:
+        by_slice.setdefault(r["slice"], 0.0)
+        by_slice[r["slice"]] += r["value"]
+    grid = {r["train_set"]: r for r in json.loads(invoke(db, "grid", "iris", "--format", "json").output)}
+    for name, total in by_slice.items():  # efficiency, through the CLI
+        assert total == pytest.approx(grid["ABCD"][name] - grid["∅"][name], abs=1e-9)
+    csv_out = invoke(db, "values", "iris", "--method", "beta:4,2", "--slice", "A", "--format", "csv").output
+    header = next(csv.reader(csv_out.splitlines()))
+    assert header == ["slice", "unit", "beta(4,2)"]
+
+
+def test_run_on_a_csv_with_a_group_column(tmp_path):
+    lines = ["f1,f2,label,site"]
+    for i in range(80):
+        lines.append(f"{i % 7},{(i * 3) % 11},{'yes' if (i % 7) > 3 else 'no'},{'north' if i % 2 else 'south'}")
+    path = write_csv(tmp_path / "mine.csv", "\n".join(lines) + "\n")
+    db = tmp_path / "csv.db"
+    result = invoke(db, "run", "--csv", path, "--target", "label", "--group-by", "site", "--model", "tree",
+                    "--world", "mine")
+    assert result.exit_code == 0, result.output
+    grid = invoke(db, "grid", "mine", "--format", "csv").output.splitlines()
+    assert grid[0] == "train_set,A,B,all" and len(grid) == 1 + 4
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--dataset", "mnist"], "unknown dataset 'mnist'"),
+    (["run", "--dataset", "iris", "--model", "svm9"], "unknown model 'svm9'"),
+    (["run", "--dataset", "iris", "--model", "sklearn.preprocessing.StandardScaler"], "not a scikit-learn classifier"),
+    (["run", "--dataset", "iris", "--metric", "accuracy_typo"], "unknown metric"),
+    (["run", "--dataset", "iris", "--units", "17"], "the limit is 16"),
+    (["run", "--dataset", "iris", "--units", "16", "--test-size", "0.05", "--world", "x"], "has no test rows"),
+    (["run", "--dataset", "iris", "--group-by", "colour"], "unknown grouping 'colour'"),
+    (["run", "--dataset", "iris", "--model", "gnb", "--world", "iris"], "different recipe"),
+    (["values", "nowhere"], "no world named 'nowhere'"),
+    (["values", "iris", "--slice", "Z"], "no evaluation slice 'Z'"),
+    (["values", "iris", "--method", "beta:0,1"], "alpha > 0"),
+    (["values", "iris", "--method", "owen"], "unknown method 'owen'"),
+    (["sql", "DELETE FROM cell"], "only read-only queries"),
+    (["sql", "SELECT 1; DROP TABLE cell"], "query refused"),
+    (["sql", "SELECT * FROM nothing_here"], "no such table"),
+])
+def test_bad_input_exits_2_in_one_line_and_changes_nothing(db, args, needle):
+    before = snapshot(db)
+    assert_refused(invoke(db, *args), needle)
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("f1,f2,label\n1,2,a\n3,,b\n", "line 3, column 'f2': an empty value"),
+    ("f1,f2,label\n1,2,a\n3,nan,b\n", "line 3, column 'f2': nan is not a finite number"),
+    ("f1,f2,label\n1,x,a\n3,4,b\n", "non-numeric value 'x'"),
+    ("f1,f2,label\n1,2,a\n3,4,a\n", "single class"),
+    ("f1,f2,klass\n1,2,a\n3,4,b\n", "no column 'label'"),
+])
+def test_bad_csv_is_refused_with_its_line(db, tmp_path, body, needle):
+    before = snapshot(db)
+    path = write_csv(tmp_path / "bad.csv", body)
+    assert_refused(invoke(db, "run", "--csv", path, "--target", "label", "--group-by", "random", "--units", "2"),
+                   needle)
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("train_set,eval_slice,value\nAB,A,0.5\nABE,A,0.7\n", "line 3: unknown unit 'E'"),
+    ("train_set,eval_slice,value\nAB,A,0.5\nBA,A,0.7\n", "line 3: duplicate cell"),
+    ("train_set,eval_slice,value\nAB,A,0.5\nB,A,high\n", "line 3: value 'high' is not a number"),
+    ("train_set,slice,value\nAB,A,0.5\n", "missing column(s) eval_slice"),
+    ("train_set,eval_slice,value\n", "no cells"),
+])
+def test_malformed_grid_files_are_refused_whole(db, tmp_path, body, needle):
+    before = snapshot(db)
+    path = write_csv(tmp_path / "grid.csv", body)
+    assert_refused(invoke(db, "import-grid", path, "--world", "ext", "--units", "A,B,C,D"), needle)
+    assert snapshot(db) == before
+
+
+def test_json_grid_import_with_named_units(tmp_path):
+    cells = [{"train_set": "fiction+science", "eval_slice": "qa", "value": 0.61},
+             {"train_set": "fiction+science+social", "eval_slice": "qa", "value": 0.64, "seed": 1},
+             {"train_set": "science", "eval_slice": "qa", "value": 0.52, "metric": "exact_match"}]
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps({"cells": cells}))
+    db = tmp_path / "j.db"
+    result = invoke(db, "import-grid", str(path), "--world", "mixtures", "--units", "fiction,science,social")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(invoke(db, "sql", "SELECT train_set, metric, seed, value FROM grid ORDER BY value",
+                             "--format", "json").output)
+    assert rows == [{"train_set": "B", "metric": "exact_match", "seed": 0, "value": 0.52},
+                    {"train_set": "AB", "metric": "score", "seed": 0, "value": 0.61},
+                    {"train_set": "ABC", "metric": "score", "seed": 1, "value": 0.64}]
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"train_set": "A", "eval_slice": "x", "value": 1}, {"train_set": "A"')
+    assert_refused(invoke(db, "import-grid", str(bad), "--world", "b"), "invalid JSON")
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Python API\s+```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "cfgraph.db").exists()
+
+
+def test_readme_opens_with_the_two_commands():
+    head = (ROOT / "README.md").read_text().split("\n## ")[0]
+    assert "make demo" in head and "make test" in head
+
+
+def test_demo_builds_both_worlds(tmp_path):
+    db = tmp_path / "demo.db"
+    result = invoke(db, "demo", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert "largest gap" in result.output and "cfgraph serve" in result.output
+    names = {w["name"] for w in json.loads(invoke(db, "worlds", "--format", "json").output)}
+    assert {"toy", "digits"} <= names
+    again = invoke(db, "demo", "--jobs", "1")
+    assert "digits world: 0 fits now" in again.output
