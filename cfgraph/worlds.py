@@ -180,6 +180,8 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
     """
     if not name or len(name) > 200:
         raise CfgraphError("a world needs a name of 1 to 200 characters")
+    if jobs == 0:
+        raise CfgraphError("--jobs must be a positive number of workers, or -1 for all cores")
     prepared = prepare(spec)  # all validation happens before any write
     with store.transaction() as session:
         existing = queries.find_world(session, name)

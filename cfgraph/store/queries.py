@@ -325,7 +325,8 @@ def lattice_table(session: Session, world: World | str, metric: str | None = Non
     position = {s.id: p for p, s in enumerate(slices)}
     values = np.full((1 << n, len(slices)), np.nan)
     status = np.full((1 << n, len(slices)), "", dtype=object)
-    rows = session.execute(
+    # Core on the session's connection: plain rows, no ORM loading for 2^n * m cells.
+    rows = session.connection().execute(
         select(Node.mask, Cell.slice_id, Cell.value, Cell.status, Cell.error)
         .join(Cell, Cell.node_id == Node.id)
         .where(Node.world_id == world.id, Cell.metric == metric, Cell.seed == seed)
