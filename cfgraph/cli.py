@@ -222,6 +222,24 @@ def sql(ctx, query, fmt, max_rows, timeout_ms):
         click.echo(f"note: truncated at {max_rows} rows", err=True)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; the default serves this machine only.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True, help="Flask debug mode (reloader and debugger): never on a shared host.")
+@click.pass_context
+def serve(ctx, host, port, debug):
+    """Run the web explorer: grid, lattice graph, values, SQL and glossary pages, and a JSON API."""
+    from cfgraph.web import create_app
+    from cfgraph.web.db import get_store
+
+    app = create_app({"DATABASE_URL": ctx.obj["db"]} if ctx.obj.get("db") else None)
+    with app.app_context():
+        where = get_store().describe()
+    click.echo(f"cfgraph explorer on http://{host}:{port}/ (database: {where}); Ctrl-C stops it")
+    app.run(host=host, port=port, debug=debug, use_reloader=debug)
+
+
 DEMO_WORLD = "digits"
 DEMO_SPEC = dict(dataset="digits", group_by="kmeans", units=4, model="logreg", metrics=["accuracy"], seeds=[0],
                  seed=0, test_size=0.3, eval_slices="units")
@@ -276,6 +294,20 @@ def _demo_related(store) -> None:
         return
     result = import_snapshot(store, seed_file("semble_snapshot.json"))
     click.echo(f"related work: {result}")
+
+
+from cfgraph.semble.cli import related  # noqa: E402  (registered last: the group lives in its own package)
+
+main.add_command(related)
+
+# Variant worlds (issue 5): corruption, synthetic data, poisoning, DP, weighting, unlearning;
+# strikes, budgets and the DP envelope over a stored lattice.
+from cfgraph.variants.cli import budget, envelope, strike, variant  # noqa: E402
+
+main.add_command(variant)
+main.add_command(strike)
+main.add_command(budget)
+main.add_command(envelope)
 
 
 if __name__ == "__main__":  # pragma: no cover

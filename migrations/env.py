@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+import cfgraph.store.related_models  # noqa: F401  (related-work tables)
 from cfgraph.store.models import Base
 
 config = context.config

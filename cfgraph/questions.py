@@ -1,0 +1,823 @@
+"""The twelve questions a selection of grid cells can answer.
+
+A *selection* is a set of cells (training set x evaluation slice), whole rows
+(training sets), whole columns (evaluation slices) and optionally a layer k.
+From it, :func:`resolve` derives a :class:`Focus`: the current cell (S, E), a
+second slice E', the focus unit i, a second unit j, a coalition C, a layer k,
+Beta Shapley's alpha and beta and an unlearning tolerance. Each question then
+says which cells it needs, and either answers (value, formula with the numbers
+filled in, the cells used) or lists the cells still missing.
+
+Everything here works on a *grid*: any object with the attributes of
+:class:`cfgraph.store.queries.LatticeTable` (``values`` of shape (2^n, m) with
+NaN for a missing cell, ``labels`` by mask, ``letters``, ``slices`` and
+``slice_masks``). It builds on :mod:`cfgraph.values` and knows nothing of SQL
+or Flask.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from cfgraph import lattice
+from cfgraph import values as V
+from cfgraph.errors import CfgraphError, MissingCells, NotFound
+
+#: How many used / missing cells an answer lists by name (the counts are always exact).
+LIST_LIMIT = 64
+DEFAULT_ALPHA, DEFAULT_BETA = 16.0, 1.0
+DEFAULT_TOLERANCE = 0.15
+
+QUESTIONS = (
+    ("loo", "Leave-one-out"),
+    ("eval_move", "Evaluation move"),
+    ("group_loo", "Group leave-one-out (data strike)"),
+    ("interaction", "Pair interaction"),
+    ("shapley", "Shapley value"),
+    ("banzhaf", "Banzhaf value"),
+    ("beta", "Beta Shapley"),
+    ("scaling", "Scaling law"),
+    ("eval_scaling", "Evaluation scaling"),
+    ("diagonal", "Diagonal scaling"),
+    ("subset_scan", "Budgeted subset scan"),
+    ("unlearning", "Unlearning audit"),
+)
+TITLES = dict(QUESTIONS)
+
+
+class GridLike(Protocol):
+    values: np.ndarray
+    labels: Sequence[str]
+    letters: Sequence[str]
+    slices: Sequence[str]
+    slice_masks: Sequence[int | None]
+
+
+# ------------------------------------------------------------------ selection
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Cells, rows (training-set masks), columns (slice indices) and an optional layer k."""
+
+    cells: tuple[tuple[int, int], ...] = ()
+    rows: tuple[int, ...] = ()
+    columns: tuple[int, ...] = ()
+    layer: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.cells or self.rows or self.columns) and self.layer is None
+
+
+def _slice_index(grid: GridLike, name: str) -> int:
+    try:
+        return list(grid.slices).index(name)
+    except ValueError:
+        raise NotFound(f"no evaluation slice {name!r} in this world") from None
+
+
+def _mask(grid: GridLike, label: str) -> int:
+    try:
+        return lattice.parse_label(label, grid.letters)
+    except CfgraphError as exc:
+        raise NotFound(f"unknown training set: {exc}") from None
+
+
+def parse_int(text, what: str, low: int | None = None, high: int | None = None) -> int | None:
+    """Parse an optional integer parameter and check its range.
+
+    Raises
+    ------
+    CfgraphError
+        If it is not an integer or lies outside ``low..high``.
+    """
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise CfgraphError(f"{what} must be an integer, not {str(text)[:40]!r}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise CfgraphError(f"{what}={value} is out of range {low}..{high}")
+    return value
+
+
+def parse_float(text, what: str, default: float, low: float = 0.0) -> float:
+    """Parse an optional positive float parameter (strictly above ``low``).
+
+    Raises
+    ------
+    CfgraphError
+        If it is not a finite number above ``low``.
+    """
+    if text is None or str(text).strip() == "":
+        return default
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise CfgraphError(f"{what} must be a number, not {str(text)[:40]!r}") from None
+    if not math.isfinite(value) or value <= low:
+        raise CfgraphError(f"{what} must be a finite number above {low:g}, not {value:g}")
+    return value
+
+
+def parse_selection(grid: GridLike, cells: Sequence[str] = (), rows: Sequence[str] = (),
+                    columns: Sequence[str] = (), layer=None) -> Selection:
+    """Parse a selection from its URL form.
+
+    Parameters
+    ----------
+    grid : GridLike
+    cells : sequence of str
+        ``"TRAIN:SLICE"`` each, e.g. ``"ACD:B"`` (the training set's letters, or
+        ``∅``; the slice's name may itself contain ``:``).
+    rows : sequence of str
+        Training-set labels.
+    columns : sequence of str
+        Evaluation-slice names.
+    layer : str or int, optional
+        A layer k (all training sets of size k).
+
+    Returns
+    -------
+    Selection
+        Duplicates removed, order kept.
+
+    Raises
+    ------
+    CfgraphError
+        On a malformed cell or a layer out of range (status 400).
+    NotFound
+        On an unknown training set or slice (status 404).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(letters="AB", slices=["A", "B"])
+    >>> parse_selection(g, cells=["AB:B", "A:B"]).cells
+    ((3, 1), (1, 1))
+    """
+    out_cells = []
+    for text in cells:
+        label, sep, slice_name = str(text).partition(":")
+        if not sep or not slice_name:
+            raise CfgraphError(f"malformed cell {str(text)[:60]!r}: write TRAIN:SLICE, e.g. ACD:B")
+        out_cells.append((_mask(grid, label), _slice_index(grid, slice_name)))
+    n = len(grid.letters)
+    return Selection(
+        cells=tuple(dict.fromkeys(out_cells)),
+        rows=tuple(dict.fromkeys(_mask(grid, r) for r in rows)),
+        columns=tuple(dict.fromkeys(_slice_index(grid, c) for c in columns)),
+        layer=parse_int(layer, "layer", 0, n),
+    )
+
+
+def selection_params(grid: GridLike, selection: Selection) -> dict[str, list[str]]:
+    """The URL query parameters that spell a selection (the inverse of :func:`parse_selection`)."""
+    params = {
+        "cell": [f"{grid.labels[m]}:{grid.slices[j]}" for m, j in selection.cells],
+        "row": [grid.labels[m] for m in selection.rows],
+        "col": [grid.slices[j] for j in selection.columns],
+    }
+    if selection.layer is not None:
+        params["layer"] = [str(selection.layer)]
+    return {k: v for k, v in params.items() if v}
+
+
+# ---------------------------------------------------------------------- focus
+
+
+@dataclass
+class Focus:
+    """What the questions are asked about, derived from a selection and parameters.
+
+    Attributes
+    ----------
+    train : int
+        The current training set S (mask).
+    column : int
+        The current evaluation slice E (index).
+    other_column : int or None
+        A second slice E' in the same row (for the evaluation move).
+    unit : int or None
+        The focus unit i (leave-one-out, unlearning audit, the semivalue shown).
+    pair : tuple of int, or None
+        The units (i, j) of the pair interaction; by default i and another unit of S.
+    coalition : int
+        The coalition C of a data strike (mask).
+    k : int
+        The layer size for the scaling law and the budgeted subset scan.
+    """
+
+    train: int
+    column: int
+    other_column: int | None
+    unit: int | None
+    pair: tuple[int, int] | None
+    coalition: int
+    k: int
+    alpha: float = DEFAULT_ALPHA
+    beta: float = DEFAULT_BETA
+    tolerance: float = DEFAULT_TOLERANCE
+
+
+def _unit_index(grid: GridLike, text) -> int | None:
+    if text is None or str(text).strip() == "":
+        return None
+    text = str(text).strip()
+    if text not in grid.letters:
+        raise NotFound(f"unknown unit {text[:20]!r} (units: {', '.join(grid.letters)})")
+    return list(grid.letters).index(text)
+
+
+def resolve(grid: GridLike, selection: Selection, *, unit=None, pair=None, coalition=None, k=None,
+            alpha=None, beta=None, tolerance=None) -> Focus:
+    """Derive the focus of the questions from a selection and optional parameters.
+
+    The current cell (S, E) is the first selected cell, else the first
+    selected row and column, else the full training set on the first slice.
+    Two selected cells in one column whose training sets differ by one unit
+    give the leave-one-out unit (the larger set becomes S); by several units,
+    the strike coalition. Two cells in one row give the evaluation move.
+    Parameters given explicitly win over what the selection suggests.
+
+    Parameters
+    ----------
+    unit : str, optional
+        The focus unit's letter.
+    pair : str, optional
+        Two unit letters for the pair interaction, e.g. ``"CD"``.
+    coalition : str, optional
+        A training-set label naming the striking coalition.
+    k : int or str, optional
+        Layer size, 0..n.
+    alpha, beta : float, optional
+        Beta Shapley's parameters (> 0); 16 and 1 by default.
+    tolerance : float, optional
+        The unlearning audit's tolerance (> 0); 0.15 by default.
+
+    Raises
+    ------
+    CfgraphError
+        On a parameter out of range.
+    NotFound
+        On an unknown unit.
+    """
+    n = len(grid.letters)
+    full = (1 << n) - 1
+    m = len(grid.slices)
+    if m == 0:
+        raise CfgraphError("this world has no evaluation slices")
+    cells = list(selection.cells)
+    if cells:
+        train, column = cells[0]
+    else:
+        train = selection.rows[0] if selection.rows else full
+        column = selection.columns[0] if selection.columns else 0
+    loo_unit = strike = None
+    # A pair of cells in one column, one training set inside the other: LOO or strike.
+    for a, b in ((a, b) for a in cells for b in cells if a != b and a[1] == b[1]):
+        big, small = (a, b) if a[0] & b[0] == b[0] else (b, a) if a[0] & b[0] == a[0] else (None, None)
+        if big is None:
+            continue
+        train, column = big
+        gone = big[0] & ~small[0]
+        if gone.bit_count() == 1:
+            loo_unit = gone.bit_length() - 1
+        else:
+            strike = gone
+        break
+    other_column = None
+    for mask, j in cells:
+        if mask == train and j != column:
+            other_column = j
+            break
+    if other_column is None:
+        other_column = next((j for j in selection.columns if j != column), None)
+    i = _unit_index(grid, unit)
+    if i is None:
+        i = loo_unit
+    if i is None:
+        inside = lattice.members(train, n)
+        i = inside[0] if inside else 0
+    units_pair = None
+    if pair:
+        text = str(pair).strip()
+        letters = [c for c in text if c not in "+, "]
+        if len(letters) != 2 or letters[0] == letters[1]:
+            raise CfgraphError(f"pair takes two different unit letters, e.g. CD, not {text[:20]!r}")
+        units_pair = (_unit_index(grid, letters[0]), _unit_index(grid, letters[1]))
+    elif n > 1:
+        rest = [u for u in lattice.members(train, n) if u != i] or [u for u in range(n) if u != i]
+        units_pair = (i, rest[0])
+    if coalition:
+        c = _mask(grid, coalition)
+        if c == 0:
+            raise CfgraphError("the coalition of a data strike must not be empty")
+    elif strike is not None:
+        c = strike
+    else:
+        inside = [u for u in lattice.members(train, n) if u != i]
+        c = (1 << i) | ((1 << inside[0]) if inside else 0)
+    layer_k = parse_int(k, "k", 0, n)
+    if layer_k is None:
+        layer_k = selection.layer if selection.layer is not None else train.bit_count()
+    return Focus(
+        train=int(train), column=int(column), other_column=other_column, unit=i, pair=units_pair,
+        coalition=int(c), k=int(layer_k),
+        alpha=parse_float(alpha, "alpha", DEFAULT_ALPHA), beta=parse_float(beta, "beta", DEFAULT_BETA),
+        tolerance=parse_float(tolerance, "tolerance", DEFAULT_TOLERANCE),
+    )
+
+
+# --------------------------------------------------------------------- answers
+
+
+@dataclass
+class CellRef:
+    """One cell by name: training-set label, slice name, value (None when missing)."""
+
+    train: str
+    slice: str
+    value: float | None = None
+
+
+@dataclass
+class Answer:
+    """A question's answer, or why it has none yet.
+
+    Attributes
+    ----------
+    status : str
+        ``"answered"``; ``"partial"`` (computed from the cells present, some
+        missing); ``"missing"`` (cells needed are missing); or ``"not
+        applicable"`` (the selection does not pose it; ``reason`` says why).
+    formula : str
+        The general formula.
+    worked : str
+        The formula with this selection's cells and numbers filled in.
+    cells, missing : list of CellRef
+        At most :data:`LIST_LIMIT` each; ``n_used`` and ``n_missing`` are the exact counts.
+    columns, table : list
+        A detail table (e.g. the value of every unit), when there is one.
+    """
+
+    key: str
+    title: str
+    formula: str
+    status: str = "answered"
+    value: float | None = None
+    worked: str = ""
+    reason: str = ""
+    cells: list[CellRef] = field(default_factory=list)
+    missing: list[CellRef] = field(default_factory=list)
+    n_used: int = 0
+    n_missing: int = 0
+    columns: list[str] = field(default_factory=list)
+    table: list[list] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (NaN becomes None)."""
+        out = {k: getattr(self, k) for k in ("key", "title", "formula", "status", "worked", "reason",
+                                             "n_used", "n_missing", "columns")}
+        out["value"] = jsonable(self.value)
+        out["cells"] = [vars(c) for c in self.cells]
+        out["missing"] = [vars(c) for c in self.missing]
+        out["table"] = [[jsonable(x) for x in row] for row in self.table]
+        return out
+
+
+def jsonable(x):
+    """A JSON-ready scalar: NaN becomes None, numpy numbers become Python numbers."""
+    if isinstance(x, (float, np.floating)):
+        return None if math.isnan(x) else float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _fmt(x: float | None) -> str:
+    return "?" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+
+def _gather(grid: GridLike, masks, cols) -> tuple[list[CellRef], list[CellRef], int, int]:
+    """Used and missing cells among (masks[t], cols[t]); counts are exact, lists capped."""
+    masks = np.atleast_1d(np.asarray(masks, dtype=np.int64))
+    cols = np.broadcast_to(np.atleast_1d(np.asarray(cols, dtype=np.int64)), masks.shape)
+    cells = grid.values[masks, cols]
+    present = ~np.isnan(cells)
+    used_idx = np.flatnonzero(present)
+    miss_idx = np.flatnonzero(~present)
+    used = [CellRef(grid.labels[masks[t]], grid.slices[cols[t]], float(cells[t])) for t in used_idx[:LIST_LIMIT]]
+    missing = [CellRef(grid.labels[masks[t]], grid.slices[cols[t]]) for t in miss_idx[:LIST_LIMIT]]
+    return used, missing, len(used_idx), len(miss_idx)
+
+
+def _needs(grid: GridLike, answer: Answer, masks, cols) -> bool:
+    """Fill the answer's cells; mark it missing and return False when any is absent."""
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, masks, cols)
+    if answer.n_missing:
+        answer.status = "missing"
+        return False
+    return True
+
+
+def _na(key: str, formula: str, reason: str) -> Answer:
+    return Answer(key, TITLES[key], formula, status="not applicable", reason=reason)
+
+
+def _f(grid: GridLike, mask: int, j: int) -> str:
+    return f"f({grid.labels[mask]}, {grid.slices[j]})"
+
+
+def _v(grid: GridLike, mask: int, j: int) -> float:
+    return float(grid.values[mask, j])
+
+
+def leave_one_out(grid: GridLike, focus: Focus) -> Answer:
+    """Leave-one-out: ``f(S, E) - f(S \\ {i}, E)``, what unit i adds to S on slice E.
+
+    References
+    ----------
+    Cook (1977), "Detection of influential observation in linear regression".
+    """
+    key, formula = "loo", "LOO_i(S, E) = f(S, E) − f(S \\ {i}, E)"
+    S, E, i = focus.train, focus.column, focus.unit
+    if i is None or not S >> i & 1:
+        return _na(key, formula, f"the focus unit is not in {grid.labels[S]}: pick a cell whose training set holds it")
+    T = S & ~(1 << i)
+    answer = Answer(key, TITLES[key], formula)
+    answer.worked = f"{_f(grid, S, E)} − {_f(grid, T, E)}"
+    if _needs(grid, answer, [S, T], E):
+        a, b = _v(grid, S, E), _v(grid, T, E)
+        answer.value = a - b
+        answer.worked += f" = {_fmt(a)} − {_fmt(b)} = {_fmt(answer.value)}  (unit {grid.letters[i]})"
+    return answer
+
+
+def evaluation_move(grid: GridLike, focus: Focus) -> Answer:
+    """Evaluation move: ``f(S, E') - f(S, E)``, the same model scored on another slice."""
+    key, formula = "eval_move", "Δ = f(S, E′) − f(S, E)"
+    S, E, E2 = focus.train, focus.column, focus.other_column
+    if E2 is None:
+        return _na(key, formula, "select a second cell in the same row (or a second column)")
+    answer = Answer(key, TITLES[key], formula, worked=f"{_f(grid, S, E2)} − {_f(grid, S, E)}")
+    if _needs(grid, answer, [S, S], [E, E2]):
+        a, b = _v(grid, S, E2), _v(grid, S, E)
+        answer.value = a - b
+        answer.worked += f" = {_fmt(a)} − {_fmt(b)} = {_fmt(answer.value)}"
+    return answer
+
+
+def group_leave_one_out(grid: GridLike, focus: Focus) -> Answer:
+    """Group leave-one-out (a data strike): ``f(S, E) - f(S \\ C, E)`` for a coalition C.
+
+    References
+    ----------
+    Vincent et al. (2021), "Data leverage"; Koh et al. (2019) on group influence.
+    """
+    key, formula = "group_loo", "strike_C(S, E) = f(S, E) − f(S \\ C, E)"
+    S, E, C = focus.train, focus.column, focus.coalition
+    if C == 0 or C & ~S:
+        return _na(key, formula, f"the coalition {grid.labels[C]} is not part of {grid.labels[S]}")
+    T = S & ~C
+    answer = Answer(key, TITLES[key], formula, worked=f"{_f(grid, S, E)} − {_f(grid, T, E)}")
+    if _needs(grid, answer, [S, T], E):
+        a, b = _v(grid, S, E), _v(grid, T, E)
+        answer.value = a - b
+        answer.worked += f" = {_fmt(a)} − {_fmt(b)} = {_fmt(answer.value)}  (coalition {grid.labels[C]})"
+    return answer
+
+
+def pair_interaction(grid: GridLike, focus: Focus) -> Answer:
+    """Pair interaction of units i and j on the square through S.
+
+    With T = S ∪ {i, j} and B = S \\ {i, j}:
+    ``f(T) - f(T \\ {j}) - f(T \\ {i}) + f(B)``; positive when i and j
+    complement each other, negative when they substitute.
+
+    References
+    ----------
+    Grabisch & Roubens (1999), "An axiomatic approach to the concept of interaction among players".
+    """
+    key, formula = "interaction", "I_ij(B, E) = f(B+i+j, E) − f(B+i, E) − f(B+j, E) + f(B, E)"
+    if focus.pair is None:
+        return _na(key, formula, "needs two different units")
+    (i, j), E = focus.pair, focus.column
+    B = focus.train & ~((1 << i) | (1 << j))
+    corners = [B | 1 << i | 1 << j, B | 1 << i, B | 1 << j, B]
+    answer = Answer(key, TITLES[key], formula,
+                    worked=" − ".join(_f(grid, m, E) for m in corners[:3]) + f" + {_f(grid, B, E)}")
+    if _needs(grid, answer, corners, E):
+        v = [_v(grid, m, E) for m in corners]
+        answer.value = v[0] - v[1] - v[2] + v[3]
+        answer.worked += (f" = {_fmt(v[0])} − {_fmt(v[1])} − {_fmt(v[2])} + {_fmt(v[3])} = {_fmt(answer.value)}"
+                          f"  (units {grid.letters[i]}, {grid.letters[j]})")
+    return answer
+
+
+_SEMIVALUE_FORMULAS = {
+    "shapley": "φ_i(E) = Σ_{S ∌ i} |S|! (n−|S|−1)! / n! · [f(S+i, E) − f(S, E)]",
+    "banzhaf": "β_i(E) = 1/2^(n−1) · Σ_{S ∌ i} [f(S+i, E) − f(S, E)]",
+    "beta": "ψ_i(E) = Σ_{S ∌ i} w_{α,β}(|S|) · [f(S+i, E) − f(S, E)],  w = B(|S|+β, n−1−|S|+α) / B(α, β)",
+}
+
+
+def semivalue_answer(grid: GridLike, focus: Focus, kind: str) -> Answer:
+    """Shapley, Banzhaf or Beta Shapley value of every unit on the current slice.
+
+    All three are weighted sums of the same marginal contributions over all 2^n
+    cells of the column (see :func:`cfgraph.values.semivalue_weights`).
+
+    References
+    ----------
+    Shapley (1953); Ghorbani & Zou (2019), "Data Shapley"; Banzhaf (1965);
+    Wang & Jia (2023), "Data Banzhaf"; Kwon & Zou (2022), "Beta Shapley".
+    """
+    key = kind
+    answer = Answer(key, TITLES[key], _SEMIVALUE_FORMULAS[kind])
+    n, E = len(grid.letters), focus.column
+    if not _needs(grid, answer, np.arange(1 << n), E):
+        answer.worked = f"needs every cell of column {grid.slices[E]}"
+        return answer
+    column = grid.values[:, E]
+    weights = V.semivalue_weights(n, kind, focus.alpha, focus.beta)
+    phi = V.semivalue(column, weights)
+    name = {"shapley": "Shapley", "banzhaf": "Banzhaf", "beta": f"Beta({focus.alpha:g}, {focus.beta:g})"}[kind]
+    answer.columns = ["unit", name]
+    answer.table = [[grid.letters[u], float(phi[u])] for u in range(n)]
+    i = focus.unit if focus.unit is not None else 0
+    answer.value = float(phi[i])
+    answer.worked = f"{name} value of unit {grid.letters[i]} on slice {grid.slices[E]} = {_fmt(answer.value)}"
+    if kind == "shapley":
+        answer.worked += (f"; efficiency: Σ φ = {_fmt(float(phi.sum()))} = f(N) − f(∅) = "
+                          f"{_fmt(column[-1] - column[0])}")
+    return answer
+
+
+def _layer_means(values: np.ndarray, size: np.ndarray, n_layers: int):
+    present = ~np.isnan(values)
+    total = np.bincount(size[present], weights=values[present], minlength=n_layers)
+    count = np.bincount(size[present], minlength=n_layers)
+    every = np.bincount(size, minlength=n_layers)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return mean, count, every
+
+
+def _curve_answer(answer: Answer, mean, count, every, focus_k: int, label: str) -> Answer:
+    answer.columns = ["k", "mean", "cells present", f"{label} of size k"]
+    answer.table = [[k, float(mean[k]), int(count[k]), int(every[k])]
+                    for k in range(len(mean)) if every[k]]
+    if 0 <= focus_k < len(mean) and count[focus_k]:
+        answer.value = float(mean[focus_k])
+    if answer.n_missing:
+        answer.status = "partial" if count.sum() else "missing"
+    return answer
+
+
+def scaling_law(grid: GridLike, focus: Focus) -> Answer:
+    """Scaling law: the mean score of the training sets of each size k on the current slice.
+
+    Missing cells are left out of each layer's mean and counted.
+
+    References
+    ----------
+    Hestness et al. (2017); Kaplan et al. (2020), "Scaling laws for neural language models".
+    """
+    key = "scaling"
+    answer = Answer(key, TITLES[key], "m(k, E) = mean over |S| = k of f(S, E)")
+    n, E = len(grid.letters), focus.column
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, np.arange(1 << n), E)
+    mean, count, every = _layer_means(grid.values[:, E], lattice.sizes(n), n + 1)
+    answer.worked = (f"m({focus.k}, {grid.slices[E]}) = {_fmt(mean[focus.k])} "
+                     f"from {count[focus.k]} of {every[focus.k]} training sets of size {focus.k}")
+    return _curve_answer(answer, mean, count, every, focus.k, "training sets")
+
+
+def _slice_sizes(grid: GridLike) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the slices that are unions of units, and their sizes (units per slice)."""
+    idx = np.array([j for j, m in enumerate(grid.slice_masks) if m], dtype=np.int64)
+    sizes = np.array([int(grid.slice_masks[j]).bit_count() for j in idx], dtype=np.int64)
+    return idx, sizes
+
+
+def _nearest_layer(k: int, every: np.ndarray) -> int:
+    """The size closest to k that some slice has (slices of k units may not all exist)."""
+    sizes = np.flatnonzero(every)
+    return int(sizes[np.argmin(np.abs(sizes - k))])
+
+
+def evaluation_scaling(grid: GridLike, focus: Focus) -> Answer:
+    """Evaluation scaling: for the current training set, the mean score over slices of k units."""
+    key = "eval_scaling"
+    formula = "e(S, k) = mean over slices E with |E| = k of f(S, E)"
+    idx, sizes = _slice_sizes(grid)
+    if len(idx) == 0:
+        return _na(key, formula, "this world's slices are not unions of units (build it with --eval-slices powerset)")
+    answer = Answer(key, TITLES[key], formula)
+    S, n = focus.train, len(grid.letters)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, np.full(len(idx), S), idx)
+    mean, count, every = _layer_means(grid.values[S, idx], sizes, n + 1)
+    k = _nearest_layer(focus.k, every)
+    answer.worked = (f"e({grid.labels[S]}, {k}) = {_fmt(mean[k])} over {count[k]} of {every[k]} slices "
+                     f"of {k} unit(s)")
+    return _curve_answer(answer, mean, count, every, k, "slices")
+
+
+def diagonal_scaling(grid: GridLike, focus: Focus) -> Answer:
+    """Diagonal scaling: ``f(S, S)``, each training set scored on its own units' test rows,
+    averaged by size."""
+    key = "diagonal"
+    formula = "d(k) = mean over |S| = k of f(S, S)"
+    idx, sizes = _slice_sizes(grid)
+    if len(idx) == 0:
+        return _na(key, formula, "this world's slices are not unions of units (build it with --eval-slices powerset)")
+    answer = Answer(key, TITLES[key], formula)
+    n = len(grid.letters)
+    trains = np.array([grid.slice_masks[j] for j in idx], dtype=np.int64)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, trains, idx)
+    mean, count, every = _layer_means(grid.values[trains, idx], sizes, n + 1)
+    k = _nearest_layer(focus.k, every)
+    own = [j for j in idx if grid.slice_masks[j] == focus.train]
+    here = f"f({grid.labels[focus.train]}, {grid.slices[own[0]]}) = {_fmt(_v(grid, focus.train, own[0]))}; " if own else ""
+    answer.worked = f"{here}d({k}) = {_fmt(mean[k])} over {count[k]} of {every[k]} diagonal cells"
+    return _curve_answer(answer, mean, count, every, k, "diagonal cells")
+
+
+def subset_scan(grid: GridLike, focus: Focus) -> Answer:
+    """Budgeted subset scan: the best training set of size k on the current slice.
+
+    Exact when no cell of layer k is missing; otherwise the best of those present.
+    """
+    key, formula = "subset_scan", "S* = argmax over |S| = k of f(S, E)"
+    n, E, k = len(grid.letters), focus.column, focus.k
+    masks = lattice.layer(n, k)
+    answer = Answer(key, TITLES[key], formula)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, masks, E)
+    try:
+        best, value, missing = V.best_of_size(grid.values[:, E], k)
+    except MissingCells:
+        answer.status = "missing"
+        answer.worked = f"no training set of size {k} has a score on {grid.slices[E]}"
+        return answer
+    answer.value = value
+    answer.worked = (f"best of size {k} on {grid.slices[E]}: {grid.labels[best]} with {_fmt(value)}"
+                     + (f" (among {answer.n_used} of {len(masks)} present)" if missing else ""))
+    cells = grid.values[masks, E]
+    order = np.argsort(-np.where(np.isnan(cells), -np.inf, cells), kind="stable")[:5]
+    answer.columns = ["rank", "training set", "score"]
+    answer.table = [[r + 1, grid.labels[masks[t]], float(cells[t])] for r, t in enumerate(order)
+                    if not np.isnan(cells[t])]
+    if missing:
+        answer.status = "partial"
+    return answer
+
+
+def unlearning_audit(grid: GridLike, focus: Focus) -> Answer:
+    """Unlearning audit: does deleting unit i move the cell by more than a tolerance?
+
+    Exact retraining without i gives ``f(S \\ {i}, E)``. A model that ignored
+    the deletion request keeps ``f(S, E)``; an audit with tolerance τ can tell
+    the two apart only when ``|f(S, E) - f(S \\ {i}, E)| > τ``.
+
+    References
+    ----------
+    Bourtoule et al. (2021), "Machine unlearning"; Cao & Yang (2015).
+    """
+    key = "unlearning"
+    formula = "audit_i(S, E) = |f(S, E) − f(S \\ {i}, E)| > τ ?"
+    S, E, i, tol = focus.train, focus.column, focus.unit, focus.tolerance
+    if i is None or not S >> i & 1:
+        return _na(key, formula, f"the focus unit is not in {grid.labels[S]}: pick a cell whose training set holds it")
+    n = len(grid.letters)
+    inside = lattice.members(S, n)
+    others = [S & ~(1 << u) for u in inside]
+    answer = Answer(key, TITLES[key], formula)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, [S] + others, E)
+    answer.columns = ["unit", "f(S \\ {i}, E)", "|Δ|", "verdict"]
+    base = _v(grid, S, E)
+    for u, T in zip(inside, others):
+        gap = abs(base - _v(grid, T, E))
+        verdict = "?" if math.isnan(gap) else ("detectable" if gap > tol else "within tolerance")
+        answer.table.append([grid.letters[u], _v(grid, T, E), gap, verdict])
+    T = S & ~(1 << i)
+    gap = abs(base - _v(grid, T, E))
+    answer.worked = f"|{_f(grid, S, E)} − {_f(grid, T, E)}|"
+    if math.isnan(gap):
+        answer.status = "missing"
+        return answer
+    answer.value = gap
+    verdict = ("detectable: a model that kept unit " if gap > tol else "within tolerance: a model that kept unit ")
+    answer.worked += (f" = |{_fmt(base)} − {_fmt(_v(grid, T, E))}| = {_fmt(gap)} {'>' if gap > tol else '≤'} "
+                      f"τ = {tol:g}; {verdict}{grid.letters[i]} "
+                      + ("would fail the audit" if gap > tol else "would pass it"))
+    if answer.n_missing:
+        answer.status = "partial"
+    return answer
+
+
+_ASK = {
+    "loo": leave_one_out,
+    "eval_move": evaluation_move,
+    "group_loo": group_leave_one_out,
+    "interaction": pair_interaction,
+    "shapley": lambda g, f: semivalue_answer(g, f, "shapley"),
+    "banzhaf": lambda g, f: semivalue_answer(g, f, "banzhaf"),
+    "beta": lambda g, f: semivalue_answer(g, f, "beta"),
+    "scaling": scaling_law,
+    "eval_scaling": evaluation_scaling,
+    "diagonal": diagonal_scaling,
+    "subset_scan": subset_scan,
+    "unlearning": unlearning_audit,
+}
+
+
+def ask(grid: GridLike, focus: Focus, key: str) -> Answer:
+    """Answer one question by key (see :data:`QUESTIONS`).
+
+    Raises
+    ------
+    NotFound
+        On an unknown key.
+    """
+    if key not in _ASK:
+        raise NotFound(f"unknown question {key!r} (questions: {', '.join(_ASK)})")
+    return _ASK[key](grid, focus)
+
+
+def ask_all(grid: GridLike, focus: Focus) -> list[Answer]:
+    """Every question, in the order of :data:`QUESTIONS`.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> v = np.full((4, 1), np.nan); v[3, 0], v[1, 0] = 0.9, 0.6
+    >>> g = SimpleNamespace(values=v, labels=["∅", "A", "B", "AB"], letters="AB", slices=["all"],
+    ...                     slice_masks=[3])
+    >>> focus = resolve(g, parse_selection(g, cells=["AB:all", "A:all"]))
+    >>> round(ask_all(g, focus)[0].value, 2)
+    0.3
+    """
+    return [ask(grid, focus, key) for key, _ in QUESTIONS]
+
+
+# --------------------------------------------------------------- value tables
+
+
+def unit_values(grid: GridLike, alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA) -> dict:
+    """LOO (from the full set), Shapley, Banzhaf and Beta Shapley of every unit on every slice.
+
+    Computed for all complete slices at once (one (2^n, m) matrix pass per
+    method); a slice with missing cells gets NaN and a note.
+
+    Returns
+    -------
+    dict
+        ``methods`` (list of names), ``values`` (dict name -> ndarray (n, m),
+        NaN where undefined) and ``missing`` (list of dict: method, slice, count).
+    """
+    n = len(grid.letters)
+    full = (1 << n) - 1
+    vals = np.asarray(grid.values, dtype=float)
+    m = vals.shape[1]
+    complete = ~np.isnan(vals).any(axis=0)
+    beta_name = f"beta({alpha:g},{beta:g})"
+    out = {name: np.full((n, m), np.nan) for name in ("loo", "shapley", "banzhaf", beta_name)}
+    drops = full & ~(1 << np.arange(n))
+    out["loo"] = vals[full][None, :] - vals[drops]
+    missing = []
+    loo_gaps = np.isnan(out["loo"]).any(axis=0)
+    for j in np.flatnonzero(loo_gaps):
+        gaps = int(np.isnan(vals[np.concatenate([[full], drops]), j]).sum())
+        missing.append({"method": "loo", "slice": grid.slices[j], "count": gaps})
+    if complete.any():
+        sub = vals[:, complete]
+        for name, kind in (("shapley", "shapley"), ("banzhaf", "banzhaf"), (beta_name, "beta")):
+            out[name][:, complete] = V.semivalue(sub, V.semivalue_weights(n, kind, alpha, beta))
+    for j in np.flatnonzero(~complete):
+        count = int(np.isnan(vals[:, j]).sum())
+        missing += [{"method": name, "slice": grid.slices[j], "count": count}
+                    for name in ("shapley", "banzhaf", beta_name)]
+    return {"methods": list(out), "values": out, "missing": missing}
+
+
+def scaling_table(grid: GridLike, column: int) -> dict:
+    """Mean score by layer k on one slice, with counts.
+
+    Returns
+    -------
+    dict
+        ``k`` (list of int), ``mean`` (list, None where no cell), ``present`` and ``total`` per k.
+    """
+    n = len(grid.letters)
+    mean, count, every = _layer_means(grid.values[:, column], lattice.sizes(n), n + 1)
+    return {"slice": grid.slices[column], "k": list(range(n + 1)),
+            "mean": [jsonable(float(x)) for x in mean], "present": count.tolist(), "total": every.tolist()}
+

@@ -1,0 +1,13 @@
+"""Related work from Semble over the AT Protocol.
+
+Semble (semble.so) keeps link cards and collections as atproto records in each
+user's repository. This package reads them and mirrors the related-work shelves
+into the store:
+
+- :mod:`cfgraph.semble.lexicon` checks single records against the Semble lexicons;
+- :mod:`cfgraph.semble.frontmatter` reads citation fields from a note's YAML front matter;
+- :mod:`cfgraph.semble.join` joins records into shelves (collections, links, cards, notes);
+- :mod:`cfgraph.semble.xrpc` resolves a handle or DID to a PDS and lists records;
+- :mod:`cfgraph.semble.service` refreshes or imports in one transaction;
+- :mod:`cfgraph.semble.queries` reads the shelves back for the CLI and the web page.
+"""

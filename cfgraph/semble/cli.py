@@ -1,0 +1,113 @@
+"""``cfgraph related``: refresh, list and import the related-work shelves from Semble."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cfgraph.render import render
+from cfgraph.semble import queries, xrpc
+from cfgraph.semble import service as related_service
+from cfgraph.semble.join import DEFAULT_PREFIX
+from cfgraph.store import open_store
+
+#: Skipped records printed after a refresh; the rest are in the related_skip table.
+SHOWN_SKIPS = 20
+
+
+def _store(ctx):
+    return open_store((ctx.find_object(dict) or {}).get("db"))
+
+
+def _echo_report(report) -> None:
+    click.echo(f"related work: {report}")
+    for skip in report.skips[:SHOWN_SKIPS]:
+        click.echo(f"  skipped {skip}")
+    if report.skipped > SHOWN_SKIPS:
+        click.echo(f"  ... and {report.skipped - SHOWN_SKIPS} more (SELECT * FROM related_skip)")
+
+
+def _prefix(prefix: str, all_collections: bool) -> str | None:
+    return None if all_collections else prefix
+
+
+@click.group()
+def related():
+    """Related work: Semble collections imported over the AT Protocol."""
+
+
+@related.command()
+@click.option("--handle", help="The Semble user's handle, e.g. alice.bsky.social.")
+@click.option("--did", help="The user's DID (did:plc:... or did:web:...), instead of --handle.")
+@click.option("--pds", metavar="URL", help="The user's PDS; skips DID-document resolution.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True,
+              help="Import the collections whose name starts with this (shown without it).")
+@click.option("--all-collections", is_flag=True, help="Import every collection, whatever its name.")
+@click.option("--service", default=xrpc.DEFAULT_SERVICE, show_default=True, metavar="URL",
+              help="Server that answers com.atproto.identity.resolveHandle.")
+@click.option("--plc", default=xrpc.DEFAULT_PLC, show_default=True, metavar="URL", help="PLC directory.")
+@click.option("--timeout", default=xrpc.DEFAULT_TIMEOUT, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="Seconds per request.")
+@click.pass_context
+def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeout):
+    """Fetch the shelves from the user's repository and replace the stored copy (one transaction)."""
+    store = _store(ctx)
+    report = related_service.refresh(
+        store, handle=handle, did=did, pds=pds, prefix=_prefix(prefix, all_collections),
+        service=service, plc=plc, timeout=timeout)
+    _echo_report(report)
+
+
+@related.command(name="list")
+@click.option("--collection", metavar="NAME", help="Only this shelf (its name with or without the prefix).")
+@click.option("--filter", "text", metavar="TEXT", help="Only cards whose title, authors, note or tags hold TEXT.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def list_(ctx, collection, text, fmt):
+    """List the stored shelves and their cards."""
+    store = _store(ctx)
+    with store.session() as session:
+        if fmt == "json":
+            view = queries.related_view(session, collection, text)
+            click.echo(json.dumps(view, indent=2, ensure_ascii=False))
+            return
+        shelf_list = queries.shelves(session, collection, text)
+        refreshed = queries.last_refresh(session)
+    if not shelf_list:
+        click.echo("no related work stored (run `cfgraph related refresh --handle ...` or `cfgraph demo`)"
+                   if refreshed is None and not text else "no shelf matches")
+        return
+    rows = [[shelf["title"], card["year"], _authors(card["authors"]), _clip(card["title"], 70),
+             _clip(card["venue"] or card["site"] or "", 40), card["url"] or ""]
+            for shelf in shelf_list for card in shelf["cards"]]
+    click.echo(render(["shelf", "year", "authors", "title", "venue", "url"], rows))
+    if refreshed:
+        click.echo(f"\nlast refresh: {refreshed['finished_at']} from {refreshed['source']}")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _authors(authors: list[str]) -> str:
+    """Short author list for a table: "Ghorbani & Zou", "Jia et al."."""
+    surnames = [a.split()[-1] for a in authors if a.split()]
+    if len(surnames) > 2:
+        return f"{surnames[0]} et al."
+    return " & ".join(surnames)
+
+
+@related.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True,
+              help="Import the collections whose name starts with this.")
+@click.option("--all-collections", is_flag=True, help="Import every collection.")
+@click.pass_context
+def import_(ctx, file, prefix, all_collections):
+    """Import a repository's records from FILE.json (offline), as a refresh would.
+
+    FILE holds {"did": "did:plc:...", "records": [{"uri", "cid", "value"}, ...]}.
+    """
+    store = _store(ctx)
+    _echo_report(related_service.import_file(store, file, prefix=_prefix(prefix, all_collections)))

@@ -1,0 +1,182 @@
+"""Join Semble records into related-work shelves: collections -> links -> URL cards <- notes.
+
+:func:`join_records` is pure: it takes the listed records of one repository and
+returns the rows to store (:class:`RelatedSet`) plus every skipped record with
+its reason. Every record is checked whatever the selection, so a bad record is
+reported even when its shelf is not imported; the selection (a name prefix, or
+all collections) is applied last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from cfgraph.semble import lexicon
+from cfgraph.semble.frontmatter import FrontMatterError, parse_note
+
+DEFAULT_PREFIX = "dc:"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A record left out of the import, and why."""
+
+    nsid: str | None
+    uri: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.uri or '(no uri)'}: {self.reason}"
+
+
+@dataclass
+class RelatedSet:
+    """The rows one repository contributes: each dict maps uri -> column values."""
+
+    did: str
+    collections: dict[str, dict] = field(default_factory=dict)
+    cards: dict[str, dict] = field(default_factory=dict)
+    notes: dict[str, dict] = field(default_factory=dict)
+    links: dict[str, dict] = field(default_factory=dict)
+    skips: list[Skip] = field(default_factory=list)
+
+    def rows(self, table: str) -> dict[str, dict]:
+        return getattr(self, table)
+
+
+def utcnow() -> datetime:
+    """Now, as naive UTC (how the store keeps times)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def selection_label(prefix: str | None) -> str:
+    """How a selection reads in the refresh log: ``prefix 'dc:'`` or ``all collections``."""
+    return "all collections" if prefix is None else f"prefix {prefix!r}"
+
+
+def shelf_title(name: str, prefix: str | None) -> str:
+    """A collection's name as shown: without the selection prefix (``dc:``).
+
+    Examples
+    --------
+    >>> shelf_title("dc: Data valuation", "dc:")
+    'Data valuation'
+    """
+    strip = prefix if prefix is not None else DEFAULT_PREFIX
+    if strip and name.startswith(strip) and name[len(strip):].strip():
+        return name[len(strip):].strip()
+    return name.strip()
+
+
+def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
+                 fetched_at: datetime | None = None) -> RelatedSet:
+    """Validate and join the Semble records of one repository.
+
+    Parameters
+    ----------
+    listed : iterable of (str or None, dict)
+        ``(nsid, record)`` pairs, ``record`` as listRecords returns it
+        (``{"uri", "cid", "value"}``). ``nsid`` is the collection the record was
+        listed under; None takes it from the record's at-uri (file imports).
+    did : str
+        The repository's DID; records from another repository are skipped.
+    prefix : str or None
+        Import collections whose name starts with ``prefix``; None imports all.
+    fetched_at : datetime, optional
+        Stored on every row (naive UTC); default now.
+
+    Returns
+    -------
+    RelatedSet
+        Rows for ``related_collection``, ``related_card``, ``related_note`` and
+        ``related_link``, and the skipped records.
+    """
+    fetched_at = fetched_at or utcnow()
+    result = RelatedSet(did=did)
+    skip = result.skips.append
+    parsed: dict[str, dict] = {nsid: {} for nsid in lexicon.NSIDS}
+
+    for nsid, record in listed:
+        uri = record.get("uri") if isinstance(record, dict) else None
+        uri = uri if isinstance(uri, str) else None
+        try:
+            if nsid is None:
+                nsid = lexicon.parse_at_uri(uri).nsid
+            if nsid not in lexicon.PARSERS:
+                raise lexicon.InvalidRecord(f"record of another NSID ({nsid})")
+            item = lexicon.PARSERS[nsid](record)
+            if item.did != did:
+                raise lexicon.InvalidRecord(f"record of another repository ({item.did})")
+            if item.uri in parsed[nsid]:
+                raise lexicon.InvalidRecord("record listed twice")
+            if isinstance(item, lexicon.NoteCard):
+                item = (item, parse_note(item.text))
+        except (lexicon.InvalidRecord, FrontMatterError) as exc:
+            skip(Skip(nsid, uri, str(exc)))
+            continue
+        parsed[nsid][uri] = item
+
+    collections = parsed[lexicon.COLLECTION]
+    url_cards = {u: c for u, c in parsed[lexicon.CARD].items() if isinstance(c, lexicon.UrlCard)}
+    note_cards = {u: c for u, c in parsed[lexicon.CARD].items() if isinstance(c, tuple)}
+    removed = {r.removed_link_uri for r in parsed[lexicon.COLLECTION_LINK_REMOVAL].values()}
+
+    selected = {u for u, c in collections.items() if prefix is None or c.name.startswith(prefix)}
+    for uri in selected:
+        c = collections[uri]
+        result.collections[uri] = dict(
+            uri=uri, cid=c.cid, did=c.did, name=c.name, title=shelf_title(c.name, prefix),
+            description=c.description, access_type=c.access_type, created_at=c.created_at,
+            updated_at=c.updated_at, fetched_at=fetched_at,
+        )
+
+    placed: set[tuple[str, str]] = set()
+    links = sorted(parsed[lexicon.COLLECTION_LINK].values(), key=lambda k: (k.added_at, k.uri))
+    for link in links:
+        if link.uri in removed:
+            continue  # taken off the shelf by a collectionLinkRemoval
+        if link.collection_uri not in collections:
+            skip(Skip(lexicon.COLLECTION_LINK, link.uri, f"links to a missing collection {link.collection_uri}"))
+            continue
+        if link.card_uri in note_cards:
+            skip(Skip(lexicon.COLLECTION_LINK, link.uri, f"links to a note card, not a URL card {link.card_uri}"))
+            continue
+        if link.card_uri not in url_cards:
+            skip(Skip(lexicon.COLLECTION_LINK, link.uri, f"links to a missing card {link.card_uri}"))
+            continue
+        pair = (link.collection_uri, link.card_uri)
+        if pair in placed:
+            skip(Skip(lexicon.COLLECTION_LINK, link.uri, "duplicate link: the card is already on this shelf"))
+            continue
+        placed.add(pair)
+        if link.collection_uri not in selected:
+            continue
+        result.links[link.uri] = dict(
+            uri=link.uri, cid=link.cid, did=link.did, collection_uri=link.collection_uri,
+            card_uri=link.card_uri, added_by=link.added_by, added_at=link.added_at, fetched_at=fetched_at,
+        )
+        card = url_cards[link.card_uri]
+        result.cards.setdefault(card.uri, dict(
+            uri=card.uri, cid=card.cid, did=card.did, url=card.url,
+            **{column: card.metadata.get(column) for column in lexicon.URL_METADATA_FIELDS.values()},
+            created_at=card.created_at, fetched_at=fetched_at,
+        ))
+
+    for uri, (note, citation) in note_cards.items():
+        if note.parent_uri in note_cards:
+            skip(Skip(lexicon.CARD, uri, f"parent card is itself a note {note.parent_uri}"))
+            continue
+        if note.parent_uri not in url_cards:
+            skip(Skip(lexicon.CARD, uri, f"parent card is missing {note.parent_uri}"))
+            continue
+        if note.parent_uri not in result.cards:
+            continue  # its card is on no selected shelf
+        result.notes[uri] = dict(
+            uri=uri, cid=note.cid, did=note.did, card_uri=note.parent_uri, text=citation.text,
+            citation_key=citation.citation_key, entry_type=citation.entry_type, title=citation.title,
+            authors=citation.authors, year=citation.year, venue=citation.venue, doi=citation.doi,
+            tags=citation.tags, abstract=citation.abstract, extra=citation.extra,
+            created_at=note.created_at, fetched_at=fetched_at,
+        )
+    return result

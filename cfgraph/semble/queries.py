@@ -1,0 +1,219 @@
+"""Reading the related-work shelves back: for ``cfgraph related list`` and the Related Work page.
+
+Each shelf (collection) carries its cards; each card merges its URL metadata with
+the citation fields of its notes. A card's ``url`` is re-checked here, so only an
+http(s) URL ever reaches a link, whatever was written to the table by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cfgraph.errors import NotFound
+from cfgraph.resources import seed_file
+from cfgraph.semble.lexicon import InvalidRecord, http_url
+from cfgraph.store.related_models import (
+    RelatedCard,
+    RelatedCollection,
+    RelatedLink,
+    RelatedNote,
+    RelatedRefresh,
+)
+
+RELATED_MAP_FILE = "related_map.json"
+
+
+def safe_url(url) -> str | None:
+    """``url`` if it is an absolute http(s) URL, else None (never a ``javascript:`` link).
+
+    Examples
+    --------
+    >>> safe_url("javascript:alert(1)") is None
+    True
+    """
+    try:
+        return http_url(url, "url")
+    except InvalidRecord:
+        return None
+
+
+def shelf_anchor(title: str) -> str:
+    """The fragment id of a shelf on the Related Work page.
+
+    Examples
+    --------
+    >>> shelf_anchor("Data valuation & semivalues")
+    'shelf-data-valuation-semivalues'
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return f"shelf-{slug or 'untitled'}"
+
+
+def _card_view(card: RelatedCard, notes: list[RelatedNote]) -> dict:
+    cited = next((n for n in notes if n.title or n.authors or n.year), None)
+    tags: list[str] = []
+    for note in notes:
+        for tag in note.tags or []:
+            if tag not in tags:
+                tags.append(tag)
+    url = safe_url(card.url)
+    doi = (cited.doi if cited and cited.doi else None) or card.doi
+    year = cited.year if cited and cited.year else None
+    if year is None and card.published_date and card.published_date[:4].isdigit():
+        year = int(card.published_date[:4])
+    authors = (cited.authors if cited and cited.authors else None) or ([card.author] if card.author else [])
+    return {
+        "uri": card.uri,
+        "url": url,
+        "title": (cited.title if cited and cited.title else None) or card.title or card.url,
+        "authors": authors,
+        "year": year,
+        "venue": cited.venue if cited else None,
+        "site": card.site_name or (urlsplit(url).hostname if url else None),
+        "description": card.description,
+        "doi": doi,
+        "doi_url": f"https://doi.org/{quote(doi, safe='/:;()._-')}" if doi else None,
+        "citation_key": cited.citation_key if cited else None,
+        "entry_type": cited.entry_type if cited else None,
+        "abstract": cited.abstract if cited else None,
+        "note": "\n\n".join(n.text for n in notes if n.text) or None,
+        "tags": tags,
+    }
+
+
+def _matches(card: dict, needle: str) -> bool:
+    fields = [card["title"], card["venue"], card["site"], card["description"], card["note"],
+              card["abstract"], card["url"], str(card["year"] or ""), *card["authors"], *card["tags"]]
+    return any(needle in f.lower() for f in fields if f)
+
+
+def shelves(session: Session, collection: str | None = None, text: str | None = None) -> list[dict]:
+    """The stored shelves with their cards, in title order.
+
+    Parameters
+    ----------
+    session : Session
+    collection : str, optional
+        Only this shelf: its title (without prefix) or its full name, any case.
+    text : str, optional
+        Keep only cards whose title, authors, venue, note, tags, site or year
+        contain this text (any case); shelves left without cards are dropped.
+
+    Returns
+    -------
+    list of dict
+        ``{"uri", "name", "title", "anchor", "description", "card_count", "cards"}``;
+        ``card_count`` counts every card on the shelf, ``cards`` only those kept.
+
+    Raises
+    ------
+    NotFound
+        If ``collection`` names no stored shelf.
+    """
+    rows = session.scalars(select(RelatedCollection).order_by(RelatedCollection.title,
+                                                              RelatedCollection.uri)).all()
+    if collection is not None:
+        wanted = collection.strip().lower()
+        rows = [c for c in rows if wanted in (c.title.lower(), c.name.lower())]
+        if not rows:
+            known = ", ".join(sorted({c.title for c in session.scalars(select(RelatedCollection))})) or "none"
+            raise NotFound(f"no related-work shelf named {collection!r} (shelves: {known})")
+    notes = defaultdict(list)
+    for note in session.scalars(select(RelatedNote).order_by(RelatedNote.created_at, RelatedNote.uri)):
+        notes[note.card_uri].append(note)
+    placed = defaultdict(list)
+    query = (select(RelatedLink.collection_uri, RelatedCard)
+             .join(RelatedCard, RelatedCard.uri == RelatedLink.card_uri)
+             .order_by(RelatedLink.added_at, RelatedLink.uri))
+    for collection_uri, card in session.execute(query):
+        placed[collection_uri].append(_card_view(card, notes[card.uri]))
+    needle = text.strip().lower() if text and text.strip() else None
+    result = []
+    for c in rows:
+        cards = sorted(placed[c.uri], key=lambda k: (k["year"] or 9999, k["title"].lower()))
+        kept = [k for k in cards if _matches(k, needle)] if needle else cards
+        if needle and not kept:
+            continue
+        result.append({"uri": c.uri, "name": c.name, "title": c.title, "anchor": shelf_anchor(c.title),
+                       "description": c.description, "card_count": len(cards), "cards": kept})
+    return result
+
+
+def last_refresh(session: Session) -> dict | None:
+    """The latest refresh or import: source, selection, finish time and counts (None if never)."""
+    row = session.scalars(select(RelatedRefresh).order_by(RelatedRefresh.finished_at.desc(),
+                                                          RelatedRefresh.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return {"source": row.source, "did": row.did, "selection": row.selection,
+            "started_at": row.started_at.isoformat(timespec="seconds") + "Z",
+            "finished_at": row.finished_at.isoformat(timespec="seconds") + "Z",
+            "added": row.added, "updated": row.updated, "removed": row.removed, "skipped": row.skipped}
+
+
+def load_related_map(path=None) -> dict:
+    """The mapping of explorer questions and glossary terms to shelves (``seed_data/related_map.json``).
+
+    Returns
+    -------
+    dict
+        ``{"questions": {id: entry}, "glossary": {id: entry}}``; an entry has a
+        ``label``, an ``href`` back into the explorer, and ``tags`` and ``shelves``
+        (shelf titles) that cover it.
+    """
+    data = json.loads(Path(path or seed_file(RELATED_MAP_FILE)).read_text(encoding="utf-8"))
+    return {"questions": data.get("questions", {}), "glossary": data.get("glossary", {})}
+
+
+def covering(shelf_list: list[dict], related_map: dict) -> list[dict]:
+    """Link topics and shelves both ways: which shelves cover each question or glossary term.
+
+    A shelf covers a topic when its title is among the topic's ``shelves`` or one
+    of its cards carries one of the topic's ``tags``. Each shelf dict gains a
+    ``topics`` list (the way back to the explorer).
+
+    Returns
+    -------
+    list of dict
+        ``{"id", "kind", "label", "href", "shelves": [{"title", "anchor"}]}`` per
+        topic that some shelf covers.
+    """
+    topics = []
+    for shelf in shelf_list:
+        shelf["topics"] = []
+    for kind in ("questions", "glossary"):
+        for topic_id, entry in related_map.get(kind, {}).items():
+            tags = {t.lower() for t in entry.get("tags", [])}
+            titles = {t.lower() for t in entry.get("shelves", [])}
+            label = entry.get("label", topic_id)
+            href = entry.get("href")
+            hits = []
+            for shelf in shelf_list:
+                card_tags = {t.lower() for card in shelf["cards"] for t in card["tags"]}
+                if shelf["title"].lower() in titles or tags & card_tags:
+                    hits.append({"title": shelf["title"], "anchor": shelf["anchor"]})
+                    shelf["topics"].append({"id": topic_id, "kind": kind, "label": label, "href": href})
+            if hits:
+                topics.append({"id": topic_id, "kind": kind, "label": label, "href": href, "shelves": hits})
+    return topics
+
+
+def related_view(session: Session, collection: str | None = None, text: str | None = None,
+                 related_map: dict | None = None) -> dict:
+    """Everything the Related Work page and ``/api/related`` show.
+
+    Raises
+    ------
+    NotFound
+        If ``collection`` names no stored shelf.
+    """
+    shelf_list = shelves(session, collection, text)
+    topics = covering(shelf_list, related_map if related_map is not None else load_related_map())
+    return {"refresh": last_refresh(session), "query": text or "", "shelves": shelf_list, "topics": topics}

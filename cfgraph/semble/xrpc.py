@@ -1,0 +1,372 @@
+"""Reading a repository's Semble records over XRPC with the ``atproto`` SDK (no login).
+
+Resolution follows the atproto identity spec: handle -> DID with
+``com.atproto.identity.resolveHandle`` on a configurable service, DID -> DID
+document (did:plc from a PLC directory, did:web from ``/.well-known/did.json``),
+and the PDS is the document's ``#atproto_pds`` service. Records are listed with
+``com.atproto.repo.listRecords``, 100 per page, following the cursor.
+
+Every failure (timeout, refused connection, 4xx/5xx, 429 past the retry budget,
+invalid JSON) is raised as a :class:`~cfgraph.errors.CfgraphError` whose message
+is one line naming the server and the call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from urllib.parse import unquote, urlsplit
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+from cfgraph.errors import CfgraphError
+from cfgraph.semble.lexicon import NSIDS
+
+if TYPE_CHECKING:
+    from atproto_client import Client
+
+# The SDK is imported inside the functions that call it: loading its models takes
+# about a second, which every `cfgraph` command would otherwise pay.
+
+#: Any server answering com.atproto.identity.resolveHandle; Bluesky's public AppView does.
+DEFAULT_SERVICE = "https://public.api.bsky.app"
+DEFAULT_PLC = "https://plc.directory"
+DEFAULT_TIMEOUT = 10.0
+PAGE_LIMIT = 100
+#: A server whose cursor never ends stops here (100,000 records of one type).
+MAX_PAGES = 1000
+#: A 429 is retried this many times, each after the Retry-After it names ...
+MAX_RETRIES = 2
+#: ... unless it asks for longer than this (seconds): then the refresh gives up.
+MAX_RETRY_WAIT = 30.0
+#: Waits this long on a 429 without Retry-After (doubling per retry).
+DEFAULT_RETRY_WAIT = 1.0
+
+_HANDLE = re.compile(
+    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
+)
+_DID = re.compile(r"^did:(?P<method>[a-z]+):(?P<id>[a-zA-Z0-9._:%-]{1,2000})$")
+
+
+def check_handle(handle: str) -> str:
+    """The handle without a leading ``@``, if it is a valid atproto handle.
+
+    Raises
+    ------
+    CfgraphError
+        If it is not a domain name.
+
+    Examples
+    --------
+    >>> check_handle("@alice.example.com")
+    'alice.example.com'
+    """
+    handle = handle.strip().removeprefix("@")
+    if not _HANDLE.match(handle):
+        raise CfgraphError(f"not a handle: {handle!r} (expected a domain name like alice.bsky.social)")
+    return handle.lower()
+
+
+def check_did(did: str) -> str:
+    """``did`` if it is a did:plc or did:web.
+
+    Raises
+    ------
+    CfgraphError
+        If it is malformed or uses another DID method.
+    """
+    match = _DID.match(did.strip())
+    if match is None:
+        raise CfgraphError(f"not a DID: {did!r} (expected did:plc:... or did:web:...)")
+    if match["method"] not in ("plc", "web"):
+        raise CfgraphError(f"unsupported DID method did:{match['method']} (atproto uses did:plc and did:web)")
+    return did.strip()
+
+
+def _client(base_url: str, timeout: float) -> Client:
+    from atproto_client import Client
+    from atproto_client.request import Request
+
+    return Client(base_url=base_url, request=Request(timeout=timeout))
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """Everything a call through the SDK may raise on a bad server or network."""
+    from atproto_core.exceptions import AtProtocolError
+
+    return (AtProtocolError, ValueError, httpx.HTTPError)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def xrpc_error(exc: Exception, call: str, server: str, timeout: float) -> CfgraphError:
+    """Translate an SDK or transport exception into a one-line CfgraphError."""
+    from atproto_client.exceptions import InvokeTimeoutError, ModelError, NetworkError, RequestErrorBase
+
+    if isinstance(exc, InvokeTimeoutError):
+        return CfgraphError(f"{call} on {server} timed out after {timeout:g} s")
+    if isinstance(exc, RequestErrorBase) and exc.response is not None:
+        return CfgraphError(_one_line(f"{call} on {server} failed: HTTP {exc}"))
+    if isinstance(exc, NetworkError):
+        cause = exc.__cause__ or exc.__context__
+        return CfgraphError(_one_line(f"cannot reach {server} for {call}: {cause or type(exc).__name__}"))
+    if isinstance(exc, ModelError):
+        return CfgraphError(_one_line(f"{call} on {server} returned an unexpected answer: "
+                                      f"{str(exc).splitlines()[0]}"))
+    if isinstance(exc, ValueError):  # the SDK parses JSON bodies outside its own error handling
+        return CfgraphError(f"{call} on {server} returned invalid JSON")
+    return CfgraphError(_one_line(f"{call} on {server} failed: {type(exc).__name__}: {exc}"))
+
+
+def resolve_handle(handle: str, service: str = DEFAULT_SERVICE, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Resolve a handle to its DID with ``com.atproto.identity.resolveHandle`` on ``service``.
+
+    Parameters
+    ----------
+    handle : str
+        A handle such as ``alice.bsky.social``.
+    service : str
+        Base URL of any server answering resolveHandle (an AppView or the PDS).
+    timeout : float
+        Seconds per request.
+
+    Returns
+    -------
+    str
+        The DID.
+
+    Raises
+    ------
+    CfgraphError
+        If the handle is malformed, unknown, or the service fails.
+    """
+    handle = check_handle(handle)
+    client = _client(service, timeout)
+    try:
+        answer = client.com.atproto.identity.resolve_handle({"handle": handle})
+    except _transport_errors() as exc:
+        raise xrpc_error(exc, f"resolveHandle({handle})", service, timeout) from None
+    finally:
+        client.request.close()
+    return check_did(answer.did)
+
+
+def did_document_url(did: str, plc: str = DEFAULT_PLC) -> str:
+    """Where a DID's document lives: ``{plc}/{did}`` or ``https://host/.well-known/did.json``.
+
+    For did:web, ``localhost`` is fetched over plain http, as the reference
+    implementation (@atproto/identity) does for local development.
+
+    Raises
+    ------
+    CfgraphError
+        For a did:web with a path (atproto allows only a bare host).
+
+    Examples
+    --------
+    >>> did_document_url("did:web:example.com")
+    'https://example.com/.well-known/did.json'
+    """
+    did = check_did(did)
+    method, ident = did.split(":", 2)[1:]
+    if method == "plc":
+        return f"{plc.rstrip('/')}/{did}"
+    if ":" in ident:
+        raise CfgraphError(f"did:web with a path is not an atproto DID: {did}")
+    host = unquote(ident)
+    scheme = "http" if urlsplit(f"//{host}").hostname == "localhost" else "https"
+    return f"{scheme}://{host}/.well-known/did.json"
+
+
+def resolve_pds(did: str, plc: str = DEFAULT_PLC, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """The PDS endpoint of ``did``: the ``#atproto_pds`` service of its DID document.
+
+    Parameters
+    ----------
+    did : str
+        A did:plc or did:web.
+    plc : str
+        Base URL of the PLC directory.
+    timeout : float
+        Seconds per request.
+
+    Returns
+    -------
+    str
+        The PDS base URL.
+
+    Raises
+    ------
+    CfgraphError
+        If the document cannot be fetched or parsed, names another DID, or has no PDS.
+    """
+    from atproto_core.did_doc import DidDocument
+
+    url = did_document_url(did, plc)
+    # A fresh httpx client that is closed here: the SDK's DID resolvers keep an
+    # unclosed client per resolver, which leaks a socket per lookup.
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True) as http:
+            response = http.get(url)
+    except httpx.TimeoutException:
+        raise CfgraphError(f"DID document {url} timed out after {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        raise CfgraphError(_one_line(f"cannot fetch DID document {url}: {exc}")) from None
+    if response.status_code == 404:
+        raise CfgraphError(f"DID not found: {did} ({url} answered 404)")
+    if response.status_code != 200:
+        raise CfgraphError(f"DID document {url} answered HTTP {response.status_code}")
+    try:
+        document = DidDocument.from_dict(response.json())
+    except ValueError:  # invalid JSON, or a pydantic ValidationError (a ValueError too)
+        raise CfgraphError(f"DID document {url} is not a valid DID document") from None
+    if document.id != did:
+        raise CfgraphError(f"DID document {url} is for {document.id!r}, not {did}")
+    pds = document.get_pds_endpoint()
+    if not pds:
+        raise CfgraphError(f"DID document of {did} names no #atproto_pds service")
+    return pds
+
+
+def _record_dict(record) -> dict:
+    value = record.value
+    if hasattr(value, "to_dict"):  # DotDict: a record of a lexicon the SDK does not know
+        value = value.to_dict()
+    elif hasattr(value, "model_dump"):  # a lexicon the SDK knows: another NSID, kept for the skip log
+        value = value.model_dump(by_alias=True, exclude_none=True)
+    return {"uri": record.uri, "cid": record.cid, "value": value}
+
+
+def list_records(pds: str, repo: str, nsid: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 max_retries: int = MAX_RETRIES, max_retry_wait: float = MAX_RETRY_WAIT,
+                 sleep: Callable[[float], None] = time.sleep, client: Client | None = None) -> list[dict]:
+    """Every record of type ``nsid`` in ``repo``, following listRecords cursors.
+
+    Pages hold at most 100 records. Listing stops on a page without a cursor or
+    on an empty page. A server that hands back a cursor it gave before ends the
+    listing when that page held nothing new (it served its last page again), and
+    fails it otherwise (the pages loop). A record listed twice is kept once.
+
+    Parameters
+    ----------
+    pds : str
+        Base URL of the repository's PDS.
+    repo : str
+        DID (or handle) of the repository.
+    nsid : str
+        Record type, e.g. ``network.cosmik.card``.
+    timeout : float
+        Seconds per request.
+    max_retries : int
+        Retries of a request answered 429.
+    max_retry_wait : float
+        Longest Retry-After (seconds) honoured; a longer one fails at once.
+    sleep : callable
+        Waits between retries (tests pass a recorder).
+    client : atproto.Client, optional
+        A client to reuse; by default one is opened and closed here.
+
+    Returns
+    -------
+    list of dict
+        ``{"uri", "cid", "value"}`` per record, in listing order.
+
+    Raises
+    ------
+    CfgraphError
+        On any failed request, 429 past the retry budget, a looping cursor, or more
+        than MAX_PAGES pages.
+    """
+    own = client is None
+    client = client or _client(pds, timeout)
+    records: list[dict] = []
+    seen: set[str] = set()
+    requested: set[str] = set()
+    cursor = None
+    try:
+        for _ in range(MAX_PAGES):
+            params = {"repo": repo, "collection": nsid, "limit": PAGE_LIMIT}
+            if cursor is not None:
+                params["cursor"] = cursor
+            answer = _with_retries(lambda: client.com.atproto.repo.list_records(params),
+                                   f"listRecords({nsid})", pds, timeout, max_retries, max_retry_wait, sleep)
+            fresh = []
+            for record in answer.records:
+                if record.uri not in seen:
+                    seen.add(record.uri)
+                    fresh.append(record)
+            records.extend(_record_dict(r) for r in fresh)
+            cursor = answer.cursor
+            if not answer.records or not cursor:
+                return records
+            if cursor in requested:
+                if not fresh:  # the last page served again under the same cursor: the end
+                    return records
+                # New records under a cursor already used: the order cannot be trusted, and
+                # stopping here would drop every record after it from the stored copy.
+                raise CfgraphError(f"listRecords({nsid}) on {pds} repeated the cursor {cursor!r} "
+                                   f"with new records; the listing cannot be trusted")
+            requested.add(cursor)
+    finally:
+        if own:
+            client.request.close()
+    raise CfgraphError(f"listRecords({nsid}) on {pds} did not end after {MAX_PAGES} pages")
+
+
+def _with_retries(call, what, server, timeout, max_retries, max_retry_wait, sleep):
+    from atproto_client.exceptions import RateLimitExceededError
+
+    for attempt in range(max_retries + 1):
+        try:
+            return call()
+        except RateLimitExceededError as exc:
+            wait = exc.retry_after
+            wait = DEFAULT_RETRY_WAIT * 2 ** attempt if wait is None else wait
+            if attempt == max_retries:
+                raise CfgraphError(f"{what} on {server} is rate limited (HTTP 429) after "
+                                   f"{max_retries + 1} tries; try again later") from None
+            if wait > max_retry_wait:
+                raise CfgraphError(f"{what} on {server} is rate limited (HTTP 429): retry after "
+                                   f"{wait:g} s, more than the {max_retry_wait:g} s this refresh waits") from None
+            sleep(wait)
+        except _transport_errors() as exc:
+            raise xrpc_error(exc, what, server, timeout) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def fetch_repo(pds: str, did: str, nsids=NSIDS, **options) -> list[tuple[str, dict]]:
+    """All Semble records of a repository.
+
+    Parameters
+    ----------
+    pds : str
+        Base URL of the PDS.
+    did : str
+        The repository.
+    nsids : sequence of str
+        Record types to list.
+    **options
+        Passed to :func:`list_records` (timeout, max_retries, max_retry_wait, sleep).
+
+    Returns
+    -------
+    list of (str, dict)
+        ``(nsid, record)`` pairs, as :func:`~cfgraph.semble.join.join_records` takes them.
+
+    Raises
+    ------
+    CfgraphError
+        If any listing fails; nothing is returned partially.
+    """
+    timeout = options.get("timeout", DEFAULT_TIMEOUT)
+    client = _client(pds, timeout)
+    try:
+        return [(nsid, record) for nsid in nsids
+                for record in list_records(pds, did, nsid, client=client, **options)]
+    finally:
+        client.request.close()

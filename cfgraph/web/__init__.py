@@ -1,0 +1,160 @@
+"""The web explorer: a Flask app over the lattice store (a thin face on the library).
+
+``create_app(config=None)`` follows Flask's flaskr tutorial: defaults, then
+``CFGRAPH_*`` environment variables (``CFGRAPH_DATABASE_URL``,
+``CFGRAPH_SQL_TIMEOUT_MS``, ...), then the ``config`` mapping (tests). Each
+page type lives in its own module with its own blueprint; the JSON API is
+:mod:`cfgraph.web.api`. Errors a user can cause come back as a one-line
+message with status 400 or 404 (JSON under ``/api/``, HTML elsewhere), never
+as a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+from urllib.parse import quote, urlencode
+
+from flask import Flask, g, has_request_context, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from cfgraph.errors import CfgraphError
+from cfgraph.resources import resource_dir
+from cfgraph.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_MS
+
+#: Blueprint modules registered by the factory, in order; each exposes ``bp``.
+#: Another page type is one more line here (e.g. "cfgraph.web.related" for /related).
+BLUEPRINTS = [
+    "cfgraph.web.home",
+    "cfgraph.web.grid",
+    "cfgraph.web.graph",
+    "cfgraph.web.training_set",
+    "cfgraph.web.valuation",
+    "cfgraph.web.sql_page",
+    "cfgraph.web.glossary",
+    "cfgraph.web.api",
+    "cfgraph.web.related",
+    "cfgraph.web.variants",
+]
+
+DEFAULTS = {
+    "DATABASE_URL": None,  # None: $CFGRAPH_DATABASE_URL, else ./cfgraph.db (see cfgraph.store.resolve_url)
+    "SQL_TIMEOUT_MS": DEFAULT_TIMEOUT_MS,
+    "SQL_MAX_ROWS": DEFAULT_MAX_ROWS,
+    "GRID_PAGE_ROWS": 256,  # rows of the grid per page (a world of n <= 8 fits on one)
+    "WHOLE_LATTICE_MAX_UNITS": 6,  # the graph draws the whole Hasse diagram up to this n
+}
+
+#: Every resource comes from this host; no inline script, and no inline style or handler.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create the explorer app.
+
+    Parameters
+    ----------
+    config : dict, optional
+        Overrides applied last, e.g. ``{"DATABASE_URL": path, "TESTING": True}``.
+
+    Returns
+    -------
+    flask.Flask
+
+    Raises
+    ------
+    CfgraphError
+        If the database does not exist or has no cfgraph schema.
+    """
+    templates = resource_dir("templates")
+    app = Flask(__name__, template_folder=str(templates), static_folder=str(templates / "static"),
+                static_url_path="/static")
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("CFGRAPH")
+    if config:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False  # keep keys in the order the API builds them
+    app.jinja_env.autoescape = True
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters["num"] = format_number
+    app.jinja_env.filters["pct"] = lambda x: "" if x is None else f"{100 * x:.1f}%"
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
+    app.jinja_env.globals["query_url"] = query_url
+    app.jinja_env.globals["zip"] = zip
+
+    from cfgraph.web import db
+
+    db.init_app(app)
+    for module in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(module).bp)
+    _register_errors(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    return app
+
+
+def format_number(x, digits: int = 4) -> str:
+    """A score for display: fixed decimals; blank for a missing one."""
+    if x is None:
+        return ""
+    if isinstance(x, float) and math.isnan(x):
+        return ""
+    if isinstance(x, (int,)) and not isinstance(x, bool):
+        return str(x)
+    try:
+        return f"{float(x):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def query_url(**changes) -> str:
+    """The current URL with some query parameters changed (None removes one; lists repeat)."""
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        if value is None or value == [] or value == "":
+            args.pop(key, None)
+        else:
+            args[key] = value if isinstance(value, list) else [str(value)]
+    query = urlencode([(k, v) for k, vs in args.items() for v in vs])
+    return quote(request.path, safe="/") + ("?" + query if query else "")
+
+
+def wants_json() -> bool:
+    return has_request_context() and request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str):
+    """A one-line error as JSON (under /api/) or as a small HTML page."""
+    message = message.splitlines()[0] if message else "error"
+    if wants_json():
+        return {"error": message, "status": status}, status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(CfgraphError)
+    def user_error(exc):
+        return error_response(getattr(exc, "status", 400), str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        return error_response(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc):  # never a traceback in a response
+        log.exception("internal error on %s", request.path)
+        g.pop("db_session", None)
+        return error_response(500, f"internal error ({type(exc).__name__}); see the server log")

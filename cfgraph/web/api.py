@@ -1,0 +1,185 @@
+"""The JSON API under ``/api/``: the same data the pages show.
+
+Routes: ``/api/worlds``, ``/api/worlds/<w>``, ``.../grid``, ``.../questions``,
+``.../nodes/<label>``, ``.../nodes/<label>/neighbours``, ``.../values``,
+``.../scaling``, ``.../path``, ``.../graph``, ``/api/sql`` and ``/api/glossary``.
+Errors are ``{"error": message, "status": code}`` with status 400 or 404.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, current_app, request
+
+from cfgraph import lattice
+from cfgraph import questions as Q
+from cfgraph.errors import CfgraphError
+from cfgraph.store import queries
+from cfgraph.web import lenses, state
+from cfgraph.web.db import get_session
+from cfgraph.web.glossary import load_glossary
+from cfgraph.web.graph import graph_model
+from cfgraph.web.grid import row_order
+from cfgraph.web.sql_page import execute, result_json
+from cfgraph.web.training_set import node_model
+from cfgraph.web.valuation import values_model
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _clean(x):
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+@bp.route("/worlds")
+def worlds():
+    """Every stored world with its size, model, metric and completeness."""
+    listed = queries.list_worlds(get_session())
+    for w in listed:
+        for key in ("created_at", "finished_at"):
+            w[key] = w[key].isoformat() if w[key] else None
+    return {"worlds": listed}
+
+
+@bp.route("/worlds/<world>")
+def world(world: str):
+    """One world: its recipe, units and evaluation slices."""
+    w = state.load_world(world)
+    return {
+        "name": w.name, "kind": w.kind, "dataset": w.dataset, "model": w.model_spec, "metric": w.metric,
+        "n_units": w.n_units, "eval_slices": w.eval_slices, "description": w.description,
+        "units": [{"label": u.label, "name": u.name, "size": u.size, "definition": u.definition} for u in w.units],
+        "slices": [{"name": s.name, "mask": s.mask, "size": s.size, "definition": s.definition} for s in w.slices],
+    }
+
+
+@bp.route("/worlds/<world>/grid")
+def grid(world: str):
+    """The grid: rows (training sets sorted by size, then label) x slices; null where missing.
+
+    ``page`` and ``per_page`` page the rows (default: every row).
+    """
+    w = state.load_world(world)
+    table = state.load_grid(w)
+    order = row_order(table)
+    per_page = Q.parse_int(request.args.get("per_page"), "per_page", 1) or len(order)
+    pages = max(1, -(-len(order) // per_page))
+    page = Q.parse_int(request.args.get("page"), "page", 1, pages) or 1
+    masks = order[(page - 1) * per_page: page * per_page]
+    return {
+        "world": w.name, "metric": table.metric, "seed": table.seed, "slices": table.slices,
+        "page": page, "pages": pages,
+        "rows": [{"train_set": table.labels[m], "size": int(m).bit_count(),
+                  "values": [_clean(v) for v in table.values[m].tolist()],
+                  "status": [s or None for s in table.status[m].tolist()]} for m in masks.tolist()],
+    }
+
+
+@bp.route("/worlds/<world>/questions")
+def questions(world: str):
+    """The question panel for a selection (same parameters as the grid page)."""
+    w = state.load_world(world)
+    table = state.load_grid(w)
+    selection = state.selection(table)
+    focus = state.focus(table, selection)
+    keys = request.args.getlist("q") or [k for k, _ in Q.QUESTIONS]
+    return {
+        "world": w.name, "selection": Q.selection_params(table, selection),
+        "focus": {"train_set": table.labels[focus.train], "slice": table.slices[focus.column],
+                  "other_slice": None if focus.other_column is None else table.slices[focus.other_column],
+                  "unit": None if focus.unit is None else table.letters[focus.unit],
+                  "pair": None if focus.pair is None else "".join(table.letters[u] for u in focus.pair),
+                  "coalition": table.labels[focus.coalition], "k": focus.k, "alpha": focus.alpha,
+                  "beta": focus.beta, "tolerance": focus.tolerance},
+        "answers": [Q.ask(table, focus, key).to_dict() for key in keys],
+    }
+
+
+@bp.route("/worlds/<world>/nodes/<label>")
+def node(world: str, label: str):
+    """One training set's score on every slice."""
+    model = node_model(state.load_world(world), label)
+    return {"world": world, "train_set": model["label"], "mask": model["mask"], "size": model["size"],
+            "metric": model["metric"], "seed": model["seed"],
+            "scores": dict(zip(model["slices"], model["scores"]))}
+
+
+@bp.route("/worlds/<world>/nodes/<label>/neighbours")
+def neighbours(world: str, label: str):
+    """A training set's add-one and remove-one neighbours with the score change on each slice."""
+    model = node_model(state.load_world(world), label)
+    return {"world": world, "train_set": model["label"], "slices": model["slices"],
+            "neighbours": [{"direction": nb["direction"], "unit": nb["unit"], "train_set": nb["label"],
+                            "scores": nb["scores"], "deltas": nb["deltas"]} for nb in model["neighbours"]]}
+
+
+@bp.route("/worlds/<world>/values")
+def values(world: str):
+    """LOO, Shapley, Banzhaf and Beta Shapley per unit per slice (``alpha``, ``beta``)."""
+    w = state.load_world(world)
+    model = values_model(w)
+    columns = ["slice", "unit"] + model["methods"]
+    return {"world": w.name, "alpha": model["alpha"], "beta": model["beta"], "methods": model["methods"],
+            "values": [dict(zip(columns, row)) for row in model["rows"]], "missing": model["missing"]}
+
+
+@bp.route("/worlds/<world>/scaling")
+def scaling(world: str):
+    """Mean score by training-set size k on one slice (``slice``, default the last)."""
+    w = state.load_world(world)
+    table = state.load_grid(w)
+    j = table.slice_index(request.args.get("slice") or table.slices[-1])
+    return {"world": w.name, **Q.scaling_table(table, j)}
+
+
+@bp.route("/worlds/<world>/path")
+def path(world: str):
+    """A path through the lattice with the score change at each step on one slice.
+
+    ``kind=permutation`` (default; ``order=CABD``) walks from ∅ to the full set;
+    ``kind=strike`` (``node``, ``coalition``) removes a coalition one unit at a time.
+    """
+    kind = request.args.get("kind", "permutation")
+    if kind not in ("permutation", "strike"):
+        raise CfgraphError(f"kind must be permutation or strike, not {kind[:30]!r}")
+    args = request.args.to_dict()
+    args["lens"] = kind
+    model = graph_model(state.load_world(world), args)
+    return {"world": world, "slice": model["slice"].name, "kind": kind,
+            **model["lens"].to_dict(model["labels"])}
+
+
+@bp.route("/worlds/<world>/graph")
+def graph(world: str):
+    """The graph page's data: current node, neighbours, walked path and the lens."""
+    model = graph_model(state.load_world(world))
+    labels, column = model["labels"], model["column"]
+    return {
+        "world": world, "slice": model["slice"].name, "node": labels[model["node"]],
+        "value": _clean(float(column[model["node"]])), "whole": model["whole"],
+        "up": [{"train_set": labels[m], "value": _clean(float(column[m]))} for m in model["up"]],
+        "down": [{"train_set": labels[m], "value": _clean(float(column[m]))} for m in model["down"]],
+        "path": [{"train_set": labels[m], "value": _clean(float(column[m]))} for m in model["path"]],
+        "lens": model["lens"].to_dict(labels) if model["lens"] else None,
+    }
+
+
+@bp.route("/sql")
+def sql():
+    """Run one read-only query (``q``); the same walls, deadline and row cap as the SQL page."""
+    return result_json(execute(request.args.get("q", "")))
+
+
+@bp.route("/glossary")
+def glossary():
+    """The glossary terms and their link targets."""
+    return {"terms": [{"term": t["term"], "slug": t["slug"], "definition": t["definition"], "links": t["links"]}
+                      for t in load_glossary()]}
+
+
+@bp.route("/lenses")
+def lens_list():
+    return {"lenses": list(lenses.LENSES), "questions": [k for k, _ in Q.QUESTIONS],
+            "whole_lattice_max_units": current_app.config["WHOLE_LATTICE_MAX_UNITS"],
+            "empty_label": lattice.EMPTY_LABEL}

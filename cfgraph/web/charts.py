@@ -1,0 +1,166 @@
+"""Colour scales and SVG chart geometry, computed server-side (the templates only draw).
+
+Colours are ten classes ``c0`` .. ``c9`` styled by the palette's CSS, so the
+page needs no inline style (the Content-Security-Policy forbids it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+BUCKETS = 10
+
+
+@dataclass
+class Scale:
+    """A linear colour scale over [lo, hi] in :data:`BUCKETS` classes."""
+
+    lo: float
+    hi: float
+
+    @classmethod
+    def of(cls, values) -> Scale:
+        """The scale spanning the present (non-NaN) values; [0, 1] when there are none."""
+        v = np.asarray(values, dtype=float)
+        v = v[~np.isnan(v)]
+        if v.size == 0:
+            return cls(0.0, 1.0)
+        lo, hi = float(v.min()), float(v.max())
+        return cls(lo, hi if hi > lo else lo + 1e-9)
+
+    def buckets(self, values) -> np.ndarray:
+        """Bucket 0..9 of each value; -1 where NaN (vectorised)."""
+        v = np.asarray(values, dtype=float)
+        with np.errstate(invalid="ignore"):
+            b = np.floor((v - self.lo) / (self.hi - self.lo) * BUCKETS)
+        b = np.clip(np.nan_to_num(b, nan=-1), -1, BUCKETS - 1).astype(np.int64)
+        b[~np.isnan(v) & (b < 0)] = 0
+        return b
+
+    def css(self, value) -> str:
+        """Class name of one value ("m" when missing)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "m"
+        return f"c{int(self.buckets([value])[0])}"
+
+    def legend(self) -> list[tuple[str, float, float]]:
+        """(class, from, to) for each bucket."""
+        step = (self.hi - self.lo) / BUCKETS
+        return [(f"c{b}", self.lo + b * step, self.lo + (b + 1) * step) for b in range(BUCKETS)]
+
+
+def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi]."""
+    if hi <= lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + t * step, 10) for t in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+@dataclass
+class Frame:
+    """A plot area inside an SVG of ``width`` x ``height`` with margins for axes."""
+
+    width: int = 560
+    height: int = 260
+    left: int = 56
+    right: int = 16
+    top: int = 16
+    bottom: int = 44
+
+    @property
+    def x0(self):
+        return self.left
+
+    @property
+    def x1(self):
+        return self.width - self.right
+
+    @property
+    def y0(self):
+        return self.height - self.bottom
+
+    @property
+    def y1(self):
+        return self.top
+
+
+def bar_chart(groups: list[str], series: list[tuple[str, list[float | None]]], frame: Frame | None = None) -> dict:
+    """Grouped bars: one group per unit, one bar per series (method), with a zero line.
+
+    Returns
+    -------
+    dict
+        ``frame``, ``bars`` (x, y, w, h, cls, title), ``yticks`` (y, label),
+        ``groups`` (x, label), ``legend`` (cls, name), ``zero`` (y).
+    """
+    frame = frame or Frame()
+    vals = [v for _, vs in series for v in vs if v is not None and not math.isnan(v)]
+    lo, hi = min(vals + [0.0]), max(vals + [0.0])
+    if hi - lo < 1e-12:
+        hi = lo + 1.0
+    ticks = _ticks(lo, hi)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+
+    def y(v):
+        return frame.y0 - (v - lo) / (hi - lo) * (frame.y0 - frame.y1)
+
+    slot = (frame.x1 - frame.x0) / max(len(groups), 1)
+    bar_w = slot * 0.8 / max(len(series), 1)
+    bars = []
+    for g, group in enumerate(groups):
+        for s, (name, vs) in enumerate(series):
+            v = vs[g]
+            if v is None or math.isnan(v):
+                continue
+            x = frame.x0 + g * slot + slot * 0.1 + s * bar_w
+            top, bottom = sorted((y(v), y(0.0)))
+            bars.append({"x": round(x, 1), "y": round(top, 1), "w": round(bar_w * 0.92, 1),
+                         "h": round(max(bottom - top, 0.5), 1), "cls": f"s{s}", "title": f"{group} {name}: {v:.4f}"})
+    return {
+        "frame": frame, "bars": bars, "zero": round(y(0.0), 1),
+        "yticks": [(round(y(t), 1), f"{t:g}") for t in ticks],
+        "groups": [(round(frame.x0 + (g + 0.5) * slot, 1), group) for g, group in enumerate(groups)],
+        "legend": [(f"s{s}", name) for s, (name, _) in enumerate(series)],
+    }
+
+
+def line_chart(xs: list[int], series: list[tuple[str, list[float | None]]], frame: Frame | None = None) -> dict:
+    """Lines over integer x (e.g. layer k), skipping missing points.
+
+    Returns
+    -------
+    dict
+        ``frame``, ``lines`` (cls, name, points "x,y ..." , dots (x, y, title)),
+        ``xticks`` and ``yticks`` (position, label).
+    """
+    frame = frame or Frame()
+    vals = [v for _, vs in series for v in vs if v is not None and not math.isnan(v)]
+    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.05, hi + 0.05
+    ticks = _ticks(lo, hi)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    xlo, xhi = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+
+    def px(x):
+        return frame.x0 + (x - xlo) / (xhi - xlo) * (frame.x1 - frame.x0)
+
+    def py(v):
+        return frame.y0 - (v - lo) / (hi - lo) * (frame.y0 - frame.y1)
+
+    lines = []
+    for s, (name, vs) in enumerate(series):
+        pts = [(round(px(x), 1), round(py(v), 1), f"k={x}: {v:.4f}")
+               for x, v in zip(xs, vs) if v is not None and not math.isnan(v)]
+        lines.append({"cls": f"s{s}", "name": name, "points": " ".join(f"{a},{b}" for a, b, _ in pts),
+                      "dots": pts})
+    return {"frame": frame, "lines": lines,
+            "xticks": [(round(px(x), 1), str(x)) for x in xs],
+            "yticks": [(round(py(t), 1), f"{t:g}") for t in ticks]}

@@ -1,0 +1,150 @@
+"""The grid explorer: training sets x evaluation slices, a selection, and the question panel.
+
+Rows are training sets sorted by size then label, columns are evaluation
+slices, cells are coloured by score. Clicking cells and headers edits the
+selection in the URL (``cell=ACD:B``, ``row=AB``, ``col=B``, ``layer=2``); the
+panel (also served alone at ``.../grid/panel`` for the page's script) answers
+the twelve questions of :mod:`cfgraph.questions` for it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import numpy as np
+from flask import Blueprint, current_app, render_template, request, url_for
+from markupsafe import Markup
+
+from cfgraph import questions as Q
+from cfgraph.errors import CfgraphError
+from cfgraph.web import state
+from cfgraph.web.charts import Scale
+from cfgraph.web.reads import metrics_and_seeds
+
+bp = Blueprint("grid", __name__)
+
+#: Above this many cells the raw values are hidden unless asked for (raw=1).
+RAW_DEFAULT_MAX_CELLS = 4096
+
+
+def row_order(grid) -> np.ndarray:
+    """Masks sorted by training-set size, then label."""
+    n = len(grid.letters)
+    size = np.bitwise_count(np.arange(1 << n, dtype=np.uint64)).astype(np.int64)
+    return np.lexsort((np.asarray(grid.labels), size))
+
+
+def _cells_html(values: np.ndarray, status: np.ndarray, buckets: np.ndarray, selected: set[int]) -> Markup:
+    """One row's cells. Only numbers and fixed class names go in, so no escaping is needed."""
+    parts = []
+    for j, (v, b) in enumerate(zip(values.tolist(), buckets.tolist())):
+        sel = " sel" if j in selected else ""
+        if b >= 0:
+            parts.append(f'<td class="c{b}{sel}">{v:.3f}</td>')
+        elif status[j] == "failed":
+            parts.append(f'<td class="f{sel}">fail</td>')
+        else:
+            parts.append(f'<td class="m{sel}"></td>')
+    return Markup("".join(parts))
+
+
+def grid_view(grid, selection: Q.Selection, page: int, per_page: int) -> dict:
+    """Rows of one page of the grid, with colour classes, selection marks and the legend.
+
+    Raises
+    ------
+    CfgraphError
+        If the page is out of range.
+    """
+    order = row_order(grid)
+    pages = max(1, -(-len(order) // per_page))
+    if not 1 <= page <= pages:
+        raise CfgraphError(f"page={page} is out of range 1..{pages}")
+    masks = order[(page - 1) * per_page: page * per_page]
+    scale = Scale.of(grid.values)
+    buckets = scale.buckets(grid.values[masks])
+    chosen: dict[int, set[int]] = {}
+    for mask, j in selection.cells:
+        chosen.setdefault(mask, set()).add(j)
+    rows_selected = set(selection.rows)
+    rows = []
+    for t, mask in enumerate(masks.tolist()):
+        size = mask.bit_count()
+        rows.append({
+            "label": grid.labels[mask], "size": size,
+            "selected": mask in rows_selected or selection.layer == size,
+            "cells": _cells_html(grid.values[mask], grid.status[mask], buckets[t], chosen.get(mask, set())),
+        })
+    columns = [{"name": name, "selected": j in selection.columns} for j, name in enumerate(grid.slices)]
+    return {"rows": rows, "columns": columns, "scale": scale, "page": page, "pages": pages,
+            "n_cells": int(grid.values.size), "n_present": int((~np.isnan(grid.values)).sum())}
+
+
+def presets(world: str, grid, focus: Q.Focus) -> list[tuple[str, str]]:
+    """The site's presets as links that replace the selection: current cell, LOO pair, eval
+    pair, Shapley column, layer k."""
+    S, E, i = focus.train, focus.column, focus.unit
+    kept = state.kept_args(drop=state.SELECTION_KEYS + ("page",))
+
+    def link(**selection):
+        args = kept + [(k, v) for k, vs in selection.items() for v in (vs if isinstance(vs, list) else [vs])]
+        return url_for("grid.page", world=world) + "?" + _encode(args)
+
+    cell = f"{grid.labels[S]}:{grid.slices[E]}"
+    out = [("current cell", link(cell=cell))]
+    if i is not None and S >> i & 1:
+        out.append((f"LOO pair (unit {grid.letters[i]})", link(cell=[cell, f"{grid.labels[S & ~(1 << i)]}:{grid.slices[E]}"])))
+    if len(grid.slices) > 1:
+        E2 = focus.other_column if focus.other_column is not None else (E + 1) % len(grid.slices)
+        out.append(("eval pair", link(cell=[cell, f"{grid.labels[S]}:{grid.slices[E2]}"])))
+    out.append((f"Shapley column ({grid.slices[E]})", link(col=grid.slices[E])))
+    out.append((f"layer k={focus.k}", link(layer=str(focus.k), col=grid.slices[E])))
+    return out
+
+
+def _encode(pairs) -> str:
+    return urlencode(pairs)
+
+
+def _context(world_name: str) -> dict:
+    world = state.load_world(world_name)
+    grid = state.load_grid(world)
+    selection = state.selection(grid)
+    focus = state.focus(grid, selection)
+    answers = Q.ask_all(grid, focus)
+    open_key = request.args.get("q")
+    if open_key and open_key not in Q.TITLES:
+        raise CfgraphError(f"unknown question q={open_key[:40]!r} (questions: {', '.join(Q.TITLES)})")
+    metrics, seeds = metrics_and_seeds(world)
+    share = url_for("grid.page", world=world.name) + ("?" + _encode(state.kept_args(drop=())) if request.args else "")
+    return {
+        "world": world, "grid": grid, "selection": selection, "focus": focus, "answers": answers,
+        "open_key": open_key, "presets": presets(world.name, grid, focus), "share": share,
+        "metrics": metrics, "seeds": seeds, "hidden": state.kept_args(drop=state.FOCUS_KEYS),
+        "panel_url": url_for("grid.panel", world=world.name),
+        "related": state.related_topics("questions"),
+    }
+
+
+@bp.route("/world/<world>/grid")
+def page(world: str):
+    """The grid explorer page."""
+    ctx = _context(world)
+    per_page = int(current_app.config["GRID_PAGE_ROWS"])
+    page_no = Q.parse_int(request.args.get("page"), "page") or 1
+    ctx["view"] = grid_view(ctx["grid"], ctx["selection"], page_no, per_page)
+    raw = request.args.get("raw")
+    ctx["raw"] = (raw == "1") if raw in ("0", "1") else ctx["view"]["n_cells"] <= RAW_DEFAULT_MAX_CELLS
+    ctx["palette"] = state.palette()
+    ctx["palettes"] = state.PALETTES
+    return render_template("grid.html", **ctx)
+
+
+@bp.route("/world/<world>/grid/panel")
+def panel(world: str):
+    """The question panel alone (the grid page's script swaps it in after a click)."""
+    try:
+        ctx = _context(world)
+    except CfgraphError as exc:
+        return render_template("_panel_error.html", message=str(exc).splitlines()[0]), exc.status
+    return render_template("_panel.html", **ctx)

@@ -1,0 +1,69 @@
+"""The Related Work page: Semble shelves beside the explorer, and the same data as JSON.
+
+``/related`` shows every shelf (collection) with its cards; ``?q=`` filters the
+cards by text, ``?collection=`` picks one shelf and ``?topic=`` keeps the
+shelves that cover one explorer question or glossary term. ``/api/related``
+returns exactly what the page shows. Links come only from http(s) URLs
+(re-checked in :mod:`cfgraph.semble.queries`); every other field is text,
+escaped by Jinja.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+
+from cfgraph.errors import NotFound
+from cfgraph.semble import queries
+from cfgraph.web.db import get_session
+
+bp = Blueprint("related", __name__)
+
+
+def _topic_href(topic: dict) -> str | None:
+    """Where a topic lives in the explorer: a question's answer, or a glossary entry."""
+    if topic["kind"] == "questions" and "home.question" in current_app.view_functions:
+        return url_for("home.question", key=topic["id"])
+    if topic["kind"] == "glossary" and "glossary.page" in current_app.view_functions:
+        return url_for("glossary.page", _anchor=topic["id"])
+    return None
+
+
+def related_data() -> dict:
+    """The view for this request's ``q``, ``collection`` and ``topic`` arguments.
+
+    Raises
+    ------
+    NotFound
+        For an unknown shelf or topic.
+    """
+    text = request.args.get("q", "").strip()[:200] or None
+    collection = request.args.get("collection", "").strip() or None
+    topic_id = request.args.get("topic", "").strip() or None
+    view = queries.related_view(get_session(), collection, text)
+    for topic in view["topics"]:
+        topic["href"] = _topic_href(topic)
+    for shelf in view["shelves"]:
+        for topic in shelf["topics"]:
+            topic["href"] = _topic_href(topic)
+    view["topic"] = None
+    if topic_id is not None:
+        related_map = queries.load_related_map()
+        if topic_id not in related_map["questions"] and topic_id not in related_map["glossary"]:
+            raise NotFound(f"unknown topic {topic_id[:40]!r}")
+        view["shelves"] = [s for s in view["shelves"] if any(t["id"] == topic_id for t in s["topics"])]
+        entry = related_map["questions"].get(topic_id) or related_map["glossary"][topic_id]
+        kind = "questions" if topic_id in related_map["questions"] else "glossary"
+        topic = {"id": topic_id, "kind": kind, "label": entry.get("label", topic_id)}
+        view["topic"] = {**topic, "href": _topic_href(topic)}
+    return view
+
+
+@bp.route("/related")
+def index():
+    view = related_data()
+    return render_template("related.html", view=view, query=view["query"])
+
+
+@bp.route("/api/related")
+def api():
+    return jsonify(related_data())

@@ -1,0 +1,108 @@
+"""The SQL page: read-only queries over the store, with CSV and JSON downloads.
+
+Every query goes through :func:`cfgraph.sql.run_query`: one SELECT / WITH /
+EXPLAIN statement, on a separate read-only connection, behind an authorizer
+that denies writes, ATTACH and PRAGMA, with a deadline (``SQL_TIMEOUT_MS``)
+and a row cap (``SQL_MAX_ROWS``). A refused or interrupted query is a 400
+with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from cfgraph.errors import CfgraphError
+from cfgraph.sql import run_query
+from cfgraph.web.db import sqlite_path
+
+bp = Blueprint("sql_page", __name__)
+
+EXAMPLES = [
+    ("Worlds and their models",
+     "SELECT name, kind, dataset, model_spec, metric, n_units, eval_slices FROM world"),
+    ("The toy grid, as the seed prints it",
+     "SELECT train_set, eval_slice, value FROM grid WHERE world = 'toy' ORDER BY train_size, train_set, eval_slice"),
+    ("Leave-one-out of B on slice B (toy)",
+     "SELECT a.value - b.value AS loo_B FROM grid a JOIN grid b ON b.world = a.world AND b.eval_slice = a.eval_slice\n"
+     "WHERE a.world = 'toy' AND a.eval_slice = 'B' AND a.train_set = 'ABCD' AND b.train_set = 'ACD'"),
+    ("Scaling law: mean score by training-set size",
+     "SELECT world, eval_slice, train_size AS k, AVG(value) AS mean, COUNT(*) AS cells\n"
+     "FROM grid GROUP BY world, eval_slice, train_size ORDER BY world, eval_slice, k"),
+    ("Every marginal contribution of unit A (edges that add A)",
+     "SELECT w.name AS world, s.label AS from_set, d.label AS to_set, es.name AS eval_slice,\n"
+     "       cd.value - cs.value AS marginal_contribution\n"
+     "FROM edge e JOIN unit u ON u.id = e.unit_id AND u.label = 'A'\n"
+     "JOIN node s ON s.id = e.src_node_id JOIN node d ON d.id = e.dst_node_id\n"
+     "JOIN world w ON w.id = e.world_id\n"
+     "JOIN cell cs ON cs.node_id = s.id JOIN cell cd ON cd.node_id = d.id AND cd.slice_id = cs.slice_id\n"
+     "  AND cd.metric = cs.metric AND cd.seed = cs.seed\n"
+     "JOIN eval_slice es ON es.id = cs.slice_id\n"
+     "ORDER BY world, eval_slice, marginal_contribution DESC"),
+    ("Best training set of each size (budgeted subset scan)",
+     "SELECT world, eval_slice, train_size AS k, train_set, MAX(value) AS best\n"
+     "FROM grid GROUP BY world, eval_slice, train_size ORDER BY world, eval_slice, k"),
+    ("Failed or degenerate fits",
+     "SELECT world, train_set, eval_slice, status FROM grid WHERE status != 'ok'"),
+]
+
+SCHEMA_QUERY = ("SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version' ORDER BY type, name")
+
+
+def execute(query: str):
+    """Run a query with the app's deadline and row cap (raises CfgraphError, 400)."""
+    return run_query(sqlite_path(), query, max_rows=int(current_app.config["SQL_MAX_ROWS"]),
+                     timeout_ms=int(current_app.config["SQL_TIMEOUT_MS"]))
+
+
+def schema() -> list[tuple[str, str, str]]:
+    try:
+        return list(execute(SCHEMA_QUERY).rows)
+    except CfgraphError:
+        return []
+
+
+@bp.route("/sql")
+def page():
+    """The query box, the examples, the schema, and the results of ``q`` if given."""
+    query = request.args.get("q", "")
+    result, error, status = None, None, 200
+    if query.strip():
+        try:
+            result = execute(query)
+        except CfgraphError as exc:
+            error, status = str(exc).splitlines()[0], exc.status
+    return render_template("sql.html", query=query, result=result, error=error, examples=EXAMPLES,
+                           schema=schema(), max_rows=current_app.config["SQL_MAX_ROWS"],
+                           timeout_ms=current_app.config["SQL_TIMEOUT_MS"]), status
+
+
+@bp.route("/sql.csv")
+def download_csv():
+    """The results of ``q`` as a CSV file."""
+    result = execute(request.args.get("q", ""))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(result.columns)
+    writer.writerows(result.rows)
+    headers = {"Content-Disposition": "attachment; filename=cfgraph-query.csv"}
+    if result.truncated:
+        headers["X-Cfgraph-Truncated"] = str(current_app.config["SQL_MAX_ROWS"])
+    return Response(out.getvalue(), mimetype="text/csv", headers=headers)
+
+
+def result_json(result) -> dict:
+    """A query result as JSON-ready data (a BLOB becomes its hex string)."""
+    rows = [[x.hex() if isinstance(x, bytes) else x for x in row] for row in result.rows]
+    return {"columns": result.columns, "rows": rows, "truncated": result.truncated,
+            "elapsed_ms": round(result.elapsed_ms, 3)}
+
+
+@bp.route("/sql.json")
+def download_json():
+    """The results of ``q`` as a JSON file."""
+    return result_json(execute(request.args.get("q", ""))), 200, {
+        "Content-Disposition": "attachment; filename=cfgraph-query.json"}

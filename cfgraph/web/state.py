@@ -1,0 +1,73 @@
+"""View state from the URL: the world, its grid, the selection and the questions' focus.
+
+Every page reads its whole state from the query string (so a copied link
+reopens the same view); these helpers turn the arguments into library
+objects, raising :class:`~cfgraph.errors.CfgraphError` (400) or
+:class:`~cfgraph.errors.NotFound` (404) with a one-line message.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from cfgraph import questions as Q
+from cfgraph.store import queries
+from cfgraph.web import reads
+from cfgraph.web.db import get_session
+
+#: Query parameters that make up a grid selection.
+SELECTION_KEYS = ("cell", "row", "col", "layer")
+#: Query parameters of the questions' focus.
+FOCUS_KEYS = ("unit", "pair", "coalition", "k", "alpha", "beta", "tol")
+PALETTES = ("viridis", "heat", "greys")
+
+
+def load_world(name: str):
+    """The stored world called ``name`` (404 when there is none)."""
+    return queries.get_world(get_session(), name)
+
+
+def metric_seed(world, args=None) -> tuple[str, int]:
+    """The requested (or default) metric and seed of a world."""
+    args = request.args if args is None else args
+    return reads.choose_metric_seed(world, args.get("metric"), args.get("seed"))
+
+
+def load_grid(world):
+    """The world's grid for the requested (or default) metric and seed."""
+    metric, seed = metric_seed(world)
+    return reads.grid_table(get_session(), world, metric, seed)
+
+
+def selection(grid) -> Q.Selection:
+    args = request.args
+    return Q.parse_selection(grid, args.getlist("cell"), args.getlist("row"), args.getlist("col"),
+                             args.get("layer"))
+
+
+def focus(grid, sel: Q.Selection) -> Q.Focus:
+    args = request.args
+    return Q.resolve(grid, sel, unit=args.get("unit"), pair=args.get("pair"), coalition=args.get("coalition"),
+                     k=args.get("k"), alpha=args.get("alpha"), beta=args.get("beta"), tolerance=args.get("tol"))
+
+
+def palette() -> str:
+    name = request.args.get("palette", PALETTES[0])
+    return name if name in PALETTES else PALETTES[0]
+
+
+def kept_args(drop=SELECTION_KEYS) -> list[tuple[str, str]]:
+    """The current query arguments minus some keys, as (key, value) pairs."""
+    return [(k, v) for k, vs in request.args.to_dict(flat=False).items() if k not in drop for v in vs]
+
+
+def related_topics(kind: str) -> set[str]:
+    """Question keys (``kind="questions"``) or glossary slugs (``"glossary"``) that the Related
+    Work page has shelves for; empty when the app has no Related Work page."""
+    if "related.index" not in current_app.view_functions:
+        return set()
+    try:
+        from cfgraph.semble.queries import load_related_map
+    except ImportError:
+        return set()
+    return set(load_related_map().get(kind, {}))

@@ -1,0 +1,250 @@
+"""The explorer in real headless Chromium (Playwright for Python, Debian's /usr/bin/chromium).
+
+The app runs in a thread on 127.0.0.1 (port 0). A script error, a console error
+or a request to another host fails the test. Each test saves screenshots under
+its tmp_path. Without Chromium the tests fail when $CI is set and skip otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from playwright.sync_api import expect
+
+from cfgraph.store import open_store, queries
+from cfgraph.web import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser_db(iris_db, tmp_path_factory):
+    path = tmp_path_factory.mktemp("browser") / "cfgraph.db"
+    shutil.copy(iris_db, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_url(browser_db):
+    app = create_app({"DATABASE_URL": str(browser_db)})
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    app.extensions["cfgraph.store"].close()
+
+
+def require_chromium(path: str = CHROMIUM) -> None:
+    """Fail when Chromium is missing under CI (the tests must run there); skip elsewhere."""
+    if not Path(path).exists():
+        reason = f"{path} is missing (apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page whose script errors, console errors and off-host requests are recorded."""
+
+    def __init__(self, page, base_url: str, shots: Path):
+        self.page, self.base, self.shots, self.problems = page, base_url, shots, []
+        host = urlparse(base_url).netloc
+        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("console", lambda msg: self.problems.append(f"console {msg.type}: {msg.text}")
+                if msg.type == "error" else None)
+        page.on("request", lambda req: self.problems.append(f"request to another host: {req.url}")
+                if urlparse(req.url).scheme in ("http", "https") and urlparse(req.url).netloc != host else None)
+
+    def goto(self, path: str):
+        response = self.page.goto(self.base + path)
+        assert response is not None and response.status == 200, path
+        return response
+
+    def shot(self, name: str) -> Path:
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 1000
+        return path
+
+    def check(self):
+        assert not self.problems, self.problems
+
+
+@pytest.fixture
+def watched(browser, base_url, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    w = Watched(page, base_url, tmp_path)
+    yield w
+    context.close()
+    w.check()
+
+
+def _cell(page, train: str, column: int):
+    """The grid cell of a training set in the column-th slice (1-based)."""
+    return page.locator(f'#grid tbody tr:has(th[data-t="{train}"]) td:nth-of-type({column})')
+
+
+def test_grid_loo_pair_by_clicking_two_cells(watched):
+    page = watched.page
+    watched.goto("/world/toy/grid")
+    _cell(page, "ABCD", 2).click()
+    expect(page.locator("#current-cell")).to_contain_text("ABCD, B")
+    _cell(page, "ACD", 2).click()
+    loo = page.locator("#q-loo")
+    expect(loo.locator(".q-value")).to_have_text("0.3300")
+    assert "f(ABCD, B) − f(ACD, B) = 0.8800 − 0.5500 = 0.3300" in loo.inner_text()
+    assert "answered" in loo.locator(".badge").inner_text()
+    query = parse_qs(urlparse(page.url).query)
+    assert query["cell"] == ["ABCD:B", "ACD:B"]
+    assert "sel" in (_cell(page, "ACD", 2).get_attribute("class") or "")
+    # Clicking a selected cell again drops it from the selection.
+    _cell(page, "ACD", 2).click()
+    expect(page).not_to_have_url(re.compile("ACD"))
+    expect(page.locator("#selection-summary")).to_have_text("ABCD : B")
+    watched.shot("grid-loo")
+    watched.check()
+
+
+def test_reloading_a_shared_url_shows_the_same_view(watched, browser):
+    page = watched.page
+    watched.goto("/world/toy/grid?palette=heat")
+    _cell(page, "ABCD", 1).click()
+    expect(page.locator("#current-cell")).to_contain_text("ABCD, A")
+    _cell(page, "AB", 1).click()
+    expect(page.locator("#q-group_loo .q-value")).to_be_visible()
+    share = page.locator("#share").get_attribute("href")
+    assert "cell=ABCD%3AA" in share and "cell=AB%3AA" in share and "palette=heat" in share
+    strike = page.locator("#q-group_loo .q-value").inner_text()
+    assert strike == "0.0700"  # f(ABCD, A) − f(AB, A) = 0.92 − 0.85
+    page.reload()
+    assert page.locator("#q-group_loo .q-value").inner_text() == strike
+    other = Watched(browser.new_page(), watched.base, watched.shots)
+    other.goto(share)
+    assert other.page.locator("#q-group_loo .q-value").inner_text() == strike
+    assert other.page.locator("#grid.pal-heat").count() == 1
+    assert "sel" in (_cell(other.page, "AB", 1).get_attribute("class") or "")
+    other.shot("grid-shared")
+    other.check()
+    other.page.close()
+    watched.check()
+
+
+def test_column_header_asks_for_the_shapley_column(watched, browser_db):
+    page = watched.page
+    watched.goto("/world/iris/grid")
+    page.locator('#grid thead th[data-s="all"]').click()
+    expect(page.locator("#q-shapley .q-value")).to_have_count(1)
+    store = open_store(browser_db, create=False)
+    with store.session() as session:
+        table = queries.lattice_table(session, "iris")
+    store.close()
+    from cfgraph.values import shapley
+
+    expected = shapley(table.column("all"))[0]
+    assert page.locator("#q-shapley .q-value").inner_text() == f"{expected:.4f}"
+    watched.shot("grid-shapley-column")
+
+
+def test_walking_the_lattice_with_add_and_remove_buttons(watched, browser_db):
+    page = watched.page
+    watched.goto("/world/iris/graph?slice=all")
+    assert page.locator("#node-label").inner_text() == "∅"
+    assert page.locator("#lattice a.node-link").count() == 16
+    for button, expected in (("#move-A", "A"), ("#move-B", "AB"), ("#move-A", "B"), ("#move-D", "BD")):
+        page.locator(button).click()
+        expect(page.locator("#node-label")).to_have_text(expected)
+    query = parse_qs(urlparse(page.url).query)
+    assert query["node"] == ["BD"] and query["path"] == ["∅,A,AB,B,BD"]
+    assert page.locator("#path tbody tr").count() == 5
+    store = open_store(browser_db, create=False)
+    with store.session() as session:
+        column = queries.lattice_table(session, "iris").column("all")
+    store.close()
+    assert page.locator("#node-value").inner_text() == f"{column[0b1010]:.4f}"
+    # Clicking a node moves there too; a lens draws its edges.
+    page.locator('#lattice a.node-link[data-label="ABCD"]').click()
+    expect(page.locator("#node-label")).to_have_text("ABCD")
+    page.locator("#lens-strike").click()
+    page.wait_for_selector("#lens-summary")
+    assert "withdraws from ABCD" in page.locator("#lens-summary").inner_text()
+    assert page.locator("#lattice line.edge.hi").count() == 4
+    watched.shot("graph-walk")
+
+
+def test_sql_query_shows_rows_and_refusals(watched):
+    page = watched.page
+    watched.goto("/sql")
+    page.locator("#q").fill("SELECT train_set, value FROM grid WHERE world = 'toy' AND eval_slice = 'B' "
+                            "ORDER BY value DESC")
+    page.locator("#run").click()
+    page.wait_for_selector("#sql-results")
+    rows = page.locator("#sql-results tbody tr")
+    assert rows.count() == 4
+    assert rows.first.inner_text().split() == ["ABCD", "0.88"]
+    watched.shot("sql-rows")
+    # A refused write is a 400 page; Chromium logs the status as a console error, which is expected here.
+    page.locator("#q").fill("DELETE FROM cell")
+    page.locator("#run").click()
+    page.wait_for_selector("#sql-error")
+    assert "only read-only queries" in page.locator("#sql-error").inner_text()
+    watched.problems = [p for p in watched.problems if "status of 400" not in p]
+    watched.shot("sql-refused")
+
+
+@pytest.mark.parametrize("name, path", [
+    ("home", "/"),
+    ("grid-iris", "/world/iris/grid?cell=ABCD:all&cell=ABC:all"),
+    ("graph-sweep", "/world/iris/graph?slice=all&lens=sweep&unit=B"),
+    ("graph-permutation", "/world/iris/graph?slice=A&lens=permutation&order=DCBA"),
+    ("node", "/world/toy/node/ABCD"),
+    ("values", "/world/iris/values?slice=all"),
+    ("glossary", "/glossary"),
+    ("sql-example", "/sql?q=SELECT+*+FROM+world"),
+])
+def test_every_page_renders_without_script_errors(watched, name, path):
+    watched.goto(path)
+    assert watched.page.locator("h1").count() == 1
+    watched.shot(name)
+
+
+def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    absent = str(tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="must run in CI"):
+        require_chromium(absent)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="is missing"):
+        require_chromium(absent)

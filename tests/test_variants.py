@@ -1,0 +1,291 @@
+"""Variant worlds on real scikit-learn data with fixed seeds: corruption, synthetic data, poisoning,
+differential privacy, weighting and unlearning, built from the Python API and the command line.
+
+The shared parent is the conftest's ``iris`` world (4 KMeans units, Gaussian naive Bayes,
+40% test split); settings that need another grouping build their own small world.
+"""
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from cfgraph.cli import main
+from cfgraph.store import open_store, queries
+from cfgraph.store.queries import SliceSpec, UnitSpec
+from cfgraph.variants import build_variant, list_variants, rebuild_variant, variant_pair
+from cfgraph.variants import reports
+from cfgraph.variants.synthetic import synthesize
+from cfgraph.worlds import build_world, make_spec
+
+
+def invoke(db, *args):
+    return CliRunner().invoke(main, ["--db", str(db), *args])
+
+
+def snapshot(db):
+    """Every row of every table, to check that a refused recipe stored nothing."""
+    with sqlite3.connect(db) as conn:
+        return list(conn.iterdump())
+
+
+def pair(store, name):
+    with store.session() as session:
+        return variant_pair(session, name)
+
+
+def world_of(store, parent, **spec):
+    """A small trained iris world (gnb, 40% test) with another grouping."""
+    base = dict(dataset="iris", model="gnb", seed=0, test_size=0.4)
+    build_world(store, parent, make_spec(**{**base, **spec}), progress=False)
+    return parent
+
+
+# ------------------------------------------------------------------ corruption
+
+def test_full_label_noise_on_a_needed_unit_lowers_its_slice(store):
+    """Setting: iris grouped by class (3 units, gnb). Unit B holds every training row of class
+    versicolor, so it is needed for slice B; flipping all of B's labels leaves no versicolor
+    example, and every training set containing B scores lower on slice B than in the parent."""
+    world_of(store, "iris-class", group_by="class", units=None)
+    report = build_variant(store, "iris-class", {"kind": "corrupt", "units": ["B"], "labels": 1.0})
+    assert report.run.fits == 4 and report.copied == 4 * 4  # sets without B are copied, not refitted
+    p = pair(store, report.name)
+    b = p.parent.slice_index("B")
+    with_b = [m for m in range(8) if m & 0b010]
+    without_b = [m for m in range(8) if not m & 0b010]
+    assert (p.values[with_b, b] < p.base[with_b, b]).all()
+    assert p.values[0b111, b] == 0.0 and p.base[0b111, b] > 0.9
+    np.testing.assert_array_equal(p.values[without_b], p.base[without_b])
+    # the same comparison through the SQL view
+    with store.session() as session:
+        rows = session.execute(text(
+            "SELECT train_set, delta FROM variant_delta WHERE world = :w AND eval_slice = 'B' ORDER BY train_set"
+        ), {"w": report.name}).all()
+    assert len(rows) == 8
+    assert all((d < 0) == ("B" in t) for t, d in rows)
+
+
+def test_zero_noise_reproduces_the_parent_cells_exactly(iris_store):
+    report = build_variant(iris_store, "iris", {"kind": "corrupt", "units": ["B", "C"], "labels": 0.0,
+                                                "features": 0.0})
+    assert report.run.fits == 12  # every set with B or C was refitted on the unchanged data
+    p = pair(iris_store, report.name)
+    np.testing.assert_array_equal(p.values, p.base)
+    np.testing.assert_array_equal(p.variant.status, p.parent.status)
+
+
+def test_feature_noise_changes_only_sets_with_the_unit(iris_store):
+    report = build_variant(iris_store, "iris", {"kind": "corrupt", "units": ["A"], "features": 2.0, "seed": 3})
+    p = pair(iris_store, report.name)
+    with_a = np.arange(16) & 1 == 1
+    assert not np.array_equal(p.values[with_a], p.base[with_a])
+    np.testing.assert_array_equal(p.values[~with_a], p.base[~with_a])
+
+
+# ------------------------------------------------------------------ synthetic replacement
+
+def test_synthetic_replacement_keeps_size_and_classes(iris_store):
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (20, 3)), rng.normal(5, 1, (15, 3))])
+    y = np.array([0] * 20 + [1] * 15)
+    out, notes = synthesize(X, y, components=2, covariance="full", seed=1)
+    assert out.shape == X.shape and not notes
+    assert np.abs(out[y == 1].mean(axis=0) - 5).max() < 1
+    assert not np.isin(out, X).any()  # every row is a new sample
+    report = build_variant(iris_store, "iris", {"kind": "synthetic", "units": ["D"]})
+    p = pair(iris_store, report.name)
+    assert report.run.fits == 8
+    with iris_store.session() as session:
+        units = queries.get_world(session, report.name).units
+        assert [u.size for u in units] == [u.size for u in queries.get_world(session, "iris").units]
+    assert not np.isnan(p.values).any()
+
+
+# ------------------------------------------------------------------ poisoning
+
+def test_poison_has_the_lowest_shapley_value_and_a_negative_attack_delta(iris_store):
+    """Flipped copies of unit B's rows, labelled as the nearest other class, become unit E."""
+    report = build_variant(iris_store, "iris", {"kind": "poison", "unit": "B"})
+    p = pair(iris_store, report.name)
+    assert p.variant.letters == ["A", "B", "C", "D", "E"]
+    assert report.run.fits == 16 and report.copied == 16 * 5
+    np.testing.assert_array_equal(p.values, p.base)  # sets without P are the parent's
+    with iris_store.session() as session:
+        rows = {r["slice"]: r for r in reports.poison_rows(session, report.name)}
+    b = rows["B"]
+    assert b["p_lowest"] and b["shapley_p"] < b["shapley_lowest_honest"]
+    assert b["attack_mean"] < 0 and b["attack_worst"] < 0
+
+
+def test_poison_that_would_exceed_sixteen_units_is_refused_and_stores_nothing(tmp_path):
+    db = tmp_path / "big.db"
+    store = open_store(db)
+    with store.transaction() as session:  # a trained world of 16 units (no cells needed to refuse)
+        queries.create_world(session, "big", kind="trained", units=[UnitSpec(name=f"u{i}") for i in range(16)],
+                             slices=[SliceSpec(name="all")], metric="accuracy", eval_slices="units",
+                             spec={"dataset": "iris"})
+    store.close()
+    before = snapshot(db)
+    result = invoke(db, "variant", "poison", "big", "--unit", "B")
+    assert_refused(result, "would give 17 units")
+    assert snapshot(db) == before
+
+
+# ------------------------------------------------------------------ differential privacy
+
+def test_dp_large_epsilon_approaches_the_parent_and_small_epsilons_cost_accuracy(iris_store):
+    names = [build_variant(iris_store, "iris", {"kind": "dp", "epsilon": e}).name for e in (0.1, 1.0, 1e6)]
+    with iris_store.session() as session:
+        rows = reports.dp_rows(session, names)
+        models = {w["name"]: w["model"] for w in list_variants(session, "iris")}
+    assert models[names[0]].startswith("diffprivlib.models.GaussianNB(epsilon=0.1, bounds=(0.0, 1.0))")
+    tiny, one, huge = rows
+    assert huge["mean_abs_delta"] < 0.01
+    assert tiny["mean"] < one["mean"] < huge["mean"]
+    assert tiny["mean_delta"] < 0 and one["mean_delta"] < 0
+
+
+def test_dp_logistic_regression_trains_with_scikit_learn_1_8(store):
+    world_of(store, "iris-lr", group_by="random", units=2, model="logreg")
+    report = build_variant(store, "iris-lr", {"kind": "dp", "epsilon": 1e6})
+    assert report.run.failed == 0
+    p = pair(store, report.name)
+    assert np.abs(p.delta).mean() < 0.15  # a different (unscaled, OvR) model, close at huge epsilon
+
+
+# ------------------------------------------------------------------ weighting
+
+def test_weight_one_reproduces_s_plus_i_and_weight_to_zero_approaches_s(store):
+    """Setting: iris in 4 random units (gnb), so unit B brings no class the others lack; at
+    S = empty the weight is scale-free (the model sees only B's rows), so that edge is excluded."""
+    world_of(store, "iris-random", group_by="random", units=4)
+    one = build_variant(store, "iris-random", {"kind": "weight", "unit": "B", "weight": 1.0})
+    small = build_variant(store, "iris-random", {"kind": "weight", "unit": "B", "weight": 1e-6})
+    p1, p0 = pair(store, one.name), pair(store, small.name)
+    np.testing.assert_allclose(p1.values, p1.base, atol=1e-12)
+    with store.session() as session:
+        weights, rows = reports.weight_rows(session, [one.name, small.name], "all")
+    assert weights == [0.0, 1e-6, 1.0]
+    for row in rows:
+        if row["from"] != "∅":
+            assert abs(row["w=1e-06"] - row["w=0"]) <= 0.02, row
+    every = np.arange(16)
+    s = every[(every & 0b10 == 0) & (every > 0)]
+    assert np.abs(p0.values[s | 0b10] - p0.base[s]).max() <= 0.02
+
+
+# ------------------------------------------------------------------ unlearning
+
+def test_exact_removal_has_gap_zero_and_the_approximate_gap_is_reported(iris_store):
+    exact = build_variant(iris_store, "iris", {"kind": "unlearn", "unit": "C", "method": "exact"})
+    sisa = build_variant(iris_store, "iris", {"kind": "unlearn", "unit": "C", "method": "sisa"})
+    assert exact.run.fits == 8  # exact retraining really happened, nothing copied for sets without C
+    with iris_store.session() as session:
+        per_slice, per_unit = reports.unlearn_rows(session, [exact.name, sisa.name], tolerance=0.15)
+    assert all(r["max_gap"] == 0.0 and r["passed"] for r in per_slice if r["method"] == "exact")
+    approx = [r for r in per_slice if r["method"] == "sisa"]
+    assert all(r["max_gap"] is not None and r["passed"] == (r["max_gap"] <= 0.15) for r in approx)
+    assert per_unit[1]["passed"] == all(r["passed"] for r in approx)
+    # at sets that contain C nothing was removed: the parent's cells
+    p = pair(iris_store, sisa.name)
+    with_c = np.arange(16) & 0b100 != 0
+    np.testing.assert_array_equal(p.values[with_c], p.base[with_c])
+
+
+def test_warm_started_removal_on_logistic_regression(store):
+    world_of(store, "iris-lr", group_by="random", units=3, model="logreg")
+    report = build_variant(store, "iris-lr", {"kind": "unlearn", "unit": "A", "method": "warmstart",
+                                              "iterations": 2})
+    with store.session() as session:
+        per_slice, _ = reports.unlearn_rows(session, [report.name])
+    assert report.run.failed == 0 and all(r["max_gap"] is not None for r in per_slice)
+
+
+# ------------------------------------------------------------------ lineage, resume, rebuild
+
+def test_variants_record_parent_and_recipe_and_rebuild_to_the_same_cells(iris_store):
+    report = build_variant(iris_store, "iris", {"kind": "corrupt", "units": ["B"], "labels": 0.5, "seed": 4})
+    assert report.name == "iris~corrupt-B-labels0.5-seed4"
+    again = build_variant(iris_store, "iris", {"kind": "corrupt", "units": ["B"], "labels": 0.5, "seed": 4})
+    assert again.run.fits == 0 and again.copied == 0  # resumed: nothing left to do
+    before = pair(iris_store, report.name).values
+    rebuilt = rebuild_variant(iris_store, report.name)
+    assert rebuilt.run.fits == 8
+    np.testing.assert_array_equal(pair(iris_store, report.name).values, before)
+    with iris_store.session() as session:
+        world = queries.get_world(session, report.name)
+        assert world.kind == "variant" and world.recipe == {"kind": "corrupt", "units": ["B"], "labels": 0.5,
+                                                            "features": 0.0, "seed": 4}
+        assert world.parent_world_id == queries.get_world(session, "iris").id
+    with pytest.raises(Exception, match="different recipe"):
+        build_variant(iris_store, "iris", {"kind": "corrupt", "units": ["B"], "labels": 0.6}, name=report.name)
+
+
+# ------------------------------------------------------------------ command line
+
+def assert_refused(result, needle):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def db(iris_db, tmp_path):
+    import shutil
+
+    target = tmp_path / "variants.db"
+    shutil.copy(iris_db, target)
+    return target
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["variant", "corrupt", "iris", "--unit", "Z", "--labels", "0.3"], "unknown unit 'Z'"),
+    (["variant", "corrupt", "iris", "--unit", "B", "--labels", "1.5"], "must be in [0, 1]"),
+    (["variant", "corrupt", "iris", "--unit", "B", "--labels", "-0.1"], "must be in [0, 1]"),
+    (["variant", "dp", "iris", "--epsilons", "1,0"], "epsilon must be in (0, inf)"),
+    (["variant", "dp", "iris", "--epsilons", "-2"], "epsilon must be in (0, inf)"),
+    (["variant", "weight", "iris", "--unit", "B", "--weights", "0.5,0"], "weight w must be in (0, 1]"),
+    (["variant", "poison", "iris", "--unit", "Q"], "unknown unit 'Q'"),
+    (["variant", "unlearn", "iris", "--unit", "B", "--method", "warmstart"], "warm_start"),
+    (["variant", "corrupt", "toy", "--unit", "B", "--labels", "0.3"], "variants derive from trained worlds"),
+    (["budget", "iris", "--prices", "2,3,4,5", "--budget", "1"], "buys no unit"),
+    (["budget", "iris", "--prices", "A=1,B=2", "--budget", "3"], "no price for unit(s) C, D"),
+    (["envelope", "iris", "--epsilon", "0"], "epsilon must be a finite number > 0"),
+    (["strike", "iris", "--coalition", "BZ"], "unknown unit 'Z'"),
+    (["variant", "delta", "iris"], "not a variant"),
+    (["variant", "weight", "iris", "--unit", "B", "--weights", "0.5", "--slice", "Z"], "no evaluation slice 'Z'"),
+    (["variant", "unlearn", "iris", "--unit", "B", "--tolerance", "-1"], "--tolerance must be"),
+    (["variant", "dp", "iris", "--epsilons", "1", "--jobs", "0"], "--jobs must be"),
+])
+def test_bad_recipes_exit_2_in_one_line_and_store_nothing(db, args, needle):
+    before = snapshot(db)
+    assert_refused(invoke(db, *args), needle)
+    assert snapshot(db) == before
+
+
+def test_cli_builds_variants_and_answers_strike_budget_envelope(db):
+    result = invoke(db, "variant", "corrupt", "iris", "--unit", "B", "--labels", "0.3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    grid = json.loads(result.stdout)
+    assert len(grid) == 16 and set(grid[0]) == {"train_set", "A", "B", "C", "D", "all"}
+    result = invoke(db, "variant", "weight", "iris", "--unit", "C", "--weights", "0.5,1", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 8
+    listed = json.loads(invoke(db, "variant", "list", "iris", "--format", "json").stdout)
+    assert [r["move"] for r in listed] == ["corrupt B labels 30%", "weight C 0.5", "weight C 1"]
+    strike = invoke(db, "strike", "iris", "--coalition", "BC", "--order", "CB", "--format", "json")
+    assert strike.exit_code == 0, strike.output
+    table = json.loads(invoke(db, "budget", "iris", "--prices", "A=1,B=2,C=1,D=3", "--budget", "3",
+                              "--format", "json").stdout)
+    assert table[0]["method"] == "best (exact)" and table[0]["cost"] <= 3
+    assert table[1]["gap"] >= 0 and table[2]["gap"] >= 0
+    env = json.loads(invoke(db, "envelope", "iris", "--epsilon", "2", "--format", "json").stdout)
+    assert all(r["laplace_scale"] == pytest.approx(r["sensitivity"] / 2) for r in env)
+    sql = invoke(db, "sql", "SELECT COUNT(*) AS n FROM variant_delta WHERE world = 'iris~corrupt-B-labels0.3'",
+                 "--format", "json")
+    assert json.loads(sql.stdout) == [{"n": 16 * 5}]
