@@ -21,8 +21,7 @@ import numpy as np
 
 from cfgraph import lattice, values
 from cfgraph.evaluate import fit_node
-from cfgraph.store import open_store
-from cfgraph.store import queries
+from cfgraph.store import open_store, queries
 from cfgraph.worlds import build_world, make_spec, prepare
 
 N_IRIS = 8

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from cfgraph.store import Store, open_store
-from cfgraph.store import queries
+from cfgraph.store import Store, open_store, queries
 from cfgraph.store.queries import LatticeTable
 from cfgraph.worlds import build_world, import_grid, make_spec
 

@@ -7,20 +7,18 @@ and exits with code 2; the database is left as it was.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
-from cfgraph import lattice, summaries, values
+from cfgraph import summaries, values
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
 from cfgraph.resources import seed_file
 from cfgraph.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_MS, run_query
-from cfgraph.store import open_store
-from cfgraph.store import queries
+from cfgraph.store import open_store, queries
 
 
 class CfgraphGroup(click.Group):

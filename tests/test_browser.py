@@ -15,9 +15,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from playwright.sync_api import expect
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from cfgraph.store import open_store, queries
 from cfgraph.web import create_app

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import IRIS_SPEC
+from counting import CountingGNB
 from sqlalchemy import select
 
-from counting import CountingGNB
-from conftest import IRIS_SPEC
 from cfgraph import values
 from cfgraph.errors import CfgraphError
 from cfgraph.store import open_store, queries

@@ -16,8 +16,13 @@ from sqlalchemy import text
 from cfgraph.cli import main
 from cfgraph.store import open_store, queries
 from cfgraph.store.queries import SliceSpec, UnitSpec
-from cfgraph.variants import build_variant, list_variants, rebuild_variant, variant_pair
-from cfgraph.variants import reports
+from cfgraph.variants import (
+    build_variant,
+    list_variants,
+    rebuild_variant,
+    reports,
+    variant_pair,
+)
 from cfgraph.variants.synthetic import synthesize
 from cfgraph.worlds import build_world, make_spec
 

@@ -286,8 +286,8 @@ def test_layer_selection_marks_rows_of_size_k(client):
     ("pair=AA", 400, "two different"),
     ("q=nope", 400, "unknown question"),
     ("page=3", 400, "out of range"),
-    ("metric=f1", 404, "no metric"),
-    ("seed=9", 404, "no seed"),
+    ("metric=f1", 404, "no cells for metric"),
+    ("seed=9", 404, "no cells for seed"),
 ])
 def test_grid_bad_parameters_give_one_line_messages(client, query, status, message):
     response = client.get(f"/world/toy/grid?{query}")
@@ -392,14 +392,11 @@ def test_graph_bad_parameters(client, query, status):
 
 def test_large_worlds_read_only_the_neighbourhood(web_db, monkeypatch):
     """Beyond the whole-diagram limit, the graph and node pages never read the whole lattice."""
-    from cfgraph.web import reads
-
     def refuse(*_a, **_k):
         raise AssertionError("read the whole lattice")
 
     monkeypatch.setattr(queries, "lattice_table", refuse)
-    monkeypatch.setattr(reads, "grid_table", refuse)
-    monkeypatch.setattr(reads, "slice_column", refuse)
+    monkeypatch.setattr(queries, "slice_column", refuse)
     app = create_app({"DATABASE_URL": str(web_db), "TESTING": True, "WHOLE_LATTICE_MAX_UNITS": 2})
     client = app.test_client()
     body = text(client.get("/world/iris/graph?slice=all&node=AB&lens=strike&coalition=AB"))

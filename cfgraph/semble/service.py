@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from cfgraph.errors import CfgraphError
 from cfgraph.semble import xrpc
-from cfgraph.semble.join import DEFAULT_PREFIX, RelatedSet, Skip, join_records, selection_label, utcnow
+from cfgraph.semble.join import (
+    DEFAULT_PREFIX,
+    RelatedSet,
+    Skip,
+    join_records,
+    selection_label,
+    utcnow,
+)
 from cfgraph.semble.lexicon import InvalidRecord, parse_at_uri
 from cfgraph.store.related_models import (
     RelatedCard,

@@ -16,9 +16,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from urllib.parse import unquote, urlsplit
-
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -106,7 +105,12 @@ def _one_line(text: str) -> str:
 
 def xrpc_error(exc: Exception, call: str, server: str, timeout: float) -> CfgraphError:
     """Translate an SDK or transport exception into a one-line CfgraphError."""
-    from atproto_client.exceptions import InvokeTimeoutError, ModelError, NetworkError, RequestErrorBase
+    from atproto_client.exceptions import (
+        InvokeTimeoutError,
+        ModelError,
+        NetworkError,
+        RequestErrorBase,
+    )
 
     if isinstance(exc, InvokeTimeoutError):
         return CfgraphError(f"{call} on {server} timed out after {timeout:g} s")

@@ -8,7 +8,7 @@ set-based ``INSERT ... SELECT``; reading a lattice is one query.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import networkx as nx
@@ -65,7 +65,6 @@ class LatticeTable:
     seed: int
     values: np.ndarray
     status: np.ndarray
-    errors: dict = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -284,7 +283,15 @@ def stored_cell_keys(session: Session, world: World, metric: str | None = None, 
 
 
 def metrics_and_seeds(session: Session, world: World) -> tuple[list[str], list[int]]:
-    """The metrics and seeds that have cells in this world (the world's own first)."""
+    """The metrics and seeds of a world (its default metric first).
+
+    Read from the world's recipe (``spec``) when it lists them, so no cell is
+    scanned; otherwise from the distinct (metric, seed) pairs of its cells.
+    """
+    spec = world.spec or {}
+    if spec.get("metrics") and spec.get("seeds") is not None:
+        metrics = list(dict.fromkeys([world.metric] + list(spec["metrics"])))
+        return metrics, sorted({int(s) for s in spec["seeds"]}) or [world.seed or 0]
     rows = session.execute(
         select(Cell.metric, Cell.seed).distinct()
         .join(Node, Node.id == Cell.node_id).where(Node.world_id == world.id)
@@ -294,8 +301,55 @@ def metrics_and_seeds(session: Session, world: World) -> tuple[list[str], list[i
     return metrics or [world.metric], seeds or [world.seed or 0]
 
 
+def choose_metric_seed(session: Session, world: World, metric: str | None = None,
+                       seed: int | str | None = None) -> tuple[str, int]:
+    """Check a requested metric and seed; default to the world's metric and its lowest seed.
+
+    Raises
+    ------
+    NotFound
+        On a metric or seed the world has no cells for, or a seed that is not an integer.
+    """
+    metrics, seeds = metrics_and_seeds(session, world)
+    metric = metric or metrics[0]
+    if metric not in metrics:
+        raise NotFound(f"world {world.name!r} has no cells for metric {metric!r} (metrics: {', '.join(metrics)})")
+    if seed is None or str(seed).strip() == "":
+        return metric, seeds[0]
+    try:
+        seed = int(seed)
+    except ValueError:
+        raise NotFound(f"seed must be an integer, not {str(seed)[:20]!r}") from None
+    if seed not in seeds:
+        raise NotFound(f"world {world.name!r} has no cells for seed {seed} (seeds: {', '.join(map(str, seeds))})")
+    return metric, seed
+
+
+_STATUS = np.array(["ok", "baseline", "single_class", "failed"], dtype=object)
+_STATUS_CODE = case(
+    (Cell.status == "ok", 0), (Cell.status == "baseline", 1), (Cell.status == "single_class", 2), else_=3
+)
+
+
+def _cell_rows(session: Session, query) -> np.ndarray:
+    """Run a query of numeric columns and return its rows as a float array (None -> NaN).
+
+    On SQLite the rows come from the DB-API cursor of the session's own connection
+    (same transaction), skipping SQLAlchemy's row objects: about three times faster
+    for the 65,536 cells of an n = 16 lattice.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        params = [compiled.params[name] for name in compiled.positiontup]
+        rows = connection.connection.driver_connection.execute(str(compiled), params).fetchall()
+    else:
+        rows = connection.execute(query).all()
+    return np.array(rows, dtype=float).reshape(len(rows), len(query.selected_columns))
+
+
 def lattice_table(session: Session, world: World | str, metric: str | None = None,
-                  seed: int | None = None) -> LatticeTable:
+                  seed: int | str | None = None) -> LatticeTable:
     """All cells of a world for one metric and seed, in one query, as a :class:`LatticeTable`.
 
     Parameters
@@ -312,38 +366,77 @@ def lattice_table(session: Session, world: World | str, metric: str | None = Non
     """
     if isinstance(world, str):
         world = get_world(session, world)
-    metrics, seeds = metrics_and_seeds(session, world)
-    metric = metric or world.metric
-    seed = seeds[0] if seed is None else int(seed)
-    if metric not in metrics and metric != world.metric:
-        raise NotFound(f"world {world.name!r} has no cells for metric {metric!r} (metrics: {', '.join(metrics)})")
-    if seed not in seeds and seed != (world.seed or 0):
-        raise NotFound(f"world {world.name!r} has no cells for seed {seed} (seeds: {', '.join(map(str, seeds))})")
+    metric, seed = choose_metric_seed(session, world, metric, seed)
     n = world.n_units
     letters = [u.label for u in world.units]
     slices = list(world.slices)
-    position = {s.id: p for p, s in enumerate(slices)}
+    position = np.zeros(max([s.id for s in slices], default=0) + 1, dtype=np.int64)
+    position[[s.id for s in slices]] = np.arange(len(slices))
     values = np.full((1 << n, len(slices)), np.nan)
-    status = np.full((1 << n, len(slices)), "", dtype=object)
-    # Core on the session's connection: plain rows, no ORM loading for 2^n * m cells.
-    rows = session.connection().execute(
-        select(Node.mask, Cell.slice_id, Cell.value, Cell.status, Cell.error)
+    status = np.full(values.shape, "", dtype=object)
+    data = _cell_rows(session, (
+        select(Node.mask, Cell.slice_id, Cell.value, _STATUS_CODE)
         .join(Cell, Cell.node_id == Node.id)
         .where(Node.world_id == world.id, Cell.metric == metric, Cell.seed == seed)
-    ).all()
-    errors = {}
-    if rows:
-        masks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        cols = np.fromiter((position[r[1]] for r in rows), dtype=np.int64, count=len(rows))
-        vals = np.fromiter((np.nan if r[2] is None else r[2] for r in rows), dtype=float, count=len(rows))
-        values[masks, cols] = vals
-        status[masks, cols] = [r[3] for r in rows]
-        errors = {(int(r[0]), slices[position[r[1]]].name): r[4] for r in rows if r[4]}
+    ))
+    if len(data):
+        masks, cols = data[:, 0].astype(np.int64), position[data[:, 1].astype(np.int64)]
+        values[masks, cols] = data[:, 2]
+        status[masks, cols] = _STATUS[data[:, 3].astype(np.int64)]
     return LatticeTable(
         world=world.name, letters=letters, labels=lattice.all_labels(letters),
         slices=[s.name for s in slices], slice_masks=[s.mask for s in slices],
-        metric=metric, seed=seed, values=values, status=status, errors=errors,
+        metric=metric, seed=seed, values=values, status=status,
     )
+
+
+def cells_at(session: Session, world: World, masks, metric: str, seed: int,
+             slice_ids: list[int] | None = None) -> np.ndarray:
+    """Cells of a few training sets on every slice (or on ``slice_ids``), in one indexed query.
+
+    Parameters
+    ----------
+    masks : sequence of int
+        The training sets (repeats allowed).
+    slice_ids : list of int, optional
+        Restrict to these slices (ids); columns follow this order. Default: all, in position order.
+
+    Returns
+    -------
+    ndarray, shape (len(masks), m)
+        NaN where a cell is missing or failed.
+    """
+    masks = np.asarray([int(m) for m in masks], dtype=np.int64)
+    if slice_ids is None:
+        slice_ids = [s.id for s in world.slices]
+    out = np.full((len(masks), len(slice_ids)), np.nan)
+    if not len(masks) or not slice_ids:
+        return out
+    query = (
+        select(Node.mask, Cell.slice_id, Cell.value)
+        .join(Cell, Cell.node_id == Node.id)
+        .where(Node.world_id == world.id, Node.mask.in_(np.unique(masks).tolist()),
+               Cell.slice_id.in_(list(slice_ids)), Cell.metric == metric, Cell.seed == seed)
+    )
+    data = _cell_rows(session, query)
+    if len(data):
+        column = {int(sid): j for j, sid in enumerate(slice_ids)}
+        row_of = {int(m): np.flatnonzero(masks == m) for m in np.unique(masks)}
+        for mask, slice_id, value in data:  # at most (few masks) x m rows
+            out[row_of[int(mask)], column[int(slice_id)]] = value
+    return out
+
+
+def slice_column(session: Session, world: World, slice_id: int, metric: str, seed: int) -> np.ndarray:
+    """Every training set's cell on one slice, shape (2^n,), NaN where missing (one indexed query)."""
+    out = np.full(1 << world.n_units, np.nan)
+    data = _cell_rows(session, (
+        select(Node.mask, Cell.value).join(Cell, Cell.node_id == Node.id)
+        .where(Cell.slice_id == slice_id, Cell.metric == metric, Cell.seed == seed)
+    ))
+    if len(data):
+        out[data[:, 0].astype(np.int64)] = data[:, 1]
+    return out
 
 
 def node_neighbourhood(session: Session, world: World, mask: int) -> dict:

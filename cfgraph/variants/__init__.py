@@ -32,9 +32,19 @@ from cfgraph.variants.build import (
     rebuild_variant,
     variant_pair,
 )
-from cfgraph.variants.envelope import dp_envelope, laplace_release, laplace_scale, local_sensitivity
+from cfgraph.variants.envelope import (
+    dp_envelope,
+    laplace_release,
+    laplace_scale,
+    local_sensitivity,
+)
 from cfgraph.variants.leverage import coalition_drops, strike_extremes, strike_path
-from cfgraph.variants.market import best_affordable, budget_report, greedy_by_value, random_affordable
+from cfgraph.variants.market import (
+    best_affordable,
+    budget_report,
+    greedy_by_value,
+    random_affordable,
+)
 from cfgraph.variants.poisoning import attack_report
 from cfgraph.variants.recipes import KINDS, default_name, describe, normalise
 from cfgraph.variants.unlearning import audit

@@ -25,7 +25,15 @@ from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.store import queries
 from cfgraph.store.models import Cell, EvalSlice, Node, World
 from cfgraph.store.queries import SliceSpec
-from cfgraph.variants import corruption, poisoning, privacy, recipes, synthetic, unlearning, weighting
+from cfgraph.variants import (
+    corruption,
+    poisoning,
+    privacy,
+    recipes,
+    synthetic,
+    unlearning,
+    weighting,
+)
 from cfgraph.worlds import prepare, versions
 
 DERIVE = {

@@ -28,7 +28,6 @@ from cfgraph.errors import CfgraphError
 from cfgraph.variants.derived import Derived
 
 
-
 class DPLogisticRegression(_DiffprivlibLR):
     """diffprivlib's ``LogisticRegression``, constructible with scikit-learn 1.8.
 

@@ -106,10 +106,10 @@ def graph_model(world, args=None) -> dict:
         down = [m for _, m, _ in hood["down"]]
     lens_masks = lenses.needed(lens_key, n, params) if lens_key else []
     if whole or lens_masks is None:
-        column = reads.slice_column(session, world, the_slice.id, metric, seed)
+        column = queries.slice_column(session, world, the_slice.id, metric, seed)
     else:
         masks = sorted(set([node] + up + down + path + lens_masks))
-        column = SparseColumn(masks, reads.cells_at(session, world, masks, metric, seed, [the_slice.id])[:, 0])
+        column = SparseColumn(masks, queries.cells_at(session, world, masks, metric, seed, [the_slice.id])[:, 0])
     lens = lenses.compute(lens_key, n, column, labels, letters, params) if lens_key else None
     if whole:
         placed, width, height = lenses.whole_layout(n, labels)

@@ -17,9 +17,10 @@ from markupsafe import Markup
 
 from cfgraph import questions as Q
 from cfgraph.errors import CfgraphError
+from cfgraph.store import queries
 from cfgraph.web import state
 from cfgraph.web.charts import Scale
-from cfgraph.web.reads import metrics_and_seeds
+from cfgraph.web.db import get_session
 
 bp = Blueprint("grid", __name__)
 
@@ -115,7 +116,7 @@ def _context(world_name: str) -> dict:
     open_key = request.args.get("q")
     if open_key and open_key not in Q.TITLES:
         raise CfgraphError(f"unknown question q={open_key[:40]!r} (questions: {', '.join(Q.TITLES)})")
-    metrics, seeds = metrics_and_seeds(world)
+    metrics, seeds = queries.metrics_and_seeds(get_session(), world)
     share = url_for("grid.page", world=world.name) + ("?" + _encode(state.kept_args(drop=())) if request.args else "")
     return {
         "world": world, "grid": grid, "selection": selection, "focus": focus, "answers": answers,

@@ -12,7 +12,6 @@ from flask import current_app, request
 
 from cfgraph import questions as Q
 from cfgraph.store import queries
-from cfgraph.web import reads
 from cfgraph.web.db import get_session
 
 #: Query parameters that make up a grid selection.
@@ -30,13 +29,13 @@ def load_world(name: str):
 def metric_seed(world, args=None) -> tuple[str, int]:
     """The requested (or default) metric and seed of a world."""
     args = request.args if args is None else args
-    return reads.choose_metric_seed(world, args.get("metric"), args.get("seed"))
+    return queries.choose_metric_seed(get_session(), world, args.get("metric"), args.get("seed"))
 
 
 def load_grid(world):
     """The world's grid for the requested (or default) metric and seed."""
     metric, seed = metric_seed(world)
-    return reads.grid_table(get_session(), world, metric, seed)
+    return queries.lattice_table(get_session(), world, metric, seed)
 
 
 def selection(grid) -> Q.Selection:

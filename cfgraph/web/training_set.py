@@ -35,7 +35,7 @@ def node_model(world, label: str) -> dict:
     mask = reads.parse_node(world, label)
     hood = queries.node_neighbourhood(session, world, mask)
     others = [("add", u, m, lab) for u, m, lab in hood["up"]] + [("remove", u, m, lab) for u, m, lab in hood["down"]]
-    cells = reads.cells_at(session, world, [mask] + [m for _, _, m, _ in others], metric, seed)
+    cells = queries.cells_at(session, world, [mask] + [m for _, _, m, _ in others], metric, seed)
     mine = cells[0]
     neighbours = []
     for (direction, unit, m, lab), row in zip(others, cells[1:]):

@@ -18,6 +18,7 @@ from flask import Blueprint, render_template, request
 
 from cfgraph import lattice
 from cfgraph import questions as Q
+from cfgraph.store import queries
 from cfgraph.store.models import World
 from cfgraph.variants import list_variants, recipes, reports, variant_pair
 from cfgraph.variants.poisoning import poison_letter
@@ -96,7 +97,7 @@ def move_target(recipe: dict, mask: int, letters: list[str]) -> int | None:
 
 def _parent_scores(session, world, mask):
     metric, seed = state.metric_seed(world)
-    row = reads.cells_at(session, world, [mask], metric, seed)[0]
+    row = queries.cells_at(session, world, [mask], metric, seed)[0]
     return [_num(x) for x in row]
 
 
