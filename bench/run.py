@@ -12,6 +12,7 @@ def main() -> None:
     names = sys.argv[1:] or sorted(p.stem for p in HERE.glob("bench_*.py"))
     for name in names:
         print(f"== {name}", flush=True)
+        sys.argv = [name]  # each benchmark parses its own (default) options
         importlib.import_module(name).main()
 
 

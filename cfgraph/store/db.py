@@ -110,9 +110,14 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         revision = current_revision(self.engine)
         if revision != head_revision():
-            if not create:
+            if not create and revision is None:
                 raise CfgraphError(
                     f"no cfgraph schema in {self.describe()} (run `cfgraph init` or `make demo`)"
+                )
+            if not create:
+                raise CfgraphError(
+                    f"the schema in {self.describe()} is at revision {revision}, not {head_revision()}: "
+                    "run `cfgraph init` to upgrade it"
                 )
             migrate(self.engine)
 
