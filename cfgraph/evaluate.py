@@ -104,12 +104,24 @@ def fit_node(problem: Problem, mask: int, seed: int, wanted: list[tuple[int, str
         except Exception as exc:  # a fit that raises is stored as failed, never replaced by a number
             status, model, error = "failed", None, f"fit: {type(exc).__name__}: {exc}"
     fit_seconds = time.perf_counter() - started
-    note = _warning_note(caught)
+    return score_model(problem, model, mask, seed, wanted, status, error or warning_note(caught), fit_seconds)
+
+
+def score_model(problem: Problem, model, mask: int, seed: int, wanted: list[tuple[int, str]],
+                status: str, note: str | None, fit_seconds: float) -> list[dict]:
+    """Score a fitted model (or None after a failed fit) on the wanted (slice, metric) pairs.
+
+    Returns
+    -------
+    list of dict
+        One cell row per pair, as :func:`fit_node` returns them; a score that
+        raises or is not finite makes that cell ``failed`` with its message.
+    """
     out = []
     scorers = {m: check_metric(m) for m in {m for _, m in wanted}}
     for position, metric in wanted:
         row = {"mask": mask, "slice": position, "metric": metric, "seed": seed,
-               "fit_seconds": fit_seconds, "status": status, "value": None, "error": error or note}
+               "fit_seconds": fit_seconds, "status": status, "value": None, "error": note}
         if model is not None:
             idx = problem.slice_rows[position]
             with warnings.catch_warnings(record=True) as scored:
@@ -120,7 +132,7 @@ def fit_node(problem: Problem, mask: int, seed: int, wanted: list[tuple[int, str
                         raise ValueError(f"the scorer returned {row['value']}")
                 except Exception as exc:
                     row.update(status="failed", value=None, error=f"score: {type(exc).__name__}: {exc}")
-            row["error"] = row["error"] or _warning_note(scored)
+            row["error"] = row["error"] or warning_note(scored)
         out.append(row)
     return out
 
@@ -133,7 +145,8 @@ def _weight_kwargs(model, weight):
     return {"sample_weight": weight}
 
 
-def _warning_note(caught) -> str | None:
+def warning_note(caught) -> str | None:
+    """The first caught warning as one line (as cells record them), or None."""
     if not caught:
         return None
     first = caught[0]

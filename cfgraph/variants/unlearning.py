@@ -34,7 +34,7 @@ from sklearn.dummy import DummyClassifier
 from cfgraph import evaluate
 from cfgraph import values as V
 from cfgraph.errors import CfgraphError
-from cfgraph.estimators import check_metric, make_estimator
+from cfgraph.estimators import make_estimator
 from cfgraph.store import queries
 from cfgraph.variants.derived import Derived
 
@@ -163,7 +163,7 @@ def _fit(problem, mask: int, seed: int, estimator=None):
             model.fit(problem.X_train[rows], y)
         except Exception as exc:  # stored as failed, never replaced by a number
             return None, "failed", f"fit: {type(exc).__name__}: {exc}"
-    return model, "ok", _note(caught)
+    return model, "ok", evaluate.warning_note(caught)
 
 
 def _removal_cells(problem, mask, seed, wanted, unit, method, iterations, shards):
@@ -182,7 +182,7 @@ def _removal_cells(problem, mask, seed, wanted, unit, method, iterations, shards
             note = next((m[2] for m in members if m[2]), None)
     else:
         model, status, note = _warm_removal(problem, mask, seed, unit, iterations)
-    return _score(problem, model, mask, seed, wanted, status, note, time.perf_counter() - started)
+    return evaluate.score_model(problem, model, mask, seed, wanted, status, note, time.perf_counter() - started)
 
 
 def _warm_removal(problem, mask, seed, unit, iterations):
@@ -199,33 +199,6 @@ def _warm_removal(problem, mask, seed, unit, iterations):
     cold = make_estimator(problem.model, seed).set_params(**{iter_key: iterations})
     model, status, note = _fit(problem, mask, seed, estimator=cold)
     return model, status, note or "warm start impossible (classes changed); cold start"
-
-
-def _note(caught) -> str | None:
-    """The first caught warning as one line (as cells record them), or None."""
-    if not caught:
-        return None
-    return f"warning: {caught[0].category.__name__}: {str(caught[0].message).splitlines()[0][:300]}"
-
-
-def _score(problem, model, mask, seed, wanted, status, note, seconds):
-    out = []
-    for position, metric in wanted:
-        row = {"mask": mask, "slice": position, "metric": metric, "seed": seed, "fit_seconds": seconds,
-               "status": status, "value": None, "error": note}
-        if model is not None:
-            idx = problem.slice_rows[position]
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    row["value"] = float(check_metric(metric)(model, problem.X_test[idx], problem.y_test[idx]))
-                    if not np.isfinite(row["value"]):
-                        raise ValueError(f"the scorer returned {row['value']}")
-                except Exception as exc:
-                    row.update(status="failed", value=None, error=f"score: {type(exc).__name__}: {exc}")
-            row["error"] = row["error"] or _note(caught)
-        out.append(row)
-    return out
 
 
 def audit(exact: np.ndarray, approx: np.ndarray, unit: int, tolerance: float = DEFAULT_TOLERANCE) -> dict:
