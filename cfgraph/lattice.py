@@ -107,11 +107,11 @@ def parse_label(label: str, letters: Sequence[str]) -> int:
     for part in parts:
         if part not in index:
             raise CfgraphError(
-                f"unknown unit {part!r} in training set {text!r} (units: {', '.join(letters)})"
+                f"unknown unit {part[:20]!r} in training set {text[:40]!r} (units: {', '.join(letters)})"
             )
         bit = 1 << index[part]
         if mask & bit:
-            raise CfgraphError(f"unit {part!r} appears twice in training set {text!r}")
+            raise CfgraphError(f"unit {part[:20]!r} appears twice in training set {text[:40]!r}")
         mask |= bit
     return mask
 

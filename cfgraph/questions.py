@@ -21,7 +21,7 @@ import numpy as np
 
 from cfgraph import lattice
 from cfgraph import values as V
-from cfgraph.errors import MissingCells, NotFound
+from cfgraph.errors import CfgraphError, MissingCells
 from cfgraph.selection import (  # noqa: F401  (the grid panel's API: selection, then questions)
     DEFAULT_ALPHA,
     DEFAULT_BETA,
@@ -116,7 +116,7 @@ class Answer:
 def jsonable(x):
     """A JSON-ready scalar: NaN becomes None, numpy numbers become Python numbers."""
     if isinstance(x, (float, np.floating)):
-        return None if math.isnan(x) else float(x)
+        return float(x) if math.isfinite(x) else None
     if isinstance(x, np.integer):
         return int(x)
     return x
@@ -464,11 +464,11 @@ def ask(grid: GridLike, focus: Focus, key: str) -> Answer:
 
     Raises
     ------
-    NotFound
+    CfgraphError
         On an unknown key.
     """
     if key not in _ASK:
-        raise NotFound(f"unknown question {key!r} (questions: {', '.join(_ASK)})")
+        raise CfgraphError(f"unknown question {key[:40]!r} (questions: {', '.join(_ASK)})")
     return _ASK[key](grid, focus)
 
 

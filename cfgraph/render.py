@@ -21,7 +21,8 @@ def fmt_value(value, digits: int = 4) -> str:
 def render(columns: list[str], rows: list, fmt: str = "table") -> str:
     """Render rows (sequences aligned with ``columns``) as an aligned table, CSV or JSON."""
     if fmt == "json":
-        return json.dumps([dict(zip(columns, _jsonable(r))) for r in rows], indent=2, ensure_ascii=False)
+        return json.dumps([dict(zip(columns, _jsonable(r))) for r in rows], indent=2, ensure_ascii=False,
+                          allow_nan=False, default=lambda b: b.hex() if isinstance(b, bytes) else str(b))
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -46,4 +47,6 @@ def _numeric(text: str) -> bool:
 
 
 def _jsonable(row):
-    return [None if isinstance(v, float) and math.isnan(v) else v for v in row]
+    """JSON has no NaN or Infinity: NaN becomes null, an infinity its name."""
+    return [v if not isinstance(v, float) or math.isfinite(v)
+            else (None if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")) for v in row]

@@ -55,7 +55,7 @@ def _slice_index(grid: GridLike, name: str) -> int:
     try:
         return list(grid.slices).index(name)
     except ValueError:
-        raise NotFound(f"no evaluation slice {name!r} in this world") from None
+        raise NotFound(f"no evaluation slice {name[:60]!r} in this world") from None
 
 
 def _mask(grid: GridLike, label: str) -> int:

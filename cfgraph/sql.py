@@ -20,6 +20,22 @@ from cfgraph.errors import CfgraphError
 
 DEFAULT_TIMEOUT_MS = 1000
 DEFAULT_MAX_ROWS = 1000
+#: Largest string or blob one query may build (SQLITE_LIMIT_LENGTH), and the largest
+#: result it may return in all: a SELECT of randomblob(10**9) must not exhaust memory.
+MAX_VALUE_BYTES = 1_000_000
+MAX_RESULT_BYTES = 20_000_000
+
+#: The functions a query may call: SQLite's core, aggregate, window, date, math and JSON
+#: functions. Anything else (fts3_tokenizer, load_extension, ...) is denied by the authorizer.
+ALLOWED_FUNCTIONS = frozenset("""
+abs avg ceil ceiling char coalesce concat concat_ws cos cosh count cume_dist date datetime degrees
+dense_rank exp first_value floor format glob group_concat hex ifnull iif instr julianday lag
+last_value lead length like likelihood likely ln log log10 log2 lower ltrim max min mod
+nth_value ntile nullif octet_length percent_rank pi pow power printf quote radians random
+randomblob rank replace round row_number rtrim sign sin sinh sqlite_version sqrt strftime
+string_agg substr substring sum tan tanh time timediff total trim trunc typeof unhex unicode
+unixepoch unlikely upper zeroblob acos acosh asin asinh atan atan2 atanh median
+""".split())
 
 _ALLOWED_ACTIONS = {
     sqlite3.SQLITE_SELECT,
@@ -41,7 +57,11 @@ class QueryResult:
     elapsed_ms: float
 
 
-def _authorizer(action, *_args):
+def _authorizer(action, arg1, arg2, *_rest):
+    if action == sqlite3.SQLITE_FUNCTION:
+        name = (arg2 or "").lower()
+        allowed = name in ALLOWED_FUNCTIONS or name.startswith(("json", "jsonb"))
+        return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK if action in _ALLOWED_ACTIONS else sqlite3.SQLITE_DENY
 
 
@@ -94,19 +114,33 @@ def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *
     deadline = started + timeout_ms / 1000.0
     try:
         conn.execute("PRAGMA query_only=1")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         conn.set_authorizer(_authorizer)
         conn.set_progress_handler(lambda: 1 if time.perf_counter() > deadline else 0, 1000)
         cursor = conn.execute(query, params or {})
-        rows = cursor.fetchmany(max_rows + 1)
         columns = [d[0] for d in cursor.description or []]
+        rows, size = [], 0
+        for row in cursor:
+            rows.append(row)
+            size += sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in row)
+            if size > MAX_RESULT_BYTES:
+                raise CfgraphError(f"query refused: its result exceeds {MAX_RESULT_BYTES // 1_000_000} MB")
+            if len(rows) > max_rows or time.perf_counter() > deadline:
+                break
+        if time.perf_counter() > deadline:
+            raise CfgraphError(f"query interrupted: it ran past the {timeout_ms} ms deadline")
     except sqlite3.OperationalError as exc:
         if "interrupted" in str(exc):
             raise CfgraphError(f"query interrupted: it ran past the {timeout_ms} ms deadline") from None
-        if "not authorized" in str(exc):
-            raise CfgraphError("query refused: only reading is allowed (no writes, ATTACH or PRAGMA)") from None
+        if "not authorized" in str(exc) or "prohibited" in str(exc):
+            raise CfgraphError("query refused: only reading is allowed (no writes, ATTACH, PRAGMA "
+                               "or functions outside SQLite's core, math, date and JSON sets)") from None
         raise CfgraphError(f"SQL error: {exc}") from None
     except sqlite3.ProgrammingError as exc:
         raise CfgraphError(f"query refused: {exc}") from None
+    except sqlite3.DataError as exc:  # string or blob too big
+        raise CfgraphError(f"query refused: {exc} (values are capped at {MAX_VALUE_BYTES:,} bytes)") from None
     except sqlite3.Error as exc:
         raise CfgraphError(f"SQL error: {exc}") from None
     finally:

@@ -144,7 +144,12 @@ def semivalue_weights(n: int, kind: str = "shapley", alpha: float = 1.0, beta: f
     if kind == "beta":
         if not (alpha > 0 and beta > 0) or not (math.isfinite(alpha) and math.isfinite(beta)):
             raise CfgraphError(f"Beta Shapley needs alpha > 0 and beta > 0, not ({alpha}, {beta})")
-        return np.exp(betaln(k + beta, n - 1 - k + alpha) - betaln(alpha, beta))
+        with np.errstate(invalid="ignore", over="ignore"):
+            weights = np.exp(betaln(k + beta, n - 1 - k + alpha) - betaln(alpha, beta))
+        if not np.isfinite(weights).all():
+            raise CfgraphError(f"Beta Shapley weights overflow for alpha={alpha:g}, beta={beta:g}; "
+                               "use values between 0.01 and 1000")
+        return weights
     raise CfgraphError(f"unknown semivalue {kind!r} (use shapley, banzhaf or beta)")
 
 

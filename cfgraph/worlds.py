@@ -178,8 +178,7 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
     CfgraphError
         On bad data or a conflicting existing world; nothing is written then.
     """
-    if not name or len(name) > 200:
-        raise CfgraphError("a world needs a name of 1 to 200 characters")
+    queries.check_world_name(name)
     if jobs == 0:
         raise CfgraphError("--jobs must be a positive number of workers, or -1 for all cores")
     prepared = prepare(spec)  # all validation happens before any write
@@ -280,6 +279,7 @@ def import_grid(store, path: str | Path, world: str, units: list[str] | None = N
         missing field, or an existing world (unless ``replace``).
     """
     path = Path(path)
+    queries.check_world_name(world)
     records = read_grid_file(path)
     if not records:
         raise CfgraphError(f"{path}: no cells in the file")

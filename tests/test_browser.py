@@ -247,3 +247,28 @@ def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_pa
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="is missing"):
         require_chromium(absent)
+
+
+def test_view_links_keep_a_selection_made_in_place(watched):
+    """Palette and raw-values links follow the selection after clicks (no stale targets)."""
+    page = watched.page
+    watched.goto("/world/toy/grid?palette=greys")
+    _cell(page, "ABCD", 2).click()
+    _cell(page, "ACD", 2).click()
+    expect(page).to_have_url(re.compile("ACD"))
+    page.locator('a[data-param="palette"][data-value="heat"]').click()
+    expect(page).to_have_url(re.compile("palette=heat"))
+    query = parse_qs(urlparse(page.url).query)
+    assert query["cell"] == ["ABCD:B", "ACD:B"]
+    expect(page.locator("#q-loo .q-value")).to_have_text("0.3300")
+    watched.check()
+
+
+def test_panel_inputs_accept_their_defaults(watched):
+    """The panel's number inputs must accept the values the server puts in them."""
+    page = watched.page
+    watched.goto("/world/iris/grid")
+    valid = page.evaluate(
+        "Array.from(document.querySelectorAll('#panel input[type=number]')).map(i => [i.name, i.checkValidity()])")
+    assert valid and all(ok for _, ok in valid), valid
+    watched.check()

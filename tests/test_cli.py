@@ -151,6 +151,13 @@ def test_malformed_grid_files_are_refused_whole(db, tmp_path, body, needle):
     assert snapshot(db) == before
 
 
+@pytest.mark.parametrize("name", ["a/b", "x\\y", "tab\there", ""])
+def test_world_names_must_fit_a_url_segment(db, name):
+    before = snapshot(db)
+    assert_refused(invoke(db, "import-grid", str(seed_file("toy_grid.csv")), "--world", name), "name")
+    assert snapshot(db) == before
+
+
 def test_json_grid_import_with_named_units(tmp_path):
     cells = [{"train_set": "fiction+science", "eval_slice": "qa", "value": 0.61},
              {"train_set": "fiction+science+social", "eval_slice": "qa", "value": 0.64, "seed": 1},

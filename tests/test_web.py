@@ -271,6 +271,12 @@ def test_layer_selection_marks_rows_of_size_k(client):
     assert sorted(marked) == sorted(["AB", "AC", "AD", "BC", "BD", "CD"])
 
 
+def test_beta_parameters_that_overflow_are_refused_not_blank(client):
+    response = client.get("/api/worlds/iris/questions?alpha=1e-320&q=beta")
+    assert response.status_code == 400 and "overflow" in response.json["error"]
+    assert client.get("/world/iris/values?alpha=1e-320").status_code == 400
+
+
 @pytest.mark.parametrize("query, status, message", [
     ("cell=ABCD", 400, "malformed cell"),
     ("cell=ABZ:B", 404, "unknown unit"),
@@ -288,15 +294,18 @@ def test_layer_selection_marks_rows_of_size_k(client):
     ("page=3", 400, "out of range"),
     ("metric=f1", 404, "no cells for metric"),
     ("seed=9", 404, "no cells for seed"),
+    ("seed=abc", 400, "seed must be an integer"),
+    ("col=" + "A" * 5000, 404, "no evaluation slice"),
 ])
 def test_grid_bad_parameters_give_one_line_messages(client, query, status, message):
     response = client.get(f"/world/toy/grid?{query}")
     assert response.status_code == status
     body = text(response)
     assert message in body and "Traceback" not in body
+    assert len(re.search(r'class="error[^"]*"[^>]*>(.*?)<', body, re.S).group(1) if 'class="error' in body else "") < 400
     api = client.get(f"/api/worlds/toy/questions?{query}")
-    if query.startswith(("q=", "page=")):
-        return  # the API takes q as question keys and has no grid page
+    if query.startswith("page="):
+        return  # the API has no grid page
     assert api.status_code == status and message in api.json["error"] and "\n" not in api.json["error"]
 
 

@@ -85,7 +85,7 @@ class LatticeTable:
             return self.slices.index(slice_name)
         except ValueError:
             raise NotFound(
-                f"world {self.world!r} has no evaluation slice {slice_name!r} "
+                f"world {self.world!r} has no evaluation slice {slice_name[:60]!r} "
                 f"(slices: {', '.join(self.slices[:12])}{' ...' if len(self.slices) > 12 else ''})"
             ) from None
 
@@ -100,6 +100,21 @@ class LatticeTable:
     def complete(self) -> float:
         """Fraction of cells present."""
         return float((~np.isnan(self.values)).mean()) if self.values.size else 0.0
+
+
+def check_world_name(name: str) -> str:
+    """A world's name must fit in a URL path segment and on one line.
+
+    Raises
+    ------
+    CfgraphError
+        On an empty name, one over 200 characters, or one with "/", "\\" or a control character.
+    """
+    if not name or len(name) > 200:
+        raise CfgraphError("a world needs a name of 1 to 200 characters")
+    if any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise CfgraphError(f"a world name may not contain '/', '\\' or control characters: {name[:60]!r}")
+    return name
 
 
 def create_world(
@@ -138,6 +153,7 @@ def create_world(
             f"an exhaustive lattice needs 1 to {lattice.MAX_UNITS} units, not {n} "
             f"(2^{n} training sets); sampling larger worlds is not supported yet"
         )
+    check_world_name(name)
     if session.scalar(select(World.id).where(World.name == name)) is not None:
         raise CfgraphError(f"world {name!r} already exists (choose another --world or pass --replace)")
     if len({s.name for s in slices}) != len(slices):
@@ -202,7 +218,8 @@ def get_world(session: Session, name: str) -> World:
     world = find_world(session, name)
     if world is None:
         names = session.scalars(select(World.name).order_by(World.name)).all()
-        raise NotFound(f"no world named {name!r} (stored: {', '.join(names) or 'none'})")
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        raise NotFound(f"no world named {name[:80]!r} (stored: {shown or 'none'})")
     return world
 
 
@@ -319,7 +336,7 @@ def choose_metric_seed(session: Session, world: World, metric: str | None = None
     try:
         seed = int(seed)
     except ValueError:
-        raise NotFound(f"seed must be an integer, not {str(seed)[:20]!r}") from None
+        raise CfgraphError(f"seed must be an integer, not {str(seed)[:20]!r}") from None
     if seed not in seeds:
         raise NotFound(f"world {world.name!r} has no cells for seed {seed} (seeds: {', '.join(map(str, seeds))})")
     return metric, seed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 
 from flask import Blueprint, Response, current_app, render_template, request
 
@@ -94,9 +95,18 @@ def download_csv():
     return Response(out.getvalue(), mimetype="text/csv", headers=headers)
 
 
+def _json_cell(x):
+    """A BLOB becomes its hex string; an infinite float its name (JSON has no Infinity)."""
+    if isinstance(x, bytes):
+        return x.hex()
+    if isinstance(x, float) and not math.isfinite(x):
+        return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+    return x
+
+
 def result_json(result) -> dict:
     """A query result as JSON-ready data (a BLOB becomes its hex string)."""
-    rows = [[x.hex() if isinstance(x, bytes) else x for x in row] for row in result.rows]
+    rows = [[_json_cell(x) for x in row] for row in result.rows]
     return {"columns": result.columns, "rows": rows, "truncated": result.truncated,
             "elapsed_ms": round(result.elapsed_ms, 3)}
 

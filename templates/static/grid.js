@@ -19,10 +19,21 @@
     return at < 0;
   }
 
+  // Links that change one view setting (palette, raw values, page) keep the rest of the
+  // view: after the selection changes in place, their targets follow it.
+  function relink(params) {
+    Array.prototype.forEach.call(document.querySelectorAll("a[data-param]"), function (a) {
+      var next = new URLSearchParams(params.toString());
+      next.set(a.getAttribute("data-param"), a.getAttribute("data-value"));
+      a.setAttribute("href", location.pathname + "?" + next.toString());
+    });
+  }
+
   function refresh(params) {
     var query = params.toString();
     var url = location.pathname + (query ? "?" + query : "");
     history.pushState({ grid: true }, "", url);
+    relink(params);
     panel.setAttribute("aria-busy", "true");
     return fetch(table.getAttribute("data-panel") + (query ? "?" + query : ""), { credentials: "same-origin" })
       .then(function (response) { return response.text(); })
