@@ -25,11 +25,17 @@ class MissingCells(CfgraphError):
     masks : list of int
         Bitmasks of the training sets whose cells are missing.
     labels : list of str
-        The same training sets as labels ("ACD", "∅"), when known.
+        The same training sets as labels ("ACD", "∅"); by default spelled with
+        the unit letters A, B, C, ... in bit order, as every world names its units.
     """
 
     def __init__(self, masks, labels=None, what="this summary"):
         self.masks = sorted(set(int(m) for m in masks))
-        self.labels = labels if labels is not None else [str(m) for m in self.masks]
+        self.labels = labels if labels is not None else [_label(m) for m in self.masks]
         shown = ", ".join(self.labels[:8]) + (" ..." if len(self.labels) > 8 else "")
         super().__init__(f"{what} needs {len(self.masks)} missing cell(s): {shown}")
+
+
+def _label(mask: int) -> str:
+    """A training set's label from its bitmask (the lattice module's rule, without importing it)."""
+    return "".join(chr(65 + i) for i in range(mask.bit_length()) if mask >> i & 1) or "∅"

@@ -185,7 +185,7 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
     with store.transaction() as session:
         existing = queries.find_world(session, name)
         if existing is not None and replace:
-            queries.delete_world(session, name)
+            queries.delete_world(session, name, kind="trained")
             existing = None
         if existing is not None:
             if existing.kind != "trained" or _identity(existing.spec or {}) != _identity(spec):
@@ -354,7 +354,7 @@ def import_grid(store, path: str | Path, world: str, units: list[str] | None = N
     metrics = list(dict.fromkeys(c[2] for c in cells))
     with store.transaction() as session:
         if replace and queries.find_world(session, world):
-            queries.delete_world(session, world)
+            queries.delete_world(session, world, kind="imported")
         w = queries.create_world(
             session, world, kind="imported",
             units=[UnitSpec(name=u, definition="imported") for u in units],

@@ -137,6 +137,8 @@ class FakePds:
         self.omit_last_cursor = False
         self.repeat_cursor = None  # NSID whose listing always hands back the same cursor
         self.repeat_last_page = False  # the last page comes back again, with the same cursor
+        self.ignore_cursor = None  # NSID whose listing ignores the cursor: the first page forever
+        self.plc_body = None  # when set, the PLC route answers this JSON instead of a DID document
         self.fail = None  # (nsid, page number from 1, kind, count): misbehave on that listRecords call
         self.release = threading.Event()  # holds a "timeout" answer until the test ends
 
@@ -181,6 +183,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, state.did_document(f"did:web:localhost%3A{self.server.server_port}"))
         if parts.path.startswith("/did:plc:"):
             did = parts.path[1:]
+            if state.plc_body is not None:
+                return self.send_json(200, state.plc_body)
             if did != state.repo.did:
                 return self.send_json(404, {"message": f"DID not registered: {did}"})
             return self.send_json(200, state.did_document(did))
@@ -202,7 +206,9 @@ class Handler(BaseHTTPRequestHandler):
         assert limit <= 100
         start = 0
         if "cursor" in query:
-            if state.repeat_cursor == nsid:
+            if state.ignore_cursor == nsid:
+                start = 0
+            elif state.repeat_cursor == nsid:
                 start = limit * (page_number - 1)  # serves on, but hands back the same cursor
             else:
                 start = next(i + 1 for i, r in enumerate(records) if r["uri"].rsplit("/", 1)[1] == query["cursor"])
@@ -211,7 +217,8 @@ class Handler(BaseHTTPRequestHandler):
         page = records[start:start + limit]
         body = {"records": page}
         if page:
-            body["cursor"] = "same" if state.repeat_cursor == nsid else page[-1]["uri"].rsplit("/", 1)[1]
+            body["cursor"] = ("same" if nsid in (state.repeat_cursor, state.ignore_cursor)
+                              else page[-1]["uri"].rsplit("/", 1)[1])
             if state.omit_last_cursor and start + limit >= len(records):
                 del body["cursor"]
         self.send_json(200, body)
@@ -371,10 +378,22 @@ def test_repeated_cursor_with_new_records_fails_safe(store, pds):
     pds.repo = shelf_repo(n_cards=130)
     pds.calls.clear()
     pds.repeat_cursor = CARD  # pages go on, but the cursor is always "same"
-    with pytest.raises(CfgraphError, match="repeated the cursor 'same' with new records"):
+    with pytest.raises(CfgraphError, match="repeated the cursor 'same' with a full or new page"):
         refresh(store, pds)
     assert len(pds.list_calls(CARD)) == 2  # no loop
     assert dump(store) == before  # stopping would have dropped every card after the second page
+
+
+def test_a_server_that_ignores_the_cursor_fails_safe(store, pds):
+    """The first full page served again and again must not pass for the whole listing."""
+    refresh(store, pds)
+    before = dump(store)
+    pds.repo = shelf_repo(n_cards=130)
+    pds.calls.clear()
+    pds.ignore_cursor = CARD
+    with pytest.raises(CfgraphError, match="repeated the cursor"):
+        refresh(store, pds)
+    assert dump(store) == before
 
 
 def test_last_page_served_again_under_the_same_cursor_ends_the_listing(store, pds):
@@ -850,3 +869,20 @@ def test_related_map_names_real_questions_and_glossary_terms():
     related_map = queries.load_related_map()
     assert set(related_map["questions"]) <= set(TITLES)
     assert set(related_map["glossary"]) <= {entry["slug"] for entry in load_glossary()}
+
+
+@pytest.mark.parametrize("body", [[1, 2], "a string", 7, {"id": 3}])
+def test_a_did_document_that_is_not_one_is_refused_in_one_line(store, pds, body):
+    refresh(store, pds)
+    before = dump(store)
+    pds.plc_body = body
+    with pytest.raises(CfgraphError, match="not a valid DID document"):
+        refresh(store, pds)
+    assert dump(store) == before
+
+
+def test_overlong_urls_are_skipped():
+    from cfgraph.semble.lexicon import MAX_URL_LENGTH, InvalidRecord, http_url
+
+    with pytest.raises(InvalidRecord, match="longer than"):
+        http_url("https://example.org/" + "a" * MAX_URL_LENGTH, "url")

@@ -266,11 +266,30 @@ def db(iris_db, tmp_path):
     (["variant", "weight", "iris", "--unit", "B", "--weights", "0.5", "--slice", "Z"], "no evaluation slice 'Z'"),
     (["variant", "unlearn", "iris", "--unit", "B", "--tolerance", "-1"], "--tolerance must be"),
     (["variant", "dp", "iris", "--epsilons", "1", "--jobs", "0"], "--jobs must be"),
+    # --replace only ever replaces a variant: never the imported toy grid or a trained world.
+    (["variant", "corrupt", "iris", "--unit", "B", "--labels", "0.5", "--name", "toy", "--replace"],
+     "is a imported world, not a variant"),
+    (["variant", "corrupt", "iris", "--unit", "B", "--labels", "0.5", "--name", "iris", "--replace"],
+     "is a trained world, not a variant"),
+    (["variant", "corrupt", "iris", "--unit", "B", "--labels", "0.5", "--name", "a/b"], "may not contain '/'"),
+    (["envelope", "iris", "--epsilon", "abc"], "'abc' is not a valid float"),
 ])
 def test_bad_recipes_exit_2_in_one_line_and_store_nothing(db, args, needle):
     before = snapshot(db)
     assert_refused(invoke(db, *args), needle)
     assert snapshot(db) == before
+
+
+def test_a_parent_with_variants_is_not_replaced_from_under_them(db):
+    assert invoke(db, "variant", "corrupt", "iris", "--unit", "B", "--labels", "0.3").exit_code == 0
+    before = snapshot(db)
+    assert_refused(invoke(db, "run", "--dataset", "iris", "--world", "iris", "--model", "tree", "--replace"),
+                   "variant world(s)")
+    assert snapshot(db) == before
+
+
+def test_missing_cells_are_named_by_their_training_sets(db):
+    assert_refused(invoke(db, "strike", "toy", "--coalition", "BC", "--slice", "B"), "missing cell(s): AD")
 
 
 def test_cli_builds_variants_and_answers_strike_budget_envelope(db):

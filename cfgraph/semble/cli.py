@@ -32,6 +32,12 @@ def _prefix(prefix: str, all_collections: bool) -> str | None:
     return None if all_collections else prefix
 
 
+def _finite(value: float) -> float:
+    if value != value:  # NaN slips through FloatRange's comparisons
+        raise click.BadParameter("must be a number of seconds, not nan")
+    return value
+
+
 @click.group()
 def related():
     """Related work: Semble collections imported over the AT Protocol."""
@@ -48,7 +54,8 @@ def related():
               help="Server that answers com.atproto.identity.resolveHandle.")
 @click.option("--plc", default=xrpc.DEFAULT_PLC, show_default=True, metavar="URL", help="PLC directory.")
 @click.option("--timeout", default=xrpc.DEFAULT_TIMEOUT, show_default=True,
-              type=click.FloatRange(min=0, min_open=True), help="Seconds per request.")
+              type=click.FloatRange(min=0, min_open=True, max=600), callback=lambda _c, _p, v: _finite(v),
+              help="Seconds per request (at most 600).")
 @click.pass_context
 def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeout):
     """Fetch the shelves from the user's repository and replace the stored copy (one transaction)."""

@@ -140,6 +140,10 @@ def parse_at_uri(uri) -> AtUri:
     return AtUri(match["did"], match["nsid"], match["rkey"])
 
 
+#: The lexicon's ``uri`` format allows at most 8 KB.
+MAX_URL_LENGTH = 8192
+
+
 def http_url(value, field: str) -> str:
     """``value`` if it is an absolute http(s) URL with a host, else raise.
 
@@ -158,6 +162,8 @@ def http_url(value, field: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidRecord(f"{field} is missing or not a string")
+    if len(value) > MAX_URL_LENGTH:
+        raise InvalidRecord(f"{field} is longer than {MAX_URL_LENGTH} characters")
     if _CONTROL.search(value):
         raise InvalidRecord(f"{field} holds whitespace or control characters")
     try:

@@ -227,7 +227,7 @@ def resolve_pds(did: str, plc: str = DEFAULT_PLC, timeout: float = DEFAULT_TIMEO
         raise CfgraphError(f"DID document {url} answered HTTP {response.status_code}")
     try:
         document = DidDocument.from_dict(response.json())
-    except ValueError:  # invalid JSON, or a pydantic ValidationError (a ValueError too)
+    except (ValueError, TypeError):  # invalid JSON, a pydantic ValidationError, or not an object
         raise CfgraphError(f"DID document {url} is not a valid DID document") from None
     if document.id != did:
         raise CfgraphError(f"DID document {url} is for {document.id!r}, not {did}")
@@ -309,12 +309,12 @@ def list_records(pds: str, repo: str, nsid: str, *, timeout: float = DEFAULT_TIM
             if not answer.records or not cursor:
                 return records
             if cursor in requested:
-                if not fresh:  # the last page served again under the same cursor: the end
-                    return records
-                # New records under a cursor already used: the order cannot be trusted, and
-                # stopping here would drop every record after it from the stored copy.
+                if not fresh and len(answer.records) < PAGE_LIMIT:
+                    return records  # the last, partial page served again under its cursor: the end
+                # New records, or a full page, under a cursor already used: the server is
+                # not paging, and stopping here would drop every later record from the store.
                 raise CfgraphError(f"listRecords({nsid}) on {pds} repeated the cursor {cursor!r} "
-                                   f"with new records; the listing cannot be trusted")
+                                   f"with a full or new page; the listing cannot be trusted")
             requested.add(cursor)
     finally:
         if own:

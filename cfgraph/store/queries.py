@@ -223,9 +223,28 @@ def get_world(session: Session, name: str) -> World:
     return world
 
 
-def delete_world(session: Session, name: str) -> None:
-    """Delete a world and everything in it (cascades to units, nodes, edges, slices, cells)."""
+def delete_world(session: Session, name: str, kind: str | None = None) -> None:
+    """Delete a world and everything in it (cascades to units, nodes, edges, slices, cells).
+
+    Parameters
+    ----------
+    kind : str, optional
+        Only delete a world of this kind ("trained", "imported", "variant"), so that
+        replacing one kind of world never destroys another.
+
+    Raises
+    ------
+    CfgraphError
+        If the world is of another kind, or variant worlds derive from it.
+    """
     world = get_world(session, name)
+    if kind is not None and world.kind != kind:
+        raise CfgraphError(f"world {name!r} is a {world.kind} world, not {kind}; choose another name")
+    children = session.scalars(select(World.name).where(World.parent_world_id == world.id)).all()
+    if children:
+        raise CfgraphError(
+            f"world {name!r} has {len(children)} variant world(s) ({', '.join(children[:5])}); delete them first"
+        )
     session.execute(delete(World).where(World.id == world.id))
 
 

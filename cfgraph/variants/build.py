@@ -125,6 +125,10 @@ def build_variant(store, parent: str, recipe: dict, *, name: str | None = None, 
     report = VariantReport(name=name, parent=parent, recipe=recipe, move=move)
     with store.transaction() as session:
         existing = queries.find_world(session, name)
+        if existing is not None and existing.kind != "variant":
+            raise CfgraphError(
+                f"world {name!r} is a {existing.kind} world, not a variant; choose another --name"
+            )
         if existing is not None and replace:
             queries.delete_world(session, name)
             existing = None
