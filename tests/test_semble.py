@@ -518,6 +518,15 @@ def bad_records_repo():
     repo.records[COLLECTION].append({"uri": f"at://did:plc:someoneelse/{COLLECTION}/x", "cid": "c2",
                                      "value": {"$type": COLLECTION, "name": "dc: theirs", "accessType": "OPEN"}})
     bad["foreign"] = {"uri": f"at://did:plc:someoneelse/{COLLECTION}/x"}
+    # Malformed envelopes: the typed SDK answer would reject the whole page for any of these.
+    repo.records[CARD].append({"uri": f"{BAD}/{CARD}/nocid", "value": {"$type": CARD, "type": "URL"}})
+    bad["nocid"] = {"uri": f"{BAD}/{CARD}/nocid"}
+    repo.records[CARD].append({"uri": f"{BAD}/{CARD}/intcid", "cid": 7, "value": {"$type": CARD}})
+    bad["intcid"] = {"uri": f"{BAD}/{CARD}/intcid"}
+    repo.records[CARD].append({"uri": f"{BAD}/{CARD}/nullvalue", "cid": "c3", "value": None})
+    bad["nullvalue"] = {"uri": f"{BAD}/{CARD}/nullvalue"}
+    repo.records[CARD].append({"uri": f"{BAD}/{CARD}/strvalue", "cid": "c4", "value": "text"})
+    bad["strvalue"] = {"uri": f"{BAD}/{CARD}/strvalue"}
     repo.records[CARD].append(dict(repo.records[CARD][0]))
     return repo, bad
 
@@ -554,6 +563,10 @@ EXPECTED_REASONS = {
     "dev": "record of another NSID (network.cosmik.dev.card)",
     "typeless": "record of another NSID ($type 'None'",
     "foreign": "record of another repository",
+    "nocid": "cid is missing or not a string",
+    "intcid": "cid is missing or not a string",
+    "nullvalue": "value is not an object",
+    "strvalue": "value is not an object",
 }
 
 

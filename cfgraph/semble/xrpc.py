@@ -237,13 +237,32 @@ def resolve_pds(did: str, plc: str = DEFAULT_PLC, timeout: float = DEFAULT_TIMEO
     return pds
 
 
-def _record_dict(record) -> dict:
-    value = record.value
-    if hasattr(value, "to_dict"):  # DotDict: a record of a lexicon the SDK does not know
-        value = value.to_dict()
-    elif hasattr(value, "model_dump"):  # a lexicon the SDK knows: another NSID, kept for the skip log
-        value = value.model_dump(by_alias=True, exclude_none=True)
-    return {"uri": record.uri, "cid": record.cid, "value": value}
+def _list_page(client: Client, params: dict, nsid: str, pds: str) -> tuple[list[dict], str | None]:
+    """One listRecords page as plain record dicts and the next cursor.
+
+    The page is read as JSON through the SDK's ``invoke_query`` rather than its
+    typed ``list_records``: the typed answer rejects the whole page when one
+    record's envelope is malformed (no cid, a null value), while the importer
+    must skip that record with a reason and keep the rest.
+
+    Raises
+    ------
+    CfgraphError
+        If the answer is not an object with a ``records`` list and a string cursor.
+    """
+    from atproto_client import models
+
+    response = client.invoke_query("com.atproto.repo.listRecords",
+                                   params=models.ComAtprotoRepoListRecords.Params(**params),
+                                   output_encoding="application/json")
+    body = response.content
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise CfgraphError(f"listRecords({nsid}) on {pds} returned an unexpected answer (no records list)")
+    cursor = body.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise CfgraphError(f"listRecords({nsid}) on {pds} returned a cursor that is not a string")
+    records = [r if isinstance(r, dict) else {"uri": None, "cid": None, "value": r} for r in body["records"]]
+    return records, cursor or None
 
 
 def list_records(pds: str, repo: str, nsid: str, *, timeout: float = DEFAULT_TIMEOUT,
@@ -297,19 +316,19 @@ def list_records(pds: str, repo: str, nsid: str, *, timeout: float = DEFAULT_TIM
             params = {"repo": repo, "collection": nsid, "limit": PAGE_LIMIT}
             if cursor is not None:
                 params["cursor"] = cursor
-            answer = _with_retries(lambda: client.com.atproto.repo.list_records(params),
-                                   f"listRecords({nsid})", pds, timeout, max_retries, max_retry_wait, sleep)
+            page, cursor = _with_retries(lambda: _list_page(client, params, nsid, pds),
+                                         f"listRecords({nsid})", pds, timeout, max_retries, max_retry_wait, sleep)
             fresh = []
-            for record in answer.records:
-                if record.uri not in seen:
-                    seen.add(record.uri)
+            for record in page:
+                key = repr(record.get("uri"))
+                if key not in seen:
+                    seen.add(key)
                     fresh.append(record)
-            records.extend(_record_dict(r) for r in fresh)
-            cursor = answer.cursor
-            if not answer.records or not cursor:
+            records.extend(fresh)
+            if not page or not cursor:
                 return records
             if cursor in requested:
-                if not fresh and len(answer.records) < PAGE_LIMIT:
+                if not fresh and len(page) < PAGE_LIMIT:
                     return records  # the last, partial page served again under its cursor: the end
                 # New records, or a full page, under a cursor already used: the server is
                 # not paging, and stopping here would drop every later record from the store.
