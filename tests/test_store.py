@@ -153,3 +153,21 @@ def test_plain_engine_without_pragmas_still_reads_the_view(toy_store):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM grid").scalar() == 16
     engine.dispose()
+
+
+def test_marginal_view_averages_to_banzhaf(iris_store):
+    from cfgraph import values
+
+    with iris_store.session() as s:
+        table = queries.lattice_table(s, "iris")
+    with sqlite3.connect(iris_store.sqlite_path) as conn:
+        rows = conn.execute("SELECT unit, avg(delta), count(*) FROM marginal WHERE world='iris' AND eval_slice='all' "
+                            "GROUP BY unit ORDER BY unit").fetchall()
+        toy = conn.execute("SELECT train_set, with_unit, delta FROM marginal WHERE world='toy' AND eval_slice='B'"
+                           " ORDER BY train_set").fetchall()
+    banzhaf = values.banzhaf(table.column("all"))
+    assert [r[0] for r in rows] == ["A", "B", "C", "D"] and all(r[2] == 8 for r in rows)
+    assert [r[1] for r in rows] == pytest.approx(banzhaf.tolist())
+    # Only edges with both cells stored: AB -> ABC, ABC -> ABCD and ACD -> ABCD in the toy world.
+    assert toy == [("AB", "ABC", pytest.approx(0.80 - 0.72)), ("ABC", "ABCD", pytest.approx(0.88 - 0.80)),
+                   ("ACD", "ABCD", pytest.approx(0.88 - 0.55))]
