@@ -224,8 +224,8 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
 @main.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--max-rows", default=DEFAULT_MAX_ROWS, show_default=True, type=int)
-@click.option("--timeout-ms", default=DEFAULT_TIMEOUT_MS, show_default=True, type=int)
+@click.option("--max-rows", default=DEFAULT_MAX_ROWS, show_default=True, type=click.IntRange(min=1))
+@click.option("--timeout-ms", default=DEFAULT_TIMEOUT_MS, show_default=True, type=click.IntRange(min=1))
 @click.pass_context
 def sql(ctx, query, fmt, max_rows, timeout_ms):
     """Run one read-only SQL query over the store (tables and views are listed in the README)."""

@@ -5,10 +5,21 @@ from __future__ import annotations
 import ast
 import importlib
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import (
+    f1_score,
+    get_scorer,
+    get_scorer_names,
+    jaccard_score,
+    log_loss,
+    make_scorer,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -90,13 +101,47 @@ def _parse_spec(spec: str) -> tuple[str, dict]:
             raise ValueError("use keyword arguments only")
         name = ast.unparse(call.func)
         kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
-    except (SyntaxError, ValueError) as exc:
-        raise CfgraphError(f"cannot parse model spec {spec!r}: {exc}") from None
+    except SyntaxError:
+        raise CfgraphError(f"cannot parse model spec {spec[:80]!r}: write NAME(key=value, ...)") from None
+    except ValueError:
+        raise CfgraphError(f"model spec {spec[:80]!r}: parameters must be literal values "
+                           "(numbers, strings, True/False/None, lists)") from None
     return name, kwargs
 
 
-def check_metric(name: str):
-    """The scikit-learn scorer called ``name``.
+#: Scorers that read class probabilities; with a task's classes they get ``labels=``, so a
+#: slice holding one or two classes is scored against the task's full label set.
+PROBA_METRICS = {
+    "neg_log_loss": lambda classes: make_scorer(log_loss, greater_is_better=False,
+                                                response_method="predict_proba", labels=classes),
+    "roc_auc_ovr": lambda classes: make_scorer(roc_auc_score, response_method="predict_proba",
+                                               multi_class="ovr", labels=classes),
+    "roc_auc_ovo": lambda classes: make_scorer(roc_auc_score, response_method="predict_proba",
+                                               multi_class="ovo", labels=classes),
+    "roc_auc_ovr_weighted": lambda classes: make_scorer(roc_auc_score, response_method="predict_proba",
+                                                        multi_class="ovr", average="weighted", labels=classes),
+    "roc_auc_ovo_weighted": lambda classes: make_scorer(roc_auc_score, response_method="predict_proba",
+                                                        multi_class="ovo", average="weighted", labels=classes),
+}
+#: Binary scorers whose positive class scikit-learn assumes to be 1; with string labels
+#: the positive class is the task's second class in sorted order.
+POS_LABEL_METRICS = {
+    "f1": f1_score, "precision": precision_score, "recall": recall_score, "jaccard": jaccard_score,
+}
+
+
+def check_metric(name: str, classes=None):
+    """The scikit-learn scorer called ``name``, adapted to the task's classes.
+
+    Parameters
+    ----------
+    name : str
+        A scikit-learn scorer name (``accuracy``, ``f1_macro``, ``neg_log_loss`` ...).
+    classes : array-like, optional
+        The task's classes, sorted. Probability scorers (``neg_log_loss``,
+        ``roc_auc_ovr`` ...) then score against all of them, and the binary
+        scorers ``f1``, ``precision``, ``recall`` and ``jaccard`` take the second
+        class as the positive one.
 
     Raises
     ------
@@ -107,4 +152,41 @@ def check_metric(name: str):
         raise CfgraphError(
             f"unknown metric {name!r} (a scikit-learn scorer name, e.g. accuracy, balanced_accuracy, f1_macro, neg_log_loss)"
         )
+    if classes is not None and name in PROBA_METRICS:
+        return PROBA_METRICS[name](list(classes))
+    if classes is not None and name in POS_LABEL_METRICS and len(classes) == 2:
+        return make_scorer(POS_LABEL_METRICS[name], pos_label=classes[1])
     return get_scorer(name)
+
+
+class AllClasses(ClassifierMixin, BaseEstimator):
+    """A fitted classifier seen through the task's full set of classes.
+
+    A model trained on a training set that lacks some classes knows only the
+    classes it saw; its probability for the others is 0. This view reports
+    ``classes_`` as the task's classes and pads ``predict_proba`` with zero
+    columns, so probability scorers compare like with like on every cell.
+    """
+
+    def __init__(self, model=None, classes=None):
+        self.model = model
+        self.classes = classes
+
+    def fit(self, X, y=None):  # pragma: no cover - wraps an already fitted model
+        raise NotImplementedError("AllClasses wraps a fitted model")
+
+    @property
+    def classes_(self):
+        return np.asarray(self.classes)
+
+    def predict(self, X):
+        return self.model.predict(X)
+
+    def predict_proba(self, X):
+        seen = self.model.predict_proba(X)
+        out = np.zeros((len(X), len(self.classes)))
+        out[:, np.searchsorted(self.classes, self.model.classes_)] = seen
+        return out
+
+    def __sklearn_is_fitted__(self):
+        return True

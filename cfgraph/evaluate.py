@@ -10,6 +10,7 @@ Every fit uses ``random_state=seed``, so results do not depend on ``n_jobs``.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 import warnings
@@ -21,7 +22,7 @@ from joblib import Parallel, delayed
 from sklearn.dummy import DummyClassifier
 from tqdm.auto import tqdm
 
-from cfgraph.estimators import check_metric, make_estimator
+from cfgraph.estimators import AllClasses, check_metric, make_estimator
 from cfgraph.store import queries
 from cfgraph.store.models import World
 
@@ -118,7 +119,9 @@ def score_model(problem: Problem, model, mask: int, seed: int, wanted: list[tupl
         raises or is not finite makes that cell ``failed`` with its message.
     """
     out = []
-    scorers = {m: check_metric(m) for m in {m for _, m in wanted}}
+    scorers = {m: check_metric(m, problem.classes) for m in {m for _, m in wanted}}
+    if model is not None and hasattr(model, "predict_proba") and len(model.classes_) < len(problem.classes):
+        model = AllClasses(model, problem.classes)
     for position, metric in wanted:
         row = {"mask": mask, "slice": position, "metric": metric, "seed": seed,
                "fit_seconds": fit_seconds, "status": status, "value": None, "error": note}
@@ -167,7 +170,7 @@ def plan(world: World, stored: set, masks, slices: list[str], metrics: list[str]
 
 def run(store, world_name: str, problem: Problem, seeds: list[int], *, jobs: int = 1,
         progress: bool | None = None, chunk: int | None = None,
-        on_batch: Callable[[int], None] | None = None) -> RunReport:
+        on_batch: Callable[[int], None] | None = None, precomputed: dict | None = None) -> RunReport:
     """Compute every missing cell of a world and store it.
 
     Parameters
@@ -184,6 +187,9 @@ def run(store, world_name: str, problem: Problem, seeds: list[int], *, jobs: int
     on_batch : callable, optional
         Called with the number of tasks stored so far after each committed
         batch (tests use it to simulate a crash).
+    precomputed : dict, optional
+        ``{(mask, seed): rows}`` from :func:`fit_node` calls already made (the
+        build's preflight fit of the full set): stored as they are, not refitted.
 
     Returns
     -------
@@ -199,17 +205,24 @@ def run(store, world_name: str, problem: Problem, seeds: list[int], *, jobs: int
         slice_ids = queries.slice_ids(session, world)
     tasks = plan(world, stored, range(1 << world.n_units), slices, problem.metrics, seeds)
     report = RunReport(skipped_cells=len(stored))
-    if not tasks:
+    ready = []  # rows of fits already made, for tasks they cover whole
+    for task in list(tasks):
+        mask, seed, wanted = task
+        rows = (precomputed or {}).get((mask, seed), [])
+        if set(wanted) <= {(r["slice"], r["metric"]) for r in rows}:
+            ready.append([r for r in rows if (r["slice"], r["metric"]) in set(wanted)])
+            tasks.remove(task)
+    if not tasks and not ready:
         report.seconds = time.perf_counter() - started
         return report
     batch_size = chunk or max(1, min(32, len(tasks) // (8 * max(1, abs(jobs)))))
     batches = [tasks[i:i + batch_size] for i in range(0, len(tasks), batch_size)]
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(tasks), desc=f"fitting {world_name}", unit="fit", disable=not show)
+    bar = tqdm(total=len(tasks) + len(ready), desc=f"fitting {world_name}", unit="fit", disable=not show)
     done = 0
     parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
     try:
-        for rows in parallel(delayed(_fit_batch)(problem, batch) for batch in batches):
+        for rows in itertools.chain(ready, parallel(delayed(_fit_batch)(problem, batch) for batch in batches)):
             cells = [{
                 "node_id": int(ids[r["mask"]]), "slice_id": slice_ids[slices[r["slice"]]],
                 "metric": r["metric"], "seed": r["seed"], "value": r["value"],

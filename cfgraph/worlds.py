@@ -59,6 +59,8 @@ def make_spec(*, dataset: str | None = None, csv_path: str | None = None, target
         raise CfgraphError("give exactly one of --dataset NAME or --csv FILE")
     if csv_path is not None and not target:
         raise CfgraphError("--csv needs --target COLUMN")
+    if csv_path is None and target:
+        raise CfgraphError("--target names a column of --csv FILE; a built-in dataset has its own target")
     if units is not None and units > lattice.MAX_UNITS:
         raise CfgraphError(
             f"--units {units} is too many for an exhaustive lattice (2^{units} training sets); "
@@ -77,6 +79,10 @@ def make_spec(*, dataset: str | None = None, csv_path: str | None = None, target
         check_metric(metric)
     make_estimator(model)  # raises on an unknown model
     seeds = sorted({int(s) for s in seeds})
+    if not seeds:
+        raise CfgraphError("give at least one seed (--seeds 0)")
+    if seeds[0] < 0 or seed < 0:
+        raise CfgraphError(f"seeds must be 0 or more (scikit-learn's random_state), not {min(seeds[0], seed)}")
     return {
         "dataset": dataset, "csv": str(Path(csv_path).resolve()) if csv_path else None, "target": target,
         "group_by": group_by, "units": units, "model": model, "metrics": metrics, "seeds": seeds,
@@ -141,6 +147,35 @@ def prepare(spec: dict) -> Prepared:
     return Prepared(spec=spec, dataset=data, units=units, slices=slices, problem=problem)
 
 
+def preflight(prepared: Prepared, seed: int) -> list[dict]:
+    """Fit the full training set once and score it on every slice with every metric.
+
+    A model spec scikit-learn rejects (``knn(n_neighbors=0)``, ``SVC(C=-1)``) or a
+    metric that does not suit the task (``r2``, ``f1`` on three classes) would
+    otherwise fill the whole lattice with failed cells; refusing it up front
+    stores nothing.
+
+    Returns
+    -------
+    list of dict
+        The full set's cells, which the run stores instead of fitting it again.
+
+    Raises
+    ------
+    CfgraphError
+        With the first fit error, or score error on the slice of every test row.
+    """
+    full = (1 << len(prepared.units)) - 1
+    wanted = [(p, m) for p in range(len(prepared.slices)) for m in prepared.problem.metrics]
+    rows = evaluate.fit_node(prepared.problem, full, seed, wanted)
+    for row in rows:
+        if row["status"] == "failed" and prepared.slices[row["slice"]].mask == full:
+            what = "fitted" if row["error"].startswith("fit:") else f"scored with {row['metric']}"
+            message = row["error"].split(": ", 1)[-1].splitlines()[0][:300]
+            raise CfgraphError(f"the full training set cannot be {what} (model {prepared.spec['model']}): {message}")
+    return rows
+
+
 def versions() -> dict:
     return {"cfgraph": cfgraph.__version__, "python": platform.python_version(),
             "scikit-learn": sklearn.__version__, "numpy": np.__version__}
@@ -182,6 +217,16 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
     if jobs == 0:
         raise CfgraphError("--jobs must be a positive number of workers, or -1 for all cores")
     prepared = prepare(spec)  # all validation happens before any write
+    if prepared.dataset.checksum:  # resuming on an edited CSV would mix old and new cells
+        spec = {**spec, "csv_sha256": prepared.dataset.checksum}
+    with store.session() as session:
+        existing = queries.find_world(session, name)
+        known = None if existing is None or replace else existing.spec or {}
+    precomputed = {}
+    if known is None or not (set(spec["metrics"]) <= set(known.get("metrics", []))
+                             and set(spec["seeds"]) <= set(known.get("seeds", []))):
+        full = (1 << len(prepared.units)) - 1
+        precomputed[(full, spec["seeds"][0])] = preflight(prepared, spec["seeds"][0])
     with store.transaction() as session:
         existing = queries.find_world(session, name)
         if existing is not None and replace:
@@ -211,7 +256,7 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
                             f"model {spec['model']}",
             )
     return evaluate.run(store, name, prepared.problem, spec["seeds"], jobs=jobs, progress=progress,
-                        on_batch=on_batch)
+                        on_batch=on_batch, precomputed=precomputed)
 
 
 # ---------------------------------------------------------------- imported grids
@@ -230,7 +275,10 @@ def read_grid_file(path: str | Path) -> list[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise CfgraphError(f"no such file: {path}")
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise CfgraphError(f"{path}: not UTF-8 text") from None
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -290,13 +338,21 @@ def import_grid(store, path: str | Path, world: str, units: list[str] | None = N
             label = str(rec.get("train_set", "")).strip()
             if label not in lattice.EMPTY_SPELLINGS:
                 seen.update(ch for ch in label if ch not in "+, ")
-        units = sorted(seen)
-        if not units:
+        if not seen:
             raise CfgraphError(f"{path}: no unit letters in any train_set; pass --units")
+        unknown = sorted(ch for ch in seen if ch not in lattice.LETTERS)
+        if unknown:
+            raise CfgraphError(f"{path}: train_set labels use {', '.join(unknown[:5])!s}; unit letters are A, B, C, ... "
+                               "(pass --units NAME,NAME,... to use names joined by '+')")
+        # Letters keep their places: a file that never mentions C still has a unit C.
+        units = list(lattice.LETTERS[:max(lattice.LETTERS.index(ch) for ch in seen) + 1])
     if len(units) > lattice.MAX_UNITS:
         raise CfgraphError(f"{len(units)} units is more than an exhaustive lattice allows ({lattice.MAX_UNITS})")
     if len(set(units)) != len(units):
         raise CfgraphError("--units names a unit twice")
+    if any(len(u) == 1 and u != lattice.LETTERS[i] for i, u in enumerate(units)):
+        raise CfgraphError("one-letter unit names must be A, B, C, ... in order (a training set's label is its "
+                           "units' letters); give longer names to name units freely")
     letters = lattice.unit_letters(len(units))
 
     def parse(label: str) -> int:

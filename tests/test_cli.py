@@ -108,6 +108,16 @@ def test_run_on_a_csv_with_a_group_column(tmp_path):
     (["run", "--dataset", "iris", "--units", "16", "--test-size", "0.05", "--world", "x"], "has no test rows"),
     (["run", "--dataset", "iris", "--group-by", "colour"], "unknown grouping 'colour'"),
     (["run", "--dataset", "iris", "--model", "gnb", "--world", "iris"], "different recipe"),
+    (["run", "--dataset", "iris", "--model", "knn(n_neighbors=0)", "--world", "k"], "cannot be fitted"),
+    (["run", "--dataset", "iris", "--model", "sklearn.svm.SVC(C=-1)", "--world", "k"], "cannot be fitted"),
+    (["run", "--dataset", "iris", "--metric", "r2", "--world", "k"], "cannot be scored with r2"),
+    (["run", "--dataset", "iris", "--metric", "f1", "--world", "k"], "cannot be scored with f1"),
+    (["run", "--dataset", "iris", "--seeds", "", "--world", "k"], "at least one seed"),
+    (["run", "--dataset", "iris", "--seeds", "-1", "--world", "k"], "0 or more"),
+    (["run", "--dataset", "iris", "--target", "label", "--world", "k"], "--target names a column of --csv"),
+    (["run", "--dataset", "iris", "--model", "knn(n_neighbors=__import__('os'))"], "literal values"),
+    (["sql", "SELECT 1", "--max-rows", "0"], "'--max-rows': 0 is not in the range"),
+    (["--db", "postgresql://u:p@127.0.0.1:1/x", "worlds"], "no database driver"),
     (["values", "nowhere"], "no world named 'nowhere'"),
     (["values", "iris", "--slice", "Z"], "no evaluation slice 'Z'"),
     (["values", "iris", "--method", "beta:0,1"], "alpha > 0"),
@@ -143,6 +153,7 @@ def test_bad_csv_is_refused_with_its_line(db, tmp_path, body, needle):
     ("train_set,eval_slice,value\nAB,A,0.5\nB,A,high\n", "line 3: value 'high' is not a number"),
     ("train_set,slice,value\nAB,A,0.5\n", "missing column(s) eval_slice"),
     ("train_set,eval_slice,value\n", "no cells"),
+    ("train_set,eval_slice,value\n1,A,0.5\n", "line 2: unknown unit '1'"),
 ])
 def test_malformed_grid_files_are_refused_whole(db, tmp_path, body, needle):
     before = snapshot(db)
@@ -199,3 +210,47 @@ def test_demo_builds_both_worlds(tmp_path):
     assert {"toy", "digits"} <= names
     again = invoke(db, "demo", "--jobs", "1")
     assert "digits world: 0 fits now" in again.output
+
+
+def test_import_keeps_unit_letters_where_the_file_puts_them(tmp_path):
+    path = write_csv(tmp_path / "abd.csv", "train_set,eval_slice,value\nABD,A,0.9\nAB,A,0.5\nAD,A,0.3\nD,A,0.2\n")
+    db = tmp_path / "abd.db"
+    assert invoke(db, "import-grid", path, "--world", "abd").exit_code == 0
+    rows = json.loads(invoke(db, "sql", "SELECT train_set, value FROM grid ORDER BY value", "--format", "json").output)
+    assert [r["train_set"] for r in rows] == ["D", "AD", "AB", "ABD"]  # D stays D, though C never appears
+    assert_refused(invoke(db, "import-grid", path, "--world", "x", "--units", "B,A,C,D"), "one-letter unit names")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"train_set,eval_slice,value\n\xe9A,A,0.5\n")
+    assert_refused(invoke(db, "import-grid", str(latin), "--world", "l"), "not UTF-8")
+
+
+def test_probability_metrics_score_every_slice_against_all_classes(tmp_path):
+    """neg_log_loss on a slice holding one class, from a model that saw two of three classes."""
+    db = tmp_path / "ll.db"
+    result = invoke(db, "run", "--dataset", "iris", "--model", "gnb", "--metric", "neg_log_loss,accuracy",
+                    "--world", "ll")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(invoke(db, "sql", "SELECT status, count(*) AS n FROM grid WHERE metric='neg_log_loss' "
+                                        "GROUP BY status", "--format", "json").output)
+    assert "failed" not in {r["status"] for r in rows}
+
+
+def test_binary_scorers_take_the_second_class_as_positive(tmp_path):
+    db = tmp_path / "bc.db"
+    assert invoke(db, "run", "--dataset", "breast_cancer", "--metric", "f1", "--model", "gnb",
+                  "--world", "bc").exit_code == 0
+    value = json.loads(invoke(db, "sql", "SELECT value FROM grid WHERE train_set='ABCD' AND eval_slice='all'",
+                              "--format", "json").output)[0]["value"]
+    assert 0.8 < value <= 1.0
+
+
+def test_resuming_on_an_edited_csv_is_refused(tmp_path):
+    lines = ["f1,label"] + [f"{i},{'a' if i % 3 else 'b'}" for i in range(60)]
+    path = write_csv(tmp_path / "m.csv", "\n".join(lines) + "\n")
+    db = tmp_path / "m.db"
+    args = ["run", "--csv", path, "--target", "label", "--group-by", "random", "--units", "2", "--world", "m"]
+    assert invoke(db, *args).exit_code == 0
+    write_csv(tmp_path / "m.csv", "\n".join(lines[:-1] + ["59,b"]) + "\n")
+    before = snapshot(db)
+    assert_refused(invoke(db, *args, "--seeds", "0,1"), "different recipe")
+    assert snapshot(db) == before

@@ -21,3 +21,28 @@ def test_shipped_resources_resolve():
     assert (resource_dir("migrations") / "env.py").is_file()
     assert (resource_dir("templates") / "base.html").is_file()
     assert seed_file("toy_grid.csv").is_file()
+
+
+def test_every_third_party_import_is_a_core_dependency():
+    """`make demo` installs only the core dependencies: cfgraph must import nothing else."""
+    import ast
+    import re
+    import sys
+    from importlib.metadata import packages_distributions
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in config["dependencies"]}
+    owners = packages_distributions()
+    missing = set()
+    for path in (ROOT / "cfgraph").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top == "cfgraph" or top in sys.stdlib_module_names:
+                    continue
+                dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
+                if not dists & declared:
+                    missing.add(f"{top} ({path.relative_to(ROOT)})")
+    assert not missing, f"imported but not in [project.dependencies]: {sorted(missing)}"

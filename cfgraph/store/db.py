@@ -50,7 +50,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite connections get foreign keys, WAL and a busy timeout."""
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except ImportError as exc:  # e.g. postgresql:// without psycopg installed
+        raise CfgraphError(f"no database driver for {make_url(url).drivername} ({exc.name or exc}); "
+                           "install it into the environment first") from None
+    except ArgumentError as exc:
+        raise CfgraphError(f"not a database URL: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
