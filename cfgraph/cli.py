@@ -288,6 +288,7 @@ def demo(ctx, jobs):
         wide.setdefault((r["slice"], r["unit"]), {})[r["method"]] = r["value"]
     click.echo(render(["slice", "unit", "loo", "shapley", "banzhaf"],
                       [[s, u, v["loo"], v["shapley"], v["banzhaf"]] for (s, u), v in wide.items()]))
+    prog = _program() + (f" --db {ctx.obj['db']}" if ctx.obj.get("db") else "")
     full = (1 << table.n) - 1
     gaps = [abs(values.shapley(table.column(s)).sum() - (table.column(s)[full] - table.column(s)[0]))
             for s in table.slices]
@@ -295,11 +296,23 @@ def demo(ctx, jobs):
                f"(largest gap {max(gaps):.1e}).")
     click.echo(f"""
 Where to look next (database: {store.describe()}):
-  cfgraph grid toy                      the seed's toy grid (missing rows blank)
-  cfgraph values digits --method beta:16,1
-  cfgraph sql "SELECT value FROM grid WHERE world='toy' AND train_set='ACD' AND eval_slice='B'"
-  cfgraph serve                         the web explorer on http://127.0.0.1:5000
-  .venv/bin/cfgraph --help              every command (or activate .venv first)""")
+  {prog} serve          the web explorer: open http://127.0.0.1:5000
+  {prog} grid toy       the seed's toy grid (missing rows blank)
+  {prog} values digits --method beta:16,1
+  {prog} sql "SELECT value FROM grid WHERE world='toy' AND train_set='ACD' AND eval_slice='B'"
+  {prog} --help         every command; the README lists the tables to query""")
+
+
+def _program() -> str:
+    """How the user can call this program again: a path relative to here when it is not on PATH."""
+    import os
+    import shutil
+
+    argv0 = os.path.abspath(sys.argv[0])
+    if shutil.which("cfgraph") == argv0 or not os.path.exists(argv0):
+        return "cfgraph"
+    relative = os.path.relpath(argv0)
+    return relative if not relative.startswith("..") else argv0
 
 
 def _demo_related(store) -> None:
