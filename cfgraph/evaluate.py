@@ -24,7 +24,6 @@ from tqdm.auto import tqdm
 
 from cfgraph.estimators import AllClasses, check_metric, make_estimator
 from cfgraph.store import queries
-from cfgraph.store.models import World
 
 
 @dataclass
@@ -156,15 +155,28 @@ def warning_note(caught) -> str | None:
     return f"warning: {first.category.__name__}: {str(first.message).splitlines()[0][:300]}"
 
 
-def plan(world: World, stored: set, masks, slices: list[str], metrics: list[str], seeds: list[int]):
-    """Tasks still to do: ``(mask, seed, wanted)`` for every node with a missing cell."""
+def plan(present: np.ndarray, masks, metrics: list[str], seeds: list[int]):
+    """Tasks still to do: ``(mask, seed, wanted)`` for every node among ``masks`` with a missing cell.
+
+    Parameters
+    ----------
+    present : ndarray of bool, shape (len(seeds), 2**n, slices, len(metrics))
+        From :func:`cfgraph.store.queries.stored_cells`.
+    masks : array-like of int
+        The training sets to consider.
+
+    Returns
+    -------
+    list of (int, int, list of (int, str))
+        Mask, seed, and the (slice position, metric) pairs it still lacks.
+    """
+    masks = np.asarray(masks, dtype=np.int64)
+    missing = ~present[:, masks]  # (seeds, masks, slices, metrics)
     tasks = []
-    for seed in seeds:
-        for mask in masks:
-            wanted = [(p, m) for p, s in enumerate(slices) for m in metrics
-                      if (mask, s, m, seed) not in stored]
-            if wanted:
-                tasks.append((int(mask), int(seed), wanted))
+    for si, k in zip(*np.nonzero(missing.any(axis=(2, 3)))):  # only the nodes with work to do
+        positions, metric_idx = np.nonzero(missing[si, k])
+        tasks.append((int(masks[k]), int(seeds[si]),
+                      [(int(p), metrics[m]) for p, m in zip(positions, metric_idx)]))
     return tasks
 
 
@@ -200,11 +212,12 @@ def run(store, world_name: str, problem: Problem, seeds: list[int], *, jobs: int
     with store.transaction() as session:
         world = queries.get_world(session, world_name)
         slices = [s.name for s in world.slices]
-        stored = queries.stored_cell_keys(session, world)
+        present = queries.stored_cells(session, world, problem.metrics, seeds)
+        stored = queries.count_cells(session, world)
         ids = queries.node_ids(session, world)
         slice_ids = queries.slice_ids(session, world)
-    tasks = plan(world, stored, range(1 << world.n_units), slices, problem.metrics, seeds)
-    report = RunReport(skipped_cells=len(stored))
+    tasks = plan(present, np.arange(1 << world.n_units), problem.metrics, seeds)
+    report = RunReport(skipped_cells=stored)
     ready = []  # rows of fits already made, for tasks they cover whole
     for task in list(tasks):
         mask, seed, wanted = task

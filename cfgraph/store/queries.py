@@ -303,19 +303,33 @@ def write_cells(session: Session, rows: list[dict]) -> int:
     return len(rows)
 
 
-def stored_cell_keys(session: Session, world: World, metric: str | None = None, seed: int | None = None):
-    """Set of (mask, slice_name, metric, seed) already stored for a world."""
-    query = (
-        select(Node.mask, EvalSlice.name, Cell.metric, Cell.seed)
-        .join(Cell, Cell.node_id == Node.id)
-        .join(EvalSlice, EvalSlice.id == Cell.slice_id)
-        .where(Node.world_id == world.id)
-    )
-    if metric is not None:
-        query = query.where(Cell.metric == metric)
-    if seed is not None:
-        query = query.where(Cell.seed == seed)
-    return set(session.execute(query).all())
+def stored_cells(session: Session, world: World, metrics: list[str], seeds: list[int]) -> np.ndarray:
+    """Which cells of a world are stored, as a boolean array (one indexed query per metric and seed).
+
+    Returns
+    -------
+    ndarray of bool, shape (len(seeds), 2**n, number of slices, len(metrics))
+        True where the cell (training set, slice, metric, seed) is stored, whatever its status.
+    """
+    present = np.zeros((len(seeds), 1 << world.n_units, len(world.slices), len(metrics)), dtype=bool)
+    position = {s.id: p for p, s in enumerate(world.slices)}
+    lookup = np.zeros(max(position, default=0) + 1, dtype=np.int64)
+    lookup[list(position)] = list(position.values())
+    for si, seed in enumerate(seeds):
+        for mi, metric in enumerate(metrics):
+            data = _cell_rows(session, (
+                select(Node.mask, Cell.slice_id).join(Cell, Cell.node_id == Node.id)
+                .where(Node.world_id == world.id, Cell.metric == metric, Cell.seed == seed)
+            ))
+            if len(data):
+                present[si, data[:, 0].astype(np.int64), lookup[data[:, 1].astype(np.int64)], mi] = True
+    return present
+
+
+def count_cells(session: Session, world: World) -> int:
+    """Number of cells stored for a world."""
+    return session.scalar(select(func.count()).select_from(Cell).join(Node, Node.id == Cell.node_id)
+                          .where(Node.world_id == world.id))
 
 
 def metrics_and_seeds(session: Session, world: World) -> tuple[list[str], list[int]]:

@@ -116,13 +116,14 @@ def run_unlearning(store, world_name: str, problem: evaluate.Problem, seeds: lis
     with store.transaction() as session:
         world = queries.get_world(session, world_name)
         slices = [s.name for s in world.slices]
-        stored = queries.stored_cell_keys(session, world)
+        present = queries.stored_cells(session, world, problem.metrics, seeds)
+        stored = queries.count_cells(session, world)
         ids = queries.node_ids(session, world)
         slice_ids = queries.slice_ids(session, world)
         n = world.n_units
     masks = np.flatnonzero((np.arange(1 << n) >> unit & 1) == 0)
-    tasks = evaluate.plan(world, stored, masks, slices, problem.metrics, seeds)
-    report = evaluate.RunReport(skipped_cells=len(stored))
+    tasks = evaluate.plan(present, masks, problem.metrics, seeds)
+    report = evaluate.RunReport(skipped_cells=stored)
     shards = {}
     if method == "sisa":
         for seed in sorted({s for _, s, _ in tasks}):
