@@ -155,6 +155,46 @@ def warning_note(caught) -> str | None:
     return f"warning: {first.category.__name__}: {str(first.message).splitlines()[0][:300]}"
 
 
+@dataclass
+class Target:
+    """A world's lattice as a run sees it: which cells are stored, and where new ones go."""
+
+    world: str
+    n: int
+    slices: list[str]
+    present: np.ndarray  # (seeds, 2**n, slices, metrics) bool, see queries.stored_cells
+    stored: int
+    node_ids: np.ndarray
+    slice_ids: dict
+
+    @classmethod
+    def load(cls, store, world_name: str, metrics: list[str], seeds: list[int]) -> Target:
+        with store.session() as session:
+            world = queries.get_world(session, world_name)
+            return cls(world=world_name, n=world.n_units, slices=[s.name for s in world.slices],
+                       present=queries.stored_cells(session, world, metrics, seeds),
+                       stored=queries.count_cells(session, world), node_ids=queries.node_ids(session, world),
+                       slice_ids=queries.slice_ids(session, world))
+
+    def write(self, store, rows: list[dict], report: RunReport) -> None:
+        """Store :func:`fit_node` rows as cells in one transaction and count them in ``report``."""
+        with store.transaction() as session:
+            queries.write_cells(session, [{
+                "node_id": int(self.node_ids[r["mask"]]), "slice_id": self.slice_ids[self.slices[r["slice"]]],
+                "metric": r["metric"], "seed": r["seed"], "value": r["value"],
+                "fit_seconds": r["fit_seconds"], "status": r["status"], "error": r["error"],
+            } for r in rows])
+        report.fits += len({(r["mask"], r["seed"]) for r in rows})
+        report.cells += len(rows)
+        for r in rows:
+            report.statuses[r["status"]] = report.statuses.get(r["status"], 0) + 1
+        report.failed += sum(r["status"] == "failed" for r in rows)
+
+    def finish(self, store) -> None:
+        with store.transaction() as session:
+            queries.mark_finished(session, queries.get_world(session, self.world))
+
+
 def plan(present: np.ndarray, masks, metrics: list[str], seeds: list[int]):
     """Tasks still to do: ``(mask, seed, wanted)`` for every node among ``masks`` with a missing cell.
 
@@ -209,15 +249,9 @@ def run(store, world_name: str, problem: Problem, seeds: list[int], *, jobs: int
         Fits made, cells written, failed cells, wall seconds.
     """
     started = time.perf_counter()
-    with store.transaction() as session:
-        world = queries.get_world(session, world_name)
-        slices = [s.name for s in world.slices]
-        present = queries.stored_cells(session, world, problem.metrics, seeds)
-        stored = queries.count_cells(session, world)
-        ids = queries.node_ids(session, world)
-        slice_ids = queries.slice_ids(session, world)
-    tasks = plan(present, np.arange(1 << world.n_units), problem.metrics, seeds)
-    report = RunReport(skipped_cells=stored)
+    target = Target.load(store, world_name, problem.metrics, seeds)
+    tasks = plan(target.present, np.arange(1 << target.n), problem.metrics, seeds)
+    report = RunReport(skipped_cells=target.stored)
     ready = []  # rows of fits already made, for tasks they cover whole
     for task in list(tasks):
         mask, seed, wanted = task
@@ -236,27 +270,15 @@ def run(store, world_name: str, problem: Problem, seeds: list[int], *, jobs: int
     parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
     try:
         for rows in itertools.chain(ready, parallel(delayed(_fit_batch)(problem, batch) for batch in batches)):
-            cells = [{
-                "node_id": int(ids[r["mask"]]), "slice_id": slice_ids[slices[r["slice"]]],
-                "metric": r["metric"], "seed": r["seed"], "value": r["value"],
-                "fit_seconds": r["fit_seconds"], "status": r["status"], "error": r["error"],
-            } for r in rows]
-            with store.transaction() as session:
-                queries.write_cells(session, cells)
+            target.write(store, rows, report)
             fits = len({(r["mask"], r["seed"]) for r in rows})
-            report.fits += fits
-            report.cells += len(cells)
-            for r in rows:
-                report.statuses[r["status"]] = report.statuses.get(r["status"], 0) + 1
-            report.failed += sum(r["status"] == "failed" for r in rows)
             done += fits
             bar.update(fits)
             if on_batch is not None:
                 on_batch(done)
     finally:
         bar.close()
-    with store.transaction() as session:
-        queries.mark_finished(session, queries.get_world(session, world_name))
+    target.finish(store)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -35,7 +35,6 @@ from cfgraph import evaluate
 from cfgraph import values as V
 from cfgraph.errors import CfgraphError
 from cfgraph.estimators import make_estimator
-from cfgraph.store import queries
 from cfgraph.variants.derived import Derived
 
 DEFAULT_TOLERANCE = 0.15
@@ -113,17 +112,11 @@ def run_unlearning(store, world_name: str, problem: evaluate.Problem, seeds: lis
     simply run again.
     """
     started = time.perf_counter()
-    with store.transaction() as session:
-        world = queries.get_world(session, world_name)
-        slices = [s.name for s in world.slices]
-        present = queries.stored_cells(session, world, problem.metrics, seeds)
-        stored = queries.count_cells(session, world)
-        ids = queries.node_ids(session, world)
-        slice_ids = queries.slice_ids(session, world)
-        n = world.n_units
+    target = evaluate.Target.load(store, world_name, problem.metrics, seeds)
+    n = target.n
     masks = np.flatnonzero((np.arange(1 << n) >> unit & 1) == 0)
-    tasks = evaluate.plan(present, masks, problem.metrics, seeds)
-    report = evaluate.RunReport(skipped_cells=stored)
+    tasks = evaluate.plan(target.present, masks, problem.metrics, seeds)
+    report = evaluate.RunReport(skipped_cells=target.stored)
     shards = {}
     if method == "sisa":
         for seed in sorted({s for _, s, _ in tasks}):
@@ -134,18 +127,8 @@ def run_unlearning(store, world_name: str, problem: evaluate.Problem, seeds: lis
         for mask, seed, wanted in tasks
     ):
         rows += batch
-    with store.transaction() as session:
-        queries.write_cells(session, [{
-            "node_id": int(ids[r["mask"]]), "slice_id": slice_ids[slices[r["slice"]]], "metric": r["metric"],
-            "seed": r["seed"], "value": r["value"], "fit_seconds": r["fit_seconds"], "status": r["status"],
-            "error": r["error"],
-        } for r in rows])
-        queries.mark_finished(session, queries.get_world(session, world_name))
-    report.fits = len(tasks)
-    report.cells = len(rows)
-    report.failed = sum(r["status"] == "failed" for r in rows)
-    for r in rows:
-        report.statuses[r["status"]] = report.statuses.get(r["status"], 0) + 1
+    target.write(store, rows, report)
+    target.finish(store)
     report.seconds = time.perf_counter() - started
     return report
 
