@@ -192,7 +192,8 @@ def grid(ctx, world, metric, seed, fmt):
 @main.command("values")
 @click.argument("world")
 @click.option("--method", default="all", show_default=True, help="loo, shapley, banzhaf, beta:ALPHA,BETA, or all.")
-@click.option("--slice", "slice_name", default="all", show_default=True, help="An evaluation slice, or all of them.")
+@click.option("--slice", "slice_name", default="*", show_default=True,
+              help="An evaluation slice by name (e.g. A, or all: the slice of every test row); * for every slice.")
 @click.option("--metric", help="Metric (default: the world's).")
 @click.option("--seed", type=int, help="Seed (default: the lowest stored).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -201,7 +202,7 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
     """Leave-one-out, Shapley, Banzhaf and Beta Shapley values of each unit on each slice."""
     methods = summaries.parse_methods(method)
     table = _table(ctx, world, metric, seed)
-    if slice_name == "all":
+    if slice_name == "*" or (slice_name == "all" and "all" not in table.slices):
         chosen = table.slices
     else:
         table.slice_index(slice_name)

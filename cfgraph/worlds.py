@@ -147,6 +147,17 @@ def prepare(spec: dict) -> Prepared:
     return Prepared(spec=spec, dataset=data, units=units, slices=slices, problem=problem)
 
 
+#: Scorer-name prefixes of regression metrics, which a classifier's labels cannot feed.
+REGRESSION_METRICS = ("r2", "explained_variance", "max_error", "neg_max_error", "neg_mean", "neg_median",
+                      "neg_root", "d2_")
+#: Two-class scorers and what to use on more classes.
+TWO_CLASS_METRICS = {
+    "f1": "f1_macro or f1_weighted", "precision": "precision_macro or precision_weighted",
+    "recall": "recall_macro or recall_weighted", "jaccard": "jaccard_macro or jaccard_weighted",
+    "roc_auc": "roc_auc_ovr", "average_precision": "neg_log_loss or roc_auc_ovr",
+}
+
+
 def preflight(prepared: Prepared, seed: int) -> list[dict]:
     """Fit the full training set once and score it on every slice with every metric.
 
@@ -165,6 +176,14 @@ def preflight(prepared: Prepared, seed: int) -> list[dict]:
     CfgraphError
         With the first fit error, or score error on the slice of every test row.
     """
+    classes = prepared.problem.classes
+    for metric in prepared.problem.metrics:
+        if metric.startswith(REGRESSION_METRICS):
+            raise CfgraphError(f"{metric} is a regression metric; cfgraph trains classifiers "
+                               "(e.g. accuracy, balanced_accuracy, f1_macro, neg_log_loss)")
+        if metric in TWO_CLASS_METRICS and len(classes) != 2:
+            raise CfgraphError(f"{metric} is a two-class metric and this task has {len(classes)} classes: "
+                               f"use {TWO_CLASS_METRICS[metric]}")
     full = (1 << len(prepared.units)) - 1
     wanted = [(p, m) for p in range(len(prepared.slices)) for m in prepared.problem.metrics]
     rows = evaluate.fit_node(prepared.problem, full, seed, wanted)

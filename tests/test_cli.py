@@ -110,8 +110,9 @@ def test_run_on_a_csv_with_a_group_column(tmp_path):
     (["run", "--dataset", "iris", "--model", "gnb", "--world", "iris"], "different recipe"),
     (["run", "--dataset", "iris", "--model", "knn(n_neighbors=0)", "--world", "k"], "cannot be fitted"),
     (["run", "--dataset", "iris", "--model", "sklearn.svm.SVC(C=-1)", "--world", "k"], "cannot be fitted"),
-    (["run", "--dataset", "iris", "--metric", "r2", "--world", "k"], "cannot be scored with r2"),
-    (["run", "--dataset", "iris", "--metric", "f1", "--world", "k"], "cannot be scored with f1"),
+    (["run", "--dataset", "iris", "--metric", "r2", "--world", "k"], "r2 is a regression metric"),
+    (["run", "--dataset", "iris", "--metric", "f1", "--world", "k"], "use f1_macro"),
+    (["run", "--dataset", "iris", "--metric", "roc_auc", "--world", "k"], "use roc_auc_ovr"),
     (["run", "--dataset", "iris", "--seeds", "", "--world", "k"], "at least one seed"),
     (["run", "--dataset", "iris", "--seeds", "-1", "--world", "k"], "0 or more"),
     (["run", "--dataset", "iris", "--target", "label", "--world", "k"], "--target names a column of --csv"),
@@ -254,3 +255,12 @@ def test_resuming_on_an_edited_csv_is_refused(tmp_path):
     before = snapshot(db)
     assert_refused(invoke(db, *args, "--seeds", "0,1"), "different recipe")
     assert snapshot(db) == before
+
+
+def test_slice_all_is_the_slice_and_star_is_every_slice(db):
+    one = json.loads(invoke(db, "values", "iris", "--method", "banzhaf", "--slice", "all", "--format", "json").output)
+    assert {r["slice"] for r in one["values"]} == {"all"}
+    every = json.loads(invoke(db, "values", "iris", "--method", "banzhaf", "--format", "json").output)
+    assert {r["slice"] for r in every["values"]} == {"A", "B", "C", "D", "all"}
+    toy = json.loads(invoke(db, "values", "toy", "--method", "loo", "--slice", "all", "--format", "json").output)
+    assert {p["slice"] for p in toy["missing"]} == {"A", "B", "C", "D"}  # toy has no slice named all

@@ -268,7 +268,7 @@ def db(iris_db, tmp_path):
     (["variant", "dp", "iris", "--epsilons", "1", "--jobs", "0"], "--jobs must be"),
     # --replace only ever replaces a variant: never the imported toy grid or a trained world.
     (["variant", "corrupt", "iris", "--unit", "B", "--labels", "0.5", "--name", "toy", "--replace"],
-     "is a imported world, not a variant"),
+     "is an imported world, not a variant"),
     (["variant", "corrupt", "iris", "--unit", "B", "--labels", "0.5", "--name", "iris", "--replace"],
      "is a trained world, not a variant"),
     (["variant", "corrupt", "iris", "--unit", "B", "--labels", "0.5", "--name", "a/b"], "may not contain '/'"),

@@ -239,7 +239,8 @@ def delete_world(session: Session, name: str, kind: str | None = None) -> None:
     """
     world = get_world(session, name)
     if kind is not None and world.kind != kind:
-        raise CfgraphError(f"world {name!r} is a {world.kind} world, not {kind}; choose another name")
+        article = "an" if world.kind[0] in "aeiou" else "a"
+        raise CfgraphError(f"world {name!r} is {article} {world.kind} world, not {kind}; choose another name")
     children = session.scalars(select(World.name).where(World.parent_world_id == world.id)).all()
     if children:
         raise CfgraphError(

@@ -127,7 +127,8 @@ def build_variant(store, parent: str, recipe: dict, *, name: str | None = None, 
         existing = queries.find_world(session, name)
         if existing is not None and existing.kind != "variant":
             raise CfgraphError(
-                f"world {name!r} is a {existing.kind} world, not a variant; choose another --name"
+                f"world {name!r} is {'an' if existing.kind[0] in 'aeiou' else 'a'} {existing.kind} world, not a variant; "
+                "choose another --name"
             )
         if existing is not None and replace:
             queries.delete_world(session, name)
