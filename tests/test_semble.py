@@ -12,6 +12,7 @@ import json
 import socket
 import sqlite3
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -245,6 +246,17 @@ class Handler(BaseHTTPRequestHandler):
             return self.wfile.write(data)
         if kind == "timeout":
             state.release.wait(10)  # the client gives up long before; released at teardown
+            return None
+        if kind == "drip":  # headers at once, then one byte every 50 ms for up to 10 s
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(200):
+                if state.release.wait(0.05):
+                    return None
+                self.wfile.write(b" ")
+                self.wfile.flush()
             return None
         raise AssertionError(kind)
 
@@ -674,6 +686,18 @@ def test_timeout_leaves_previous_data_unchanged(store, pds):
     pds.fail = (LINK, 1, "timeout", 1)
     with pytest.raises(CfgraphError, match="timed out after 0.2 s"):
         refresh(store, pds, timeout=0.2)
+    assert dump(store) == before
+
+
+def test_a_dripping_server_is_cut_off_at_the_timeout(store, pds):
+    """Each byte arrives well within the read timeout, but the whole answer may not take longer."""
+    refresh(store, pds)
+    before = dump(store)
+    pds.fail = (CARD, 1, "drip", 1)
+    started = time.monotonic()
+    with pytest.raises(CfgraphError, match="timed out after 0.5 s"):
+        refresh(store, pds, timeout=0.5)
+    assert time.monotonic() - started < 5  # not the 10 s the server would drip for
     assert dump(store) == before
 
 

@@ -85,11 +85,47 @@ def check_did(did: str) -> str:
     return did.strip()
 
 
+class DeadlineTransport(httpx.BaseTransport):
+    """An httpx transport that bounds a whole request, body included.
+
+    httpx's timeouts bound each network read, so a server that sends a byte
+    every few seconds could hold a request for ever; here the body's stream
+    raises ``httpx.ReadTimeout`` once ``seconds`` have passed since the request.
+    """
+
+    def __init__(self, seconds: float, inner: httpx.BaseTransport | None = None):
+        self.seconds = seconds
+        self.inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self.seconds
+        response = self.inner.handle_request(request)
+        response.stream = _DeadlineStream(response.stream, deadline, request, self.seconds)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    def __init__(self, stream, deadline: float, request: httpx.Request, seconds: float):
+        self.stream, self.deadline, self.request, self.seconds = stream, deadline, request, seconds
+
+    def __iter__(self):
+        for chunk in self.stream:
+            if time.monotonic() > self.deadline:
+                raise httpx.ReadTimeout(f"the answer took more than {self.seconds:g} s", request=self.request)
+            yield chunk
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 def _client(base_url: str, timeout: float) -> Client:
     from atproto_client import Client
     from atproto_client.request import Request
 
-    return Client(base_url=base_url, request=Request(timeout=timeout))
+    return Client(base_url=base_url, request=Request(timeout=timeout, transport=DeadlineTransport(timeout)))
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
@@ -215,7 +251,7 @@ def resolve_pds(did: str, plc: str = DEFAULT_PLC, timeout: float = DEFAULT_TIMEO
     # A fresh httpx client that is closed here: the SDK's DID resolvers keep an
     # unclosed client per resolver, which leaks a socket per lookup.
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as http:
+        with httpx.Client(timeout=timeout, follow_redirects=True, transport=DeadlineTransport(timeout)) as http:
             response = http.get(url)
     except httpx.TimeoutException:
         raise CfgraphError(f"DID document {url} timed out after {timeout:g} s") from None
