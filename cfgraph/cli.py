@@ -212,14 +212,10 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
         click.echo(json.dumps({"world": table.world, "metric": table.metric, "seed": table.seed,
                                "values": rows, "missing": problems}, indent=2, ensure_ascii=False))
         return
-    names = list(dict.fromkeys(r["method"] for r in rows))
-    wide = {}
-    for r in rows:
-        wide.setdefault((r["slice"], r["unit"]), {})[r["method"]] = r["value"]
-    columns = ["slice", "unit"] + names
-    click.echo(render(columns, [[s, u] + [v.get(n) for n in names] for (s, u), v in wide.items()], fmt))
+    click.echo(render(*_values_wide(rows), fmt))
     for p in problems:
-        click.echo(f"note: {p['method']} on slice {p['slice']}: {p['error']}", err=True)
+        unit = f" of unit {p['unit']}" if p.get("unit") else ""
+        click.echo(f"note: {p['method']}{unit} on slice {p['slice']}: {p['error']}", err=True)
 
 
 @main.command()
@@ -257,6 +253,15 @@ def serve(ctx, host, port, debug):
     app.run(host=host, port=port, debug=debug, use_reloader=debug)
 
 
+def _values_wide(rows: list[dict]) -> tuple[list[str], list[list]]:
+    """Value rows pivoted to one line per (slice, unit) and one column per method."""
+    names = list(dict.fromkeys(r["method"] for r in rows))
+    wide: dict = {}
+    for r in rows:
+        wide.setdefault((r["slice"], r["unit"]), {})[r["method"]] = r["value"]
+    return ["slice", "unit"] + names, [[s, u] + [v.get(n) for n in names] for (s, u), v in wide.items()]
+
+
 DEMO_WORLD = "digits"
 DEMO_SPEC = dict(dataset="digits", group_by="kmeans", units=4, model="logreg", metrics=["accuracy"], seeds=[0],
                  seed=0, test_size=0.3, eval_slices="units")
@@ -284,11 +289,7 @@ def demo(ctx, jobs):
     click.echo(render(columns, rows))
     click.echo("\nValues of each unit on each slice (LOO from the full set; Shapley; Banzhaf):\n")
     rows, _ = summaries.value_table(table, summaries.parse_methods("loo+shapley+banzhaf"))
-    wide = {}
-    for r in rows:
-        wide.setdefault((r["slice"], r["unit"]), {})[r["method"]] = r["value"]
-    click.echo(render(["slice", "unit", "loo", "shapley", "banzhaf"],
-                      [[s, u, v["loo"], v["shapley"], v["banzhaf"]] for (s, u), v in wide.items()]))
+    click.echo(render(*_values_wide(rows)))
     prog = _program() + (f" --db {ctx.obj['db']}" if ctx.obj.get("db") else "")
     full = (1 << table.n) - 1
     gaps = [abs(values.shapley(table.column(s)).sum() - (table.column(s)[full] - table.column(s)[0]))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cfgraph import lattice
+from cfgraph import lattice, summaries
 from cfgraph import values as V
 from cfgraph.errors import CfgraphError, MissingCells
 from cfgraph.selection import (  # noqa: F401  (the grid panel's API: selection, then questions)
@@ -494,38 +494,20 @@ def ask_all(grid: GridLike, focus: Focus) -> list[Answer]:
 def unit_values(grid: GridLike, alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA) -> dict:
     """LOO (from the full set), Shapley, Banzhaf and Beta Shapley of every unit on every slice.
 
-    Computed for all complete slices at once (one (2^n, m) matrix pass per
-    method); a slice with missing cells gets NaN and a note.
-
     Returns
     -------
     dict
         ``methods`` (list of names), ``values`` (dict name -> ndarray (n, m),
-        NaN where undefined) and ``missing`` (list of dict: method, slice, count).
+        NaN where undefined) and ``missing`` (list of dict: method, slice, count
+        of the distinct cells it lacks).
     """
-    n = len(grid.letters)
-    full = (1 << n) - 1
-    vals = np.asarray(grid.values, dtype=float)
-    m = vals.shape[1]
-    complete = ~np.isnan(vals).any(axis=0)
-    beta_name = f"beta({alpha:g},{beta:g})"
-    out = {name: np.full((n, m), np.nan) for name in ("loo", "shapley", "banzhaf", beta_name)}
-    drops = full & ~(1 << np.arange(n))
-    out["loo"] = vals[full][None, :] - vals[drops]
-    missing = []
-    loo_gaps = np.isnan(out["loo"]).any(axis=0)
-    for j in np.flatnonzero(loo_gaps):
-        gaps = int(np.isnan(vals[np.concatenate([[full], drops]), j]).sum())
-        missing.append({"method": "loo", "slice": grid.slices[j], "count": gaps})
-    if complete.any():
-        sub = vals[:, complete]
-        for name, kind in (("shapley", "shapley"), ("banzhaf", "banzhaf"), (beta_name, "beta")):
-            out[name][:, complete] = V.semivalue(sub, V.semivalue_weights(n, kind, alpha, beta))
-    for j in np.flatnonzero(~complete):
-        count = int(np.isnan(vals[:, j]).sum())
-        missing += [{"method": name, "slice": grid.slices[j], "count": count}
-                    for name in ("shapley", "banzhaf", beta_name)]
-    return {"methods": list(out), "values": out, "missing": missing}
+    methods = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
+    arrays, problems = summaries.value_arrays(grid, methods)
+    lacking: dict[tuple[str, str], set] = {}
+    for p in problems:
+        lacking.setdefault((p["method"], p["slice"]), set()).update(p["missing"])
+    missing = [{"method": m, "slice": s, "count": len(cells)} for (m, s), cells in lacking.items()]
+    return {"methods": list(arrays), "values": arrays, "missing": missing}
 
 
 def scaling_table(grid: GridLike, column: int) -> dict:

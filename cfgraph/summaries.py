@@ -1,5 +1,8 @@
 """Values of units per evaluation slice, from a stored lattice: the table behind
 ``cfgraph values``, the web's Values page and the Python API.
+
+Works on any table with the attributes of :class:`cfgraph.store.queries.LatticeTable`
+(``values`` (2^n, m) with NaN for a missing cell, ``labels``, ``letters``, ``slices``).
 """
 
 from __future__ import annotations
@@ -8,7 +11,6 @@ import numpy as np
 
 from cfgraph import values as V
 from cfgraph.errors import CfgraphError, MissingCells
-from cfgraph.store.queries import LatticeTable
 
 METHODS = ("loo", "shapley", "banzhaf", "beta")
 
@@ -47,51 +49,73 @@ def method_name(method: str, params: tuple) -> str:
     return f"beta({params[0]:g},{params[1]:g})" if method == "beta" else method
 
 
-def compute(table: LatticeTable, method: str, params: tuple, column: np.ndarray) -> np.ndarray:
-    """One method on one slice's column: an array of n values (NaN where undefined)."""
-    if method == "loo":
-        return V.leave_one_out(column, labels=table.labels)
-    if method == "shapley":
-        return V.shapley(column, labels=table.labels)
-    if method == "banzhaf":
-        return V.banzhaf(column, labels=table.labels)
-    if method == "beta":
-        return V.beta_shapley(column, *params, labels=table.labels)
-    raise CfgraphError(f"unknown method {method!r}")
+def value_arrays(table, methods: list[tuple[str, tuple]], slices: list[str] | None = None):
+    """Every requested method on every requested slice, one matrix pass per method.
+
+    Parameters
+    ----------
+    table : LatticeTable
+        Cells as ``values`` of shape (2^n, m), NaN where missing.
+    methods : list of (str, tuple)
+        From :func:`parse_methods`.
+    slices : list of str, optional
+        Slice names (default: every slice).
+
+    Returns
+    -------
+    arrays : dict
+        Method name -> ndarray (n, len(slices)), NaN where a value is undefined
+        (LOO of a unit whose cells are missing, a semivalue on an incomplete slice).
+    problems : list of dict
+        ``{"method", "slice", "unit", "error", "missing"}`` for each value that
+        could not be computed; ``unit`` is None for a whole slice, ``missing``
+        lists the training sets whose cells it needs.
+    """
+    slices = list(table.slices) if not slices else list(slices)
+    v = np.asarray(table.values, dtype=float)[:, [list(table.slices).index(s) for s in slices]]
+    n = len(table.letters)
+    full = (1 << n) - 1
+    absent = np.isnan(v)
+    complete = ~absent.any(axis=0)
+    arrays, problems = {}, []
+    for method, params in methods:
+        name = method_name(method, params)
+        out = np.full((n, len(slices)), np.nan)
+        if method == "loo":  # each unit's LOO needs only v(N) and v(N \ i)
+            drops = full & ~(1 << np.arange(n))
+            out = v[full][None, :] - v[drops]
+            for i, j in zip(*np.nonzero(np.isnan(out))):
+                needed = [m for m in (full, int(drops[i])) if absent[m, j]]
+                problems.append(_problem(table, name, slices[j], table.letters[i], needed, "leave-one-out"))
+        else:
+            kind = "beta" if method == "beta" else method
+            weights = V.semivalue_weights(n, kind, *params)
+            if complete.any():
+                out[:, complete] = V.semivalue(v[:, complete], weights)
+            for j in np.flatnonzero(~complete):
+                problems.append(_problem(table, name, slices[j], None, np.flatnonzero(absent[:, j]), "a semivalue"))
+        arrays[name] = out
+    return arrays, problems
 
 
-def value_table(table: LatticeTable, methods: list[tuple[str, tuple]], slices: list[str] | None = None):
-    """Every requested method on every requested slice.
+def _problem(table, method: str, slice_name: str, unit, masks, what: str) -> dict:
+    error = MissingCells(masks, [table.labels[m] for m in masks], what)
+    return {"method": method, "slice": slice_name, "unit": unit, "error": str(error), "missing": error.labels}
+
+
+def value_table(table, methods: list[tuple[str, tuple]], slices: list[str] | None = None):
+    """Every requested method on every requested slice, as rows.
 
     Returns
     -------
     rows : list of dict
-        ``{"method", "slice", "unit", "value"}`` for each unit.
+        ``{"method", "slice", "unit", "value"}`` for each value computed.
     problems : list of dict
-        ``{"method", "slice", "error", "missing"}`` where a summary could not be computed.
+        As :func:`value_arrays` gives them.
     """
-    slices = table.slices if not slices else slices
-    rows, problems = [], []
-    for slice_name in slices:
-        column = table.column(slice_name)
-        for method, params in methods:
-            name = method_name(method, params)
-            if method == "loo":  # each unit's LOO needs only its own two cells
-                for i, unit in enumerate(table.letters):
-                    try:
-                        value = V.leave_one_out(column, units=[i], labels=table.labels)[i]
-                    except MissingCells as exc:
-                        problems.append({"method": name, "slice": slice_name, "unit": unit,
-                                         "error": str(exc), "missing": exc.labels})
-                        continue
-                    rows.append({"method": name, "slice": slice_name, "unit": unit, "value": float(value)})
-                continue
-            try:
-                result = compute(table, method, params, column)
-            except MissingCells as exc:
-                problems.append({"method": name, "slice": slice_name, "error": str(exc), "missing": exc.labels})
-                continue
-            for unit, value in zip(table.letters, result):
-                rows.append({"method": name, "slice": slice_name, "unit": unit,
-                             "value": None if np.isnan(value) else float(value)})
+    slices = list(table.slices) if not slices else list(slices)
+    arrays, problems = value_arrays(table, methods, slices)
+    rows = [{"method": name, "slice": s, "unit": unit, "value": float(values[i, j])}
+            for j, s in enumerate(slices) for name, values in arrays.items()
+            for i, unit in enumerate(table.letters) if not np.isnan(values[i, j])]
     return rows, problems
