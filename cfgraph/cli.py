@@ -15,11 +15,12 @@ import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
 from cfgraph import summaries, values
+from cfgraph.clitools import lattice_of, store_of
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
 from cfgraph.resources import seed_file
 from cfgraph.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_MS, run_query
-from cfgraph.store import open_store, queries
+from cfgraph.store import queries
 
 
 class CfgraphGroup(click.Group):
@@ -56,10 +57,6 @@ class CfgraphGroup(click.Group):
             ctx.exit(130)
 
 
-def _store(ctx, create=True):
-    return open_store(ctx.obj.get("db"), create=create)
-
-
 @click.group(cls=CfgraphGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH|URL", help="Database file or SQLAlchemy URL "
               "(default: $CFGRAPH_DATABASE_URL, else ./cfgraph.db).")
@@ -75,7 +72,7 @@ def main(ctx, db):
 @click.pass_context
 def init(ctx):
     """Create or upgrade the database schema (Alembic upgrade head)."""
-    store = _store(ctx)
+    store = store_of(ctx)
     click.echo(f"database ready: {store.describe()}")
 
 
@@ -121,7 +118,7 @@ def run(ctx, name, dataset, csv_path, target, group_by, units, model, metric, se
     if not name:
         source = dataset or Path(csv_path).stem
         name = f"{source}-{model.split('(')[0].rsplit('.', 1)[-1]}-{group_by}{units or ''}"
-    store = _store(ctx)
+    store = store_of(ctx)
     report = build_world(store, name, spec, jobs=jobs, replace=replace, progress=progress)
     click.echo(f"world {name}: {report.fits} fits, {report.cells} new cells "
                f"({report.skipped_cells} already stored), {report.failed} failed, {report.seconds:.1f} s")
@@ -138,7 +135,7 @@ def import_grid_cmd(ctx, file, name, units, replace):
     from cfgraph.worlds import import_grid
 
     unit_list = [u.strip() for u in units.split(",")] if units else None
-    result = import_grid(_store(ctx), file, name, unit_list, replace=replace)
+    result = import_grid(store_of(ctx), file, name, unit_list, replace=replace)
     click.echo(f"world {result['world']}: {result['cells']} cells over {result['units']} units "
                f"and {result['slices']} slices")
 
@@ -148,18 +145,12 @@ def import_grid_cmd(ctx, file, name, units, replace):
 @click.pass_context
 def worlds(ctx, fmt):
     """List the stored worlds and how complete their lattices are."""
-    store = _store(ctx, create=False)
+    store = store_of(ctx, create=False)
     with store.session() as session:
         listed = queries.list_worlds(session)
     columns = ["name", "kind", "dataset", "model", "metric", "n_units", "slices", "cells", "failed", "complete"]
     rows = [[w[c] if c != "complete" else round(w[c], 4) for c in columns] for w in listed]
     click.echo(render(columns, rows, fmt))
-
-
-def _table(ctx, world, metric, seed):
-    store = _store(ctx, create=False)
-    with store.session() as session:
-        return queries.lattice_table(session, world, metric, seed)
 
 
 def grid_rows(table) -> tuple[list[str], list[list]]:
@@ -184,7 +175,7 @@ def grid_rows(table) -> tuple[list[str], list[list]]:
 @click.pass_context
 def grid(ctx, world, metric, seed, fmt):
     """Print a world's grid: rows = training sets, columns = evaluation slices (blank = missing)."""
-    table = _table(ctx, world, metric, seed)
+    table = lattice_of(ctx, world, metric, seed)
     columns, rows = grid_rows(table)
     click.echo(render(columns, rows, fmt))
 
@@ -201,7 +192,7 @@ def grid(ctx, world, metric, seed, fmt):
 def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
     """Leave-one-out, Shapley, Banzhaf and Beta Shapley values of each unit on each slice."""
     methods = summaries.parse_methods(method)
-    table = _table(ctx, world, metric, seed)
+    table = lattice_of(ctx, world, metric, seed)
     if slice_name == "*" or (slice_name == "all" and "all" not in table.slices):
         chosen = table.slices
     else:
@@ -226,7 +217,7 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
 @click.pass_context
 def sql(ctx, query, fmt, max_rows, timeout_ms):
     """Run one read-only SQL query over the store (tables and views are listed in the README)."""
-    store = _store(ctx, create=False)
+    store = store_of(ctx, create=False)
     if store.sqlite_path is None:
         raise CfgraphError("read-only SQL is supported on SQLite stores only")
     result = run_query(store.sqlite_path, query, max_rows=max_rows, timeout_ms=timeout_ms)
@@ -274,7 +265,7 @@ def demo(ctx, jobs):
     """Build the demo worlds (the seed's toy grid and digits), then print the grid and values."""
     from cfgraph.worlds import build_world, import_grid, make_spec
 
-    store = _store(ctx)
+    store = store_of(ctx)
     toy = import_grid(store, seed_file("toy_grid.csv"), "toy", replace=True,
                       description="The seed's four-object toy grid: four known rows, twelve missing.")
     click.echo(f"toy world: {toy['cells']} cells imported from seed_data/toy_grid.csv (12 rows missing by design)")

@@ -6,18 +6,14 @@ import json
 
 import click
 
+from cfgraph.clitools import store_of
 from cfgraph.render import render
 from cfgraph.semble import queries, xrpc
 from cfgraph.semble import service as related_service
 from cfgraph.semble.join import DEFAULT_PREFIX
-from cfgraph.store import open_store
 
 #: Skipped records printed after a refresh; the rest are in the related_skip table.
 SHOWN_SKIPS = 20
-
-
-def _store(ctx):
-    return open_store((ctx.find_object(dict) or {}).get("db"))
 
 
 def _echo_report(report) -> None:
@@ -59,7 +55,7 @@ def related():
 @click.pass_context
 def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeout):
     """Fetch the shelves from the user's repository and replace the stored copy (one transaction)."""
-    store = _store(ctx)
+    store = store_of(ctx)
     report = related_service.refresh(
         store, handle=handle, did=did, pds=pds, prefix=_prefix(prefix, all_collections),
         service=service, plc=plc, timeout=timeout)
@@ -73,7 +69,7 @@ def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeou
 @click.pass_context
 def list_(ctx, collection, text, fmt):
     """List the stored shelves and their cards."""
-    store = _store(ctx)
+    store = store_of(ctx)
     with store.session() as session:
         if fmt == "json":
             view = queries.related_view(session, collection, text)
@@ -116,5 +112,5 @@ def import_(ctx, file, prefix, all_collections):
 
     FILE holds {"did": "did:plc:...", "records": [{"uri", "cid", "value"}, ...]}.
     """
-    store = _store(ctx)
+    store = store_of(ctx)
     _echo_report(related_service.import_file(store, file, prefix=_prefix(prefix, all_collections)))

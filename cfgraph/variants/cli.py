@@ -13,14 +13,9 @@ import json
 
 import click
 
+from cfgraph.clitools import lattice_of, store_of
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
-
-
-def _store(ctx, create=True):
-    from cfgraph.store import open_store
-
-    return open_store(ctx.obj.get("db"), create=create)
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -51,7 +46,7 @@ def _build(ctx, parent, recipes_, names, jobs, replace, progress, slice_name=Non
     if jobs == 0:
         raise CfgraphError("--jobs must be a positive number of workers, or -1 for all cores")
     recipes_ = [normalise(r) for r in recipes_]
-    store = _store(ctx)
+    store = store_of(ctx)
     with store.session() as session:
         world = queries.get_world(session, parent)
         letters = [u.label for u in world.units]
@@ -205,7 +200,7 @@ def unlearn(ctx, parent, units, method, iterations, tolerance, seed, jobs, repla
         raise CfgraphError(f"--tolerance must be a number >= 0, not {tolerance}")
     chosen = _units(units)
     if not chosen:
-        store = _store(ctx)
+        store = store_of(ctx)
         with store.session() as session:
             chosen = [u.label for u in queries.get_world(session, parent).units]
     recipes_ = [{"kind": "unlearn", "unit": u, "method": method, "iterations": iterations, "seed": seed}
@@ -227,7 +222,7 @@ def list_cmd(ctx, parent, fmt):
     """List variant worlds (of PARENT, or all) with their moves and recipes."""
     from cfgraph.variants import list_variants
 
-    with _store(ctx, create=False).session() as session:
+    with store_of(ctx, create=False).session() as session:
         rows = list_variants(session, parent)
     for r in rows:
         r["recipe"] = json.dumps(r["recipe"], sort_keys=True)
@@ -242,7 +237,7 @@ def list_cmd(ctx, parent, fmt):
 @click.pass_context
 def delta(ctx, name, metric, seed, fmt):
     """Print a variant's delta grid against its parent (variant - parent, per training set and slice)."""
-    _delta(_store(ctx, create=False), name, fmt, metric, seed)
+    _delta(store_of(ctx, create=False), name, fmt, metric, seed)
 
 
 def _delta(store, name, fmt, metric=None, seed=None):
@@ -261,16 +256,9 @@ def rebuild(ctx, name, jobs):
     """Delete a variant world and build it again from its stored parent and recipe."""
     from cfgraph.variants import rebuild_variant
 
-    report = rebuild_variant(_store(ctx), name, jobs=jobs)
+    report = rebuild_variant(store_of(ctx), name, jobs=jobs)
     click.echo(f"variant {report.name} ({report.move}) rebuilt: {report.copied} cells copied, "
                f"{report.run.fits} fits, {report.run.failed} failed")
-
-
-def _table(ctx, world, metric, seed):
-    from cfgraph.store import queries
-
-    with _store(ctx, create=False).session() as session:
-        return queries.lattice_table(session, world, metric, seed)
 
 
 @click.command()
@@ -289,7 +277,7 @@ def strike(ctx, world, coalition, order, slice_name, metric, seed, fmt):
     """
     from cfgraph.variants.reports import strike_rows
 
-    path, extremes = strike_rows(_table(ctx, world, metric, seed), slice_name, coalition, order)
+    path, extremes = strike_rows(lattice_of(ctx, world, metric, seed), slice_name, coalition, order)
     if path:
         _show(path, fmt)
         if fmt == "table":
@@ -314,7 +302,7 @@ def budget(ctx, world, prices, budget, slice_name, trials, random_seed, metric, 
 
     if trials < 1:
         raise CfgraphError("--trials must be at least 1")
-    table = _table(ctx, world, metric, seed)
+    table = lattice_of(ctx, world, metric, seed)
     _show(budget_rows(table, parse_prices(prices, table.letters), budget, slice_name, random_seed, trials), fmt)
 
 
@@ -332,4 +320,4 @@ def envelope(ctx, world, epsilon, release_seed, slice_name, metric, seed, fmt):
     the Laplace scale sensitivity/epsilon, and a noisy release of the full set's cell (Dwork 2006)."""
     from cfgraph.variants.reports import envelope_rows
 
-    _show(envelope_rows(_table(ctx, world, metric, seed), epsilon, release_seed, slice_name), fmt)
+    _show(envelope_rows(lattice_of(ctx, world, metric, seed), epsilon, release_seed, slice_name), fmt)
