@@ -31,11 +31,11 @@ class MissingCells(CfgraphError):
 
     def __init__(self, masks, labels=None, what="this summary"):
         self.masks = sorted(set(int(m) for m in masks))
-        self.labels = labels if labels is not None else [_label(m) for m in self.masks]
+        if labels is None:
+            from cfgraph.lattice import LETTERS, mask_label  # lattice imports this module
+
+            labels = [mask_label(m, LETTERS) for m in self.masks]
+        self.labels = labels
         shown = ", ".join(self.labels[:8]) + (" ..." if len(self.labels) > 8 else "")
         super().__init__(f"{what} needs {len(self.masks)} missing cell(s): {shown}")
 
-
-def _label(mask: int) -> str:
-    """A training set's label from its bitmask (the lattice module's rule, without importing it)."""
-    return "".join(chr(65 + i) for i in range(mask.bit_length()) if mask >> i & 1) or "∅"
