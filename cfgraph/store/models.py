@@ -33,9 +33,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-#: Cell statuses: a fitted model, the empty set's chance baseline, a one-class
-#: training set that predicts its class, or a fit/score that raised.
-CELL_STATUSES = ("ok", "baseline", "single_class", "failed")
+#: Cell statuses: a fitted model, the empty set's baseline (chance for classification,
+#: the training split's mean target for regression), a training set whose target is
+#: constant and so predicts that constant, or a fit/score that raised.
+CELL_STATUSES = ("ok", "baseline", "constant", "failed")
+#: The supervised tasks a world can hold.
+TASKS = ("classification", "regression")
 
 
 class Base(DeclarativeBase):
@@ -50,6 +53,7 @@ class World(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20))  # trained | imported | variant
+    task: Mapped[str] = mapped_column(String(20), server_default="classification")  # see TASKS
     dataset: Mapped[str | None] = mapped_column(String(500))
     split: Mapped[dict | None] = mapped_column(JSON)
     grouping: Mapped[dict | None] = mapped_column(JSON)
@@ -153,7 +157,7 @@ class Cell(Base):
         UniqueConstraint("node_id", "slice_id", "metric", "seed"),
         Index("ix_cell_slice_id", "slice_id"),
         CheckConstraint(
-            "status IN ('ok', 'baseline', 'single_class', 'failed')", name="status"
+            "status IN ('ok', 'baseline', 'constant', 'failed')", name="status"
         ),
         CheckConstraint("status = 'failed' OR value IS NOT NULL", name="value_unless_failed"),
     )
