@@ -7,21 +7,31 @@
 (b) All semivalues from a complete table for n = 16 and n = 20 (vectorised numpy), against a
     plain Python loop over the 2^n coalitions at n = 16; plus reading an n = 16 lattice from
     the store.
+(c) One semivalue at n = 16, 20 and 22 by the layer-sum table (``values.semivalue``): time and
+    peak memory (tracemalloc) against the previous implementation (n passes over half the
+    lattice, kept below as the reference peer) and against a floor of one ``np.sum`` over the
+    whole lattice per unit; then Beta(alpha, beta) from the cached table, as the web does.
 
 Every figure is printed with its ratio to a baseline measured in the same run.
+Run: ``.venv/bin/python bench/bench_values.py`` (or ``make bench`` for every benchmark);
+``bench/bench_values.py layers`` runs (c) alone.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
 from cfgraph import lattice, values
 from cfgraph.evaluate import fit_node
-from cfgraph.store import open_store, queries
+from cfgraph.grids import import_grid
+from cfgraph.store import open_store
+from cfgraph.store.cells import lattice_table
 from cfgraph.worlds import build_world, make_spec, prepare
 
 N_IRIS = 8
@@ -57,7 +67,7 @@ def bench_iris(tmp: Path) -> list[str]:
     store = open_store(tmp / "iris8.db")
     started = time.perf_counter()
     report = build_world(store, "iris8", spec, progress=False)
-    table = queries.lattice_table(store.session(), "iris8")
+    table = lattice_table(store.session(), "iris8")
     column = table.column("all")
     ours = {"loo": values.leave_one_out(column), "shapley": values.shapley(column),
             "banzhaf": values.banzhaf(column), "beta": values.beta_shapley(column, 16, 1)}
@@ -115,10 +125,10 @@ def bench_table(tmp: Path) -> list[str]:
     letters = lattice.unit_letters(16)
     labels = lattice.all_labels(letters)
     path.write_text("train_set,eval_slice,value\n" + "\n".join(f"{labels[m]},all,{float(v16[m])!r}" for m in range(1 << 16)))
-    from cfgraph.worlds import import_grid
+    from cfgraph.grids import import_grid
 
     import_grid(store, path, "n16", units=letters)
-    read16 = timed(lambda: queries.lattice_table(store.session(), "n16"), repeat=1)
+    read16 = timed(lambda: lattice_table(store.session(), "n16"), repeat=1)
     return [
         "(b) Shapley + Banzhaf + Beta(16,1) from a complete table:",
         f"    plain Python loop, n = 16 (baseline): {loop16 * 1000:9.1f} ms",
@@ -128,10 +138,66 @@ def bench_table(tmp: Path) -> list[str]:
     ]
 
 
+def previous_semivalue(v, weights):
+    """The previous ``values.semivalue``: weight every cell for both roles, then per unit two
+    plain sums over half the lattice (n passes, two weighted copies of the table)."""
+    n = values.n_units_of(v)
+    size = lattice.sizes(n)
+    with_i = weights[np.maximum(size - 1, 0)].reshape((-1,) + (1,) * (v.ndim - 1)) * v
+    without_i = weights[np.minimum(size, n - 1)].reshape((-1,) + (1,) * (v.ndim - 1)) * v
+    tail = v.shape[1:]
+    out = np.empty((n,) + tail)
+    for i in range(n):
+        shape = (1 << (n - 1 - i), 2, 1 << i) + tail
+        out[i] = with_i.reshape(shape)[:, 1].sum(axis=(0, 1)) - without_i.reshape(shape)[:, 0].sum(axis=(0, 1))
+    return out
+
+
+def sum_per_unit_floor(v, n):
+    """The floor: one np.sum over the whole lattice for each of the n units."""
+    return [np.sum(v) for _ in range(n)]
+
+
+def peak_bytes(fn, *args) -> int:
+    """Peak memory that one call allocates (tracemalloc sees numpy's buffers)."""
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def bench_layers(_tmp: Path | None = None) -> list[str]:
+    rng = np.random.default_rng(0)
+    lines = ["(c) Shapley from a complete table (one slice): layer sums vs the previous code vs the floor",
+             "      n    layer sums  (peak MB)   previous  (peak MB)   floor: n x np.sum   previous/new  new/floor"]
+    for n in (16, 20, 22):
+        v = rng.random(1 << n)
+        w = values.semivalue_weights(n, "shapley")
+        np.testing.assert_allclose(values.semivalue(v, w), previous_semivalue(v, w), rtol=0, atol=1e-12)
+        new = timed(values.semivalue, v, w, repeat=5)
+        old = timed(previous_semivalue, v, w, repeat=3)
+        floor = timed(sum_per_unit_floor, v, n, repeat=5)
+        new_mb = peak_bytes(values.semivalue, v, w) / 1e6
+        old_mb = peak_bytes(previous_semivalue, v, w) / 1e6
+        lines.append(f"    {n:3d} {new * 1000:10.1f} ms {new_mb:9.1f} {old * 1000:10.1f} ms {old_mb:9.1f}"
+                     f" {floor * 1000:14.1f} ms {old / new:13.1f}x {new / floor:9.2f}x")
+    table = values.layer_sums(v)
+    beta = timed(lambda: values.semivalue_from_layer_sums(*table, values.semivalue_weights(n, "beta", 4, 2)),
+                 repeat=20)
+    lines.append(f"    Beta(4, 2) at n = {n} from the cached layer-sum table: {beta * 1e6:.0f} us "
+                 f"({new / beta:.0f}x faster than summing the table again)")
+    return lines
+
+
 def main() -> None:
+    sections = {"iris": bench_iris, "table": bench_table, "layers": bench_layers}
+    chosen = [a for a in sys.argv[1:] if a in sections] or list(sections)
     with tempfile.TemporaryDirectory() as tmp:
-        for line in bench_iris(Path(tmp)) + bench_table(Path(tmp)):
-            print(line, flush=True)
+        for name in chosen:
+            for line in sections[name](Path(tmp)):
+                print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 (a) The grid page of an n = 8 world with powerset evaluation slices (256 training sets x 255
     slices = 65,280 cells), rendered server-side with the question panel; baseline: the store's
-    own full read of that lattice (``queries.lattice_table``), the least any grid must do.
+    own full read of that lattice (``lattice_table``), the least any grid must do.
     The world is real by default: iris in 8 random units, GaussianNB, built with build_world
     (about 30 s); ``--synthetic`` imports a synthetic grid instead.
 (b) A node's neighbourhood in an n = 16 world (65,536 training sets x 17 slices, a synthetic
@@ -25,9 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from cfgraph import lattice
-from cfgraph.store import open_store, queries
+from cfgraph.grids import import_grid
+from cfgraph.store import open_store
+from cfgraph.store.catalog import find_world
+from cfgraph.store.cells import lattice_table
 from cfgraph.web import create_app
-from cfgraph.worlds import build_world, import_grid, make_spec
+from cfgraph.worlds import build_world, make_spec
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -63,7 +66,7 @@ def synthetic_grid(path: Path, n: int, slice_masks: list[int], seed: int = 0) ->
 
 def build_n8(store, workdir: Path, synthetic: bool) -> str:
     with store.session() as session:
-        if queries.find_world(session, "p8") is not None:
+        if find_world(session, "p8") is not None:
             return "existing"
     started = time.perf_counter()
     if synthetic:
@@ -81,7 +84,7 @@ def build_n8(store, workdir: Path, synthetic: bool) -> str:
 
 def build_n16(store, workdir: Path) -> str:
     with store.session() as session:
-        if queries.find_world(session, "n16") is not None:
+        if find_world(session, "n16") is not None:
             return "existing"
     started = time.perf_counter()
     masks = [1 << i for i in range(16)] + [(1 << 16) - 1]
@@ -92,7 +95,7 @@ def build_n16(store, workdir: Path) -> str:
 def full_read(store, world: str):
     def read():
         with store.session() as session:
-            return queries.lattice_table(session, world)
+            return lattice_table(session, world)
     return read
 
 
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         print("(a) grid of the n=8 powerset world, 256 training sets x 255 slices = 65,280 cells")
         base, table = timed(full_read(store, "p8"), args.repeat)
         assert table.values.shape == (256, 255), table.values.shape
-        print(line("baseline: full lattice read (queries.lattice_table)", base, base))
+        print(line("baseline: full lattice read (lattice_table)", base, base))
         for name, url in (
             ("grid page, heat map + 12 questions", "/world/p8/grid"),
             ("grid page, raw values shown", "/world/p8/grid?raw=1"),
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         print("(b) neighbourhood of node ACEGIKMO in the n=16 world, 65,536 training sets x 17 slices")
         base, table = timed(full_read(store, "n16"), max(1, args.repeat // 2))
         assert table.values.shape == (1 << 16, 17), table.values.shape
-        print(line("baseline: full lattice read (queries.lattice_table)", base, base))
+        print(line("baseline: full lattice read (lattice_table)", base, base))
         for name, url in (
             ("training-set page (17 slices x 16 neighbours)", "/world/n16/node/ACEGIKMO"),
             ("lattice graph page, local view + walked path", "/world/n16/graph?slice=all&node=ACEGIKMO"

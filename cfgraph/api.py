@@ -1,12 +1,23 @@
-"""The Python API in a few names: open a store, build or import a world, read its lattice."""
+"""The Python API in a few names: open a store, build or import a world, open it and read it.
+
+>>> from cfgraph.api import World, import_grid, open_store
+>>> from cfgraph.resources import seed_file
+>>> store = open_store("sqlite://")  # in memory; a path or URL keeps it
+>>> _ = import_grid(store, seed_file("toy_grid.csv"), "toy")
+>>> with World.open(store, "toy") as toy:
+...     [u.label for u in toy.units], float(round(toy.values("loo", ["B"]).mean["loo"][1, 0], 2))
+(['A', 'B', 'C', 'D'], 0.33)
+"""
 
 from __future__ import annotations
 
-from cfgraph.store import Store, open_store, queries
-from cfgraph.store.queries import LatticeTable
-from cfgraph.worlds import build_world, import_grid, make_spec
+from cfgraph.grids import import_grid
+from cfgraph.store import Store, open_store
+from cfgraph.tables import LatticeTable
+from cfgraph.world import World, list_worlds
+from cfgraph.worlds import build_world, make_spec
 
-__all__ = ["open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds"]
+__all__ = ["open_store", "build_world", "import_grid", "make_spec", "World", "load_lattice", "list_worlds"]
 
 
 def load_lattice(store: Store, world: str, metric: str | None = None, seed: int | None = None) -> LatticeTable:
@@ -32,11 +43,5 @@ def load_lattice(store: Store, world: str, metric: str | None = None, seed: int 
     NotFound
         On an unknown world, metric or seed.
     """
-    with store.session() as session:
-        return queries.lattice_table(session, world, metric, seed)
-
-
-def list_worlds(store: Store) -> list[dict]:
-    """Every stored world with its size, model, metric and completeness."""
-    with store.session() as session:
-        return queries.list_worlds(session)
+    with World.open(store, world) as w:
+        return w.table(metric, seed)

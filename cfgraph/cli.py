@@ -11,16 +11,15 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
-from sqlalchemy.exc import SQLAlchemyError
 
-from cfgraph import summaries, values
-from cfgraph.clitools import lattice_of, store_of
+from cfgraph.clitools import render_units, store_of
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
 from cfgraph.resources import seed_file
 from cfgraph.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_MS, run_query
-from cfgraph.store import queries
+
+# Start-up: `cfgraph --help` and `cfgraph sql` import neither scikit-learn, scipy nor Alembic
+# (tests/test_startup.py checks it). Commands import what they need when they run.
 
 
 class CfgraphGroup(click.Group):
@@ -49,7 +48,10 @@ class CfgraphGroup(click.Group):
         except CfgraphError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            database_errors = sys.modules.get("sqlalchemy.exc")  # loaded by any command that opened a store
+            if database_errors is None or not isinstance(exc, database_errors.SQLAlchemyError):
+                raise
             click.echo(f"error: database: {str(exc.orig if getattr(exc, 'orig', None) else exc).splitlines()[0]}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
@@ -76,24 +78,30 @@ def init(ctx):
     click.echo(f"database ready: {store.describe()}")
 
 
-def _int_list(text: str, what: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise CfgraphError(f"{what} takes comma-separated integers, not {text!r}") from None
-
-
 @main.command()
 @click.option("--world", "name", help="Name of the world (default: DATASET-MODEL-GROUPINGn).")
-@click.option("--dataset", type=str, help="A dataset scikit-learn ships: iris, wine, breast_cancer, digits.")
-@click.option("--csv", "csv_path", type=str, help="Your own CSV (numeric features, a header row).")
-@click.option("--target", help="The CSV column holding class labels.")
-@click.option("--group-by", default="kmeans", show_default=True, help="kmeans, class, random, or a CSV column.")
+@click.option("--dataset", type=str,
+              help="A dataset scikit-learn ships: iris, wine, breast_cancer, digits (classification), "
+                   "diabetes (regression).")
+@click.option("--csv", "csv_path", type=str,
+              help="Your own CSV with a header row; features may be numbers or text, values may be missing "
+                   "(empty, NA, N/A, NaN, ?).")
+@click.option("--target", help="The CSV column to predict: class labels, or numbers for regression.")
+@click.option("--task", type=click.Choice(["classification", "regression"]),
+              help="Default: the dataset's, or inferred from the CSV's target: text or two whole numbers -> "
+                   "classification; fractions or over 20 whole numbers -> regression; 3 to 20 whole numbers: "
+                   "say which.")
+@click.option("--features", metavar="COL,...", help="The CSV's feature columns (default: all but target and group).")
+@click.option("--drop", metavar="COL,...", help="CSV columns not to use as features.")
+@click.option("--group-by", default="kmeans", show_default=True,
+              help="kmeans, class (classification only), random, or a CSV column (a missing value: unit (missing)).")
 @click.option("--units", type=int, default=None, help="Number of units (data objects); 4 for kmeans/random.")
-@click.option("--model", default="logreg", show_default=True,
-              help="logreg, gnb, tree, knn, forest, or a dotted scikit-learn class path, e.g. sklearn.svm.SVC(C=2).")
-@click.option("--metric", default="accuracy", show_default=True, help="scikit-learn scorer name(s), comma-separated.")
-@click.option("--seeds", default="0", show_default=True, help="Model seeds, comma-separated; one fit per training set per seed.")
+@click.option("--model", help="Classification: logreg (default), gnb, tree, knn, forest, gbc; regression: ridge "
+              "(default), linear, tree, knn, forest, gbr; or a dotted scikit-learn class path, e.g. "
+              "sklearn.svm.SVC(C=2).")
+@click.option("--metric", help="scikit-learn scorer name(s), comma-separated (default: accuracy, or r2 for regression).")
+@click.option("--seeds", default="0", show_default=True,
+              help="Model seeds: a list and ranges, e.g. 0-9 or 0,2,5-7; one fit per training set per seed.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split and the grouping.")
 @click.option("--test-size", default=0.3, show_default=True, type=float)
 @click.option("--eval-slices", default="units", show_default=True, type=click.Choice(["units", "powerset"]),
@@ -102,37 +110,59 @@ def _int_list(text: str, what: str) -> list[int]:
 @click.option("--replace", is_flag=True, help="Delete an existing world of that name first.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
-def run(ctx, name, dataset, csv_path, target, group_by, units, model, metric, seeds, seed, test_size,
-        eval_slices, jobs, replace, progress):
+def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, units, model, metric, seeds, seed,
+        test_size, eval_slices, jobs, replace, progress):
     """Train a model on every training set of a world and score it on every slice.
 
     Re-running the same command computes only the missing cells.
     """
-    from cfgraph.worlds import build_world, make_spec
+    from cfgraph.worlds import build_world, make_spec, parse_seeds
 
     if units is None and group_by in ("kmeans", "random"):
         units = 4
-    spec = make_spec(dataset=dataset, csv_path=csv_path, target=target, group_by=group_by, units=units,
-                     model=model, metrics=[m.strip() for m in metric.split(",") if m.strip()],
-                     seeds=_int_list(seeds, "--seeds"), seed=seed, test_size=test_size, eval_slices=eval_slices)
+    spec = make_spec(dataset=dataset, csv_path=csv_path, target=target, task=task, features=features, drop=drop,
+                     group_by=group_by, units=units, model=model,
+                     metrics=None if metric is None else [m.strip() for m in metric.split(",") if m.strip()],
+                     seeds=parse_seeds(seeds), seed=seed, test_size=test_size, eval_slices=eval_slices)
     if not name:
         source = dataset or Path(csv_path).stem
-        name = f"{source}-{model.split('(')[0].rsplit('.', 1)[-1]}-{group_by}{units or ''}"
+        name = f"{source}-{spec['model'].split('(')[0].rsplit('.', 1)[-1]}-{group_by}{units or ''}"
     store = store_of(ctx)
     report = build_world(store, name, spec, jobs=jobs, replace=replace, progress=progress)
-    click.echo(f"world {name}: {report.fits} fits, {report.cells} new cells "
+    click.echo(f"world {name} ({spec['task']}): {report.fits} fits, {report.cells} new cells "
                f"({report.skipped_cells} already stored), {report.failed} failed, {report.seconds:.1f} s")
 
 
 @main.command("import-grid")
 @click.argument("file", type=str)
 @click.option("--world", "name", required=True, help="Name of the new world.")
-@click.option("--units", help="Unit names in bit order, comma-separated (default: letters seen in the file).")
+@click.option("--units", help="Units in bit order, comma-separated: letters (W,C,M) or names (code,math). "
+                               "Default: the units the file's training sets use, sorted.")
 @click.option("--replace", is_flag=True, help="Replace an existing world of that name.")
 @click.pass_context
 def import_grid_cmd(ctx, file, name, units, replace):
-    """Store cells computed elsewhere (CSV or JSON of train_set, eval_slice, value[, metric, seed])."""
-    from cfgraph.worlds import import_grid
+    """Store cells computed elsewhere (CSV or JSON of train_set, eval_slice, value[, metric, seed]).
+
+    FILE holds one cell per record: a CSV with a header row, or a JSON list of
+    objects (or {"cells": [...]}). metric defaults to "score" and seed to 0;
+    cells not in the file stay missing.
+
+    \b
+    A training set (train_set) names its units in one of two styles:
+      letters  CM, MWC or C+M: one letter per unit, in any order. The units
+               are the letters seen, sorted (a file using C, M and W has the
+               3 units C, M, W), and keep their letters as labels.
+      names    code, code+math: names joined by '+' (or ','), used as soon
+               as one label joins a name longer than one character, or is
+               longer than one character and not all capitals (code). The
+               units are the names seen, sorted, labelled A, B, C, ...
+    The empty set is written as ∅, {}, empty, -, 0 or an empty field.
+
+    --units fixes the units and their bit order (a unit no training set uses
+    is kept, with no cells). A malformed or ambiguous file (CM beside C and M:
+    one unit or two?) is refused with its line number, and nothing is written.
+    """
+    from cfgraph.grids import import_grid
 
     unit_list = [u.strip() for u in units.split(",")] if units else None
     result = import_grid(store_of(ctx), file, name, unit_list, replace=replace)
@@ -145,16 +175,22 @@ def import_grid_cmd(ctx, file, name, units, replace):
 @click.pass_context
 def worlds(ctx, fmt):
     """List the stored worlds and how complete their lattices are."""
-    store = store_of(ctx, create=False)
-    with store.session() as session:
-        listed = queries.list_worlds(session)
+    from cfgraph.world import list_worlds
+
+    listed = list_worlds(store_of(ctx, create=False))
     columns = ["name", "kind", "dataset", "model", "metric", "n_units", "slices", "cells", "failed", "complete"]
     rows = [[w[c] if c != "complete" else round(w[c], 4) for c in columns] for w in listed]
     click.echo(render(columns, rows, fmt))
 
 
-def grid_rows(table) -> tuple[list[str], list[list]]:
-    """Rows = training sets sorted by size then label; columns = slices."""
+def grid_rows(table, summary: dict | None = None) -> tuple[list[str], list[list]]:
+    """Rows = training sets sorted by size then label; columns = slices.
+
+    With ``summary`` (a seed stack's ``cell_summary()``: mean, half_width, std, n of shape
+    (2**n, m)) each cell is a dict of those four numbers instead of one value.
+    """
+    import numpy as np
+
     order = sorted(range(1 << table.n), key=lambda m: (m.bit_count(), table.labels[m]))
     columns = ["train_set"] + table.slices
     rows = []
@@ -162,22 +198,64 @@ def grid_rows(table) -> tuple[list[str], list[list]]:
         row = [table.labels[m]]
         for j in range(len(table.slices)):
             v, s = table.values[m, j], table.status[m, j]
-            row.append("failed" if s == "failed" else (None if np.isnan(v) else float(v)))
+            if summary is not None:
+                row.append(_interval(summary, m, j))
+            else:
+                row.append("failed" if s == "failed" else (None if np.isnan(v) else float(v)))
         rows.append(row)
     return columns, rows
+
+
+def _interval(summary: dict, *index) -> dict | None:
+    mean = float(summary["mean"][index])
+    if mean != mean:
+        return None
+    half, std = float(summary["half_width"][index]), float(summary["std"][index])
+    return {"mean": mean, "half_width": None if half != half else half, "std": None if std != std else std,
+            "n": int(summary["n"][index])}
+
+
+def _pm(cell) -> str | None:
+    """A mean ± half-width cell as text: "0.9120 ± 0.0130" (blank when missing)."""
+    if not isinstance(cell, dict):
+        return cell
+    half = cell["half_width"]
+    return f"{cell['mean']:.4f}" + ("" if half is None else f" ± {half:.4f}")
+
+
+def _seed_note(seeds: list[int], across: bool) -> str:
+    if across:
+        return (f"mean ± half-width of the 95% Student-t interval over n = {len(seeds)} seeds "
+                f"({', '.join(map(str, seeds))}); --seed N shows one")
+    return f"seed {seeds[0]}"
 
 
 @main.command()
 @click.argument("world")
 @click.option("--metric", help="Metric (default: the world's).")
-@click.option("--seed", type=int, help="Seed (default: the lowest stored).")
+@click.option("--seed", type=int, help="One seed (default: the mean ± 95% interval across seeds when "
+              "there are several, else the only one).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def grid(ctx, world, metric, seed, fmt):
-    """Print a world's grid: rows = training sets, columns = evaluation slices (blank = missing)."""
-    table = lattice_of(ctx, world, metric, seed)
-    columns, rows = grid_rows(table)
-    click.echo(render(columns, rows, fmt))
+    """Print a world's grid: rows = training sets, columns = evaluation slices (blank = missing).
+
+    The unit legend (label, name, definition, training rows) follows the grid.
+    """
+    from cfgraph.world import World
+
+    with World.open(store_of(ctx, create=False), world) as w:
+        shown, units = w.grid(metric, seed), w.units
+    table = shown.table
+    columns, rows = grid_rows(table, shown.summary)
+    if fmt == "json":
+        click.echo(json.dumps({"world": table.world, "metric": table.metric, "seeds": shown.seeds,
+                               "seed": shown.seed, "units": [u.to_dict() for u in units],
+                               "rows": [dict(zip(columns, row)) for row in rows]},
+                              indent=2, ensure_ascii=False))
+        return
+    click.echo(render(columns, [[_pm(c) for c in row] for row in rows], fmt))
+    render_units(units, fmt, note=f"{table.metric}, {_seed_note(shown.seeds, shown.across_seeds)}")
 
 
 @main.command("values")
@@ -186,25 +264,36 @@ def grid(ctx, world, metric, seed, fmt):
 @click.option("--slice", "slice_name", default="*", show_default=True,
               help="An evaluation slice by name (e.g. A, or all: the slice of every test row); * for every slice.")
 @click.option("--metric", help="Metric (default: the world's).")
-@click.option("--seed", type=int, help="Seed (default: the lowest stored).")
+@click.option("--seed", type=int, help="One seed (default: the mean ± 95% interval across seeds when "
+              "there are several, else the only one).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
-    """Leave-one-out, Shapley, Banzhaf and Beta Shapley values of each unit on each slice."""
-    methods = summaries.parse_methods(method)
-    table = lattice_of(ctx, world, metric, seed)
-    if slice_name == "*" or (slice_name == "all" and "all" not in table.slices):
-        chosen = table.slices
-    else:
-        table.slice_index(slice_name)
-        chosen = [slice_name]
-    rows, problems = summaries.value_table(table, methods, chosen)
+    """Leave-one-out, Shapley, Banzhaf and Beta Shapley values of each unit on each slice.
+
+    With several seeds stored, each value is the mean over seeds ± the half-width of
+    its 95% Student-t interval, and n is the number of seeds. The unit legend follows.
+    """
+    from cfgraph.world import World
+
+    with World.open(store_of(ctx, create=False), world) as w:
+        slice_names = [s.name for s in w.slices]
+        if slice_name == "*" or (slice_name == "all" and "all" not in slice_names):
+            chosen = None
+        else:
+            chosen = [w.find_slice(slice_name).name]
+        result = w.values(method, chosen, metric, seed)
+        units = w.units
+    rows = result.rows()
     if fmt == "json":
-        click.echo(json.dumps({"world": table.world, "metric": table.metric, "seed": table.seed,
-                               "values": rows, "missing": problems}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"world": result.world, "metric": result.metric, "seeds": result.seeds,
+                               "seed": None if result.across_seeds else result.seeds[0],
+                               "units": [u.to_dict() for u in units], "values": rows,
+                               "missing": result.problems}, indent=2, ensure_ascii=False))
         return
     click.echo(render(*_values_wide(rows), fmt))
-    for p in problems:
+    render_units(units, fmt, note=f"{result.metric}, {_seed_note(result.seeds, result.across_seeds)}")
+    for p in result.problems:
         unit = f" of unit {p['unit']}" if p.get("unit") else ""
         click.echo(f"note: {p['method']}{unit} on slice {p['slice']}: {p['error']}", err=True)
 
@@ -245,12 +334,21 @@ def serve(ctx, host, port, debug):
 
 
 def _values_wide(rows: list[dict]) -> tuple[list[str], list[list]]:
-    """Value rows pivoted to one line per (slice, unit) and one column per method."""
+    """Value rows pivoted to one line per (slice, unit) and one column per method.
+
+    Rows across seeds (with ``half_width`` and ``n``) show "mean ± half-width" and a column n.
+    """
     names = list(dict.fromkeys(r["method"] for r in rows))
+    across = any("half_width" in r for r in rows)
     wide: dict = {}
     for r in rows:
-        wide.setdefault((r["slice"], r["unit"]), {})[r["method"]] = r["value"]
-    return ["slice", "unit"] + names, [[s, u] + [v.get(n) for n in names] for (s, u), v in wide.items()]
+        cell = _pm({"mean": r["value"], "half_width": r.get("half_width")}) if across else r["value"]
+        entry = wide.setdefault((r["slice"], r["unit"]), {})
+        entry[r["method"]] = cell
+        if across:
+            entry["n"] = max(entry.get("n", 0), r["n"])
+    columns = ["slice", "unit"] + names + (["n"] if across else [])
+    return columns, [[s, u] + [v.get(n) for n in columns[2:]] for (s, u), v in wide.items()]
 
 
 DEMO_WORLD = "digits"
@@ -263,7 +361,8 @@ DEMO_SPEC = dict(dataset="digits", group_by="kmeans", units=4, model="logreg", m
 @click.pass_context
 def demo(ctx, jobs):
     """Build the demo worlds (the seed's toy grid and digits), then print the grid and values."""
-    from cfgraph.worlds import build_world, import_grid, make_spec
+    from cfgraph.grids import import_grid
+    from cfgraph.worlds import build_world, make_spec
 
     store = store_of(ctx)
     toy = import_grid(store, seed_file("toy_grid.csv"), "toy", replace=True,
@@ -273,14 +372,19 @@ def demo(ctx, jobs):
     click.echo(f"digits world: {report.fits} fits now, {report.skipped_cells} cells were already stored, "
                f"{report.failed} failed")
     _demo_related(store)
-    with store.session() as session:
-        table = queries.lattice_table(session, DEMO_WORLD)
+    from cfgraph import values
+    from cfgraph.world import World
+
+    with World.open(store, DEMO_WORLD) as world:
+        table = world.table()
+        result = world.values("loo+shapley+banzhaf", seed=table.seed)
+        units = world.units
     click.echo("\nGrid of world 'digits' (accuracy; rows = training sets, columns = evaluation slices):\n")
     columns, rows = grid_rows(table)
     click.echo(render(columns, rows))
+    render_units(units)
     click.echo("\nValues of each unit on each slice (LOO from the full set; Shapley; Banzhaf):\n")
-    rows, _ = summaries.value_table(table, summaries.parse_methods("loo+shapley+banzhaf"))
-    click.echo(render(*_values_wide(rows)))
+    click.echo(render(*_values_wide(result.rows())))
     prog = _program() + (f" --db {ctx.obj['db']}" if ctx.obj.get("db") else "")
     full = (1 << table.n) - 1
     gaps = [abs(values.shapley(table.column(s)).sum() - (table.column(s)[full] - table.column(s)[0]))

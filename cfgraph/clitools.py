@@ -1,22 +1,49 @@
-"""What every command group of the CLI shares: the store named by the global ``--db``."""
+"""What every command group of the CLI shares: the store named by the global ``--db``, and the
+unit legend printed under a world's tables.
+
+Nothing heavy is imported here: the store (SQLAlchemy) loads when a command opens it.
+"""
 
 from __future__ import annotations
 
 import click
 
-from cfgraph.store import Store, open_store, queries
-from cfgraph.store.queries import LatticeTable
+from cfgraph.render import render
+
+#: Columns of the unit legend.
+LEGEND_COLUMNS = ["unit", "name", "definition", "training_rows"]
 
 
-def store_of(ctx: click.Context, create: bool = True) -> Store:
-    """The store of the global ``--db`` option (else ``$CFGRAPH_DATABASE_URL``, else ./cfgraph.db).
+def store_of(ctx: click.Context, create: bool = True):
+    """The :class:`~cfgraph.store.Store` of the global ``--db`` option (else
+    ``$CFGRAPH_DATABASE_URL``, else ./cfgraph.db).
 
     With ``create=False`` a missing or older database is refused rather than made.
     """
+    from cfgraph.store import open_store
+
     return open_store((ctx.find_object(dict) or {}).get("db"), create=create)
 
 
-def lattice_of(ctx: click.Context, world: str, metric: str | None = None, seed: int | None = None) -> LatticeTable:
-    """A world's cells for one metric and seed, from the store of ``--db``."""
-    with store_of(ctx, create=False).session() as session:
-        return queries.lattice_table(session, world, metric, seed)
+def lattice_of(ctx: click.Context, world: str, metric: str | None = None, seed: int | None = None):
+    """A world's cells for one metric and seed (a :class:`~cfgraph.tables.LatticeTable`), from the store of ``--db``."""
+    from cfgraph.world import World
+
+    with World.open(store_of(ctx, create=False), world) as w:
+        return w.table(metric, seed)
+
+
+def legend_rows(units) -> list[list]:
+    """One row per unit: letter, name, definition, training rows."""
+    return [[u.label, u.name, u.definition, u.size] for u in units]
+
+
+def render_units(units, fmt: str = "table", note: str | None = None) -> None:
+    """Print the unit legend after a table: as a second table on stdout, or on stderr for CSV
+    (so stdout stays one CSV document). JSON output carries it as a ``units`` key instead."""
+    if fmt == "csv":
+        click.echo(render(LEGEND_COLUMNS, legend_rows(units), "csv"), err=True)
+        return
+    heading = f"\nunits ({note}):" if note else "\nunits:"
+    click.echo(heading)
+    click.echo(render(LEGEND_COLUMNS, legend_rows(units), "table"))

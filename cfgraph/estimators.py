@@ -1,4 +1,10 @@
-"""Models by short name or dotted path, and metrics by scikit-learn scorer name."""
+"""Models by short name or dotted path, and metrics by scikit-learn scorer name, for either task.
+
+A world's task is ``"classification"`` or ``"regression"`` (:data:`TASKS`). A
+short model name means the task's own estimator (``tree`` is a decision-tree
+classifier or regressor); a dotted path must name a class of the task's kind;
+a metric must be a scorer of the task's kind.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,14 @@ import ast
 import importlib
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier, is_regressor
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import (
     f1_score,
     get_scorer,
@@ -19,51 +30,103 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
     roc_auc_score,
+    top_k_accuracy_score,
 )
 from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from cfgraph.errors import CfgraphError
 
-#: Short names of the built-in models.
+#: The supervised tasks a world may have.
+TASKS = ("classification", "regression")
+
+#: Short names of the built-in models, per task.
 MODELS = {
-    "logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
-    "gnb": GaussianNB,
-    "tree": DecisionTreeClassifier,
-    "knn": lambda: make_pipeline(StandardScaler(), KNeighborsClassifier()),
-    "forest": lambda: RandomForestClassifier(n_estimators=100),
+    "classification": {
+        "logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+        "gnb": GaussianNB,
+        "tree": DecisionTreeClassifier,
+        "knn": lambda: make_pipeline(StandardScaler(), KNeighborsClassifier()),
+        "forest": lambda: RandomForestClassifier(n_estimators=100),
+        "gbc": GradientBoostingClassifier,
+    },
+    "regression": {
+        "ridge": lambda: make_pipeline(StandardScaler(), Ridge()),
+        "linear": LinearRegression,
+        "tree": DecisionTreeRegressor,
+        "knn": lambda: make_pipeline(StandardScaler(), KNeighborsRegressor()),
+        "forest": lambda: RandomForestRegressor(n_estimators=100),
+        "gbr": GradientBoostingRegressor,
+    },
 }
 
+#: What each task calls its estimators, for messages.
+_KIND = {"classification": "classifier", "regression": "regressor"}
 
-def make_estimator(spec: str, seed: int | None = None) -> BaseEstimator:
-    """Build an unfitted classifier from a spec.
 
-    Parameters
-    ----------
-    spec : str
-        A short name (logreg = standard scaling + logistic regression, gnb,
-        tree, knn = scaling + 5-nearest-neighbours, forest), or a dotted path to
-        a scikit-learn classifier class (``sklearn.svm.SVC``); either may carry
-        literal keyword arguments: ``knn(n_neighbors=3)``, ``sklearn.svm.SVC(C=2.0)``.
-    seed : int, optional
-        Sets every ``random_state`` parameter the estimator has.
+def check_task(task: str) -> str:
+    """``task`` if it is one of :data:`TASKS`.
 
     Raises
     ------
     CfgraphError
-        On an unknown name, a path that is not a classifier, or bad arguments.
+        Otherwise.
+
+    Examples
+    --------
+    >>> check_task("regression")
+    'regression'
+    """
+    if task not in TASKS:
+        raise CfgraphError(f"unknown task {task!r} (use classification or regression)")
+    return task
+
+
+def make_estimator(spec: str, seed: int | None = None, task: str = "classification") -> BaseEstimator:
+    """Build an unfitted classifier or regressor from a spec.
+
+    Parameters
+    ----------
+    spec : str
+        A short name or a dotted path to a scikit-learn estimator class
+        (``sklearn.svm.SVC``); either may carry literal keyword arguments:
+        ``knn(n_neighbors=3)``, ``sklearn.svm.SVR(C=2.0)``. Short names for
+        classification: logreg (standard scaling + logistic regression), gnb,
+        tree, knn (scaling + 5-nearest-neighbours), forest (100 trees), gbc
+        (gradient boosting); for regression: ridge (scaling + ridge), linear
+        (least squares), tree, knn (scaling + 5-nearest-neighbours), forest,
+        gbr (gradient boosting).
+    seed : int, optional
+        Sets every ``random_state`` parameter the estimator has.
+    task : {"classification", "regression"}
+        The estimator must be a classifier, or a regressor.
+
+    Returns
+    -------
+    sklearn.base.BaseEstimator
+        Unfitted.
+
+    Raises
+    ------
+    CfgraphError
+        On an unknown task or name, a name or class of the other task's kind,
+        or bad arguments.
 
     Examples
     --------
     >>> make_estimator("knn(n_neighbors=3)").get_params()["kneighborsclassifier__n_neighbors"]
     3
+    >>> type(make_estimator("tree", task="regression")).__name__
+    'DecisionTreeRegressor'
     """
+    check_task(task)
     name, kwargs = _parse_spec(spec)
-    if name in MODELS:
-        estimator = MODELS[name]()
+    models = MODELS[task]
+    if name in models:
+        estimator = models[name]()
         if kwargs and isinstance(estimator, Pipeline):
             last = estimator.steps[-1][0]
             kwargs = {f"{last}__{k}": v for k, v in kwargs.items()}
@@ -73,14 +136,21 @@ def make_estimator(spec: str, seed: int | None = None) -> BaseEstimator:
             cls = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError):
             raise CfgraphError(f"cannot import model {name!r}") from None
-        if not (isinstance(cls, type) and issubclass(cls, BaseEstimator) and issubclass(cls, ClassifierMixin)):
-            raise CfgraphError(f"{name!r} is not a scikit-learn classifier class")
+        if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
+            raise CfgraphError(f"{name!r} is not a scikit-learn estimator class")
         try:
             estimator = cls()
         except Exception as exc:  # a constructor that needs arguments
             raise CfgraphError(f"cannot build {name!r}: {exc}") from None
+        if not (is_classifier(estimator) if task == "classification" else is_regressor(estimator)):
+            raise CfgraphError(f"{name!r} is not a scikit-learn {_KIND[task]}, which a {task} task needs")
     else:
-        raise CfgraphError(f"unknown model {name!r} (use {', '.join(MODELS)} or a dotted path like sklearn.svm.SVC)")
+        other = TASKS[1 - TASKS.index(task)]
+        if name in MODELS[other]:
+            raise CfgraphError(f"model {name!r} is a {_KIND[other]}; a {task} task uses "
+                               f"{', '.join(models)} or a dotted path to a {_KIND[task]} class")
+        raise CfgraphError(f"unknown model {name!r} (use {', '.join(models)} or a dotted path "
+                           f"like {'sklearn.svm.SVC' if task == 'classification' else 'sklearn.svm.SVR'})")
     try:
         estimator.set_params(**kwargs)
     except ValueError as exc:
@@ -122,6 +192,8 @@ PROBA_METRICS = {
                                                         multi_class="ovr", average="weighted", labels=classes),
     "roc_auc_ovo_weighted": lambda classes: make_scorer(roc_auc_score, response_method="predict_proba",
                                                         multi_class="ovo", average="weighted", labels=classes),
+    "top_k_accuracy": lambda classes: make_scorer(top_k_accuracy_score, labels=classes,
+                                                  response_method=("decision_function", "predict_proba")),
 }
 #: Binary scorers whose positive class scikit-learn assumes to be 1; with string labels
 #: the positive class is the task's second class in sorted order.
@@ -130,28 +202,69 @@ POS_LABEL_METRICS = {
 }
 
 
-def check_metric(name: str, classes=None):
+def metric_task(name: str) -> str:
+    """The task a scikit-learn scorer is for: ``"regression"`` if its metric compares numbers, else ``"classification"``.
+
+    Read from where scikit-learn defines the metric (``sklearn.metrics._regression``),
+    not from a list of names.
+
+    Examples
+    --------
+    >>> metric_task("neg_mean_absolute_error"), metric_task("f1_macro")
+    ('regression', 'classification')
+    """
+    module = getattr(get_scorer(name)._score_func, "__module__", "")
+    return "regression" if module.endswith("_regression") else "classification"
+
+
+#: Metrics named in messages, per task.
+_SUGGESTED = {
+    "classification": "accuracy, balanced_accuracy, f1_macro, neg_log_loss",
+    "regression": "r2, neg_mean_squared_error, neg_mean_absolute_error, neg_root_mean_squared_error",
+}
+
+
+def check_metric(name: str, classes=None, task: str = "classification"):
     """The scikit-learn scorer called ``name``, adapted to the task's classes.
 
     Parameters
     ----------
     name : str
-        A scikit-learn scorer name (``accuracy``, ``f1_macro``, ``neg_log_loss`` ...).
+        A scikit-learn scorer name (``accuracy``, ``f1_macro``, ``neg_log_loss``,
+        ``r2``, ``neg_mean_squared_error`` ...).
     classes : array-like, optional
-        The task's classes, sorted. Probability scorers (``neg_log_loss``,
-        ``roc_auc_ovr`` ...) then score against all of them, and the binary
-        scorers ``f1``, ``precision``, ``recall`` and ``jaccard`` take the second
-        class as the positive one.
+        The task's classes, sorted (classification only). Probability scorers
+        (``neg_log_loss``, ``roc_auc_ovr``, ``top_k_accuracy`` ...) then score
+        against all of them, and the binary scorers ``f1``, ``precision``,
+        ``recall`` and ``jaccard`` take the second class as the positive one.
+    task : {"classification", "regression"}
+        The metric must be of the task's kind.
+
+    Returns
+    -------
+    sklearn.metrics._scorer._Scorer
+        Called as ``scorer(fitted_model, X, y_true)``; greater is better.
 
     Raises
     ------
     CfgraphError
-        If scikit-learn has no scorer of that name.
+        If scikit-learn has no scorer of that name, or it is for the other task.
+
+    Examples
+    --------
+    >>> check_metric("r2", task="regression")
+    make_scorer(r2_score, response_method='predict')
+    >>> check_metric("r2")
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: r2 is a regression metric and this is a classification task: use accuracy, balanced_accuracy, f1_macro, neg_log_loss
     """
+    check_task(task)
     if name not in get_scorer_names():
-        raise CfgraphError(
-            f"unknown metric {name!r} (a scikit-learn scorer name, e.g. accuracy, balanced_accuracy, f1_macro, neg_log_loss)"
-        )
+        raise CfgraphError(f"unknown metric {name!r} (a scikit-learn scorer name, e.g. {_SUGGESTED[task]})")
+    kind = metric_task(name)
+    if kind != task:
+        raise CfgraphError(f"{name} is a {kind} metric and this is a {task} task: use {_SUGGESTED[task]}")
     if classes is not None and name in PROBA_METRICS:
         return PROBA_METRICS[name](list(classes))
     if classes is not None and name in POS_LABEL_METRICS and len(classes) == 2:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
+from cfgraph.data import MISSING_GROUP
 from cfgraph.errors import CfgraphError
 
 METHODS = ("kmeans", "class", "random")
@@ -29,7 +31,8 @@ class Grouping:
 
 
 def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_test,
-               g_train=None, g_test=None, seed: int = 0) -> Grouping:
+               g_train=None, g_test=None, seed: int = 0, *, task: str = "classification",
+               preprocessor=None) -> Grouping:
     """Assign every row to a unit.
 
     Parameters
@@ -38,19 +41,39 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
         ``kmeans`` (KMeans clusters of standardised features, fitted on the
         training split, test rows assigned to the nearest centroid; units
         ordered by training size, largest first), ``class`` (one unit per
-        class), ``random`` (a seeded random partition into equal parts), or
-        the name of the dataset's group column (one unit per value).
+        class; classification only), ``random`` (a seeded random partition
+        into equal parts), or the name of the dataset's group column (one unit
+        per value, rows with a missing value forming the last unit,
+        "(missing)").
     n_units : int or None
         Number of units; required for kmeans and random, checked for class and column.
+    X_train, X_test : ndarray, shapes (n_train, d) and (n_test, d)
+        Features (object arrays with text or missing values when ``preprocessor`` is given).
+    task : {"classification", "regression"}
+    preprocessor : unfitted transformer, optional
+        Encodes and imputes the features (:attr:`cfgraph.data.Dataset.preprocessor`).
+        KMeans then clusters that numeric view, fitted on every training row:
+        the grouping is not a model, so its encoder and imputer may see the
+        whole training split (the models' own are fitted per training set).
 
     Raises
     ------
     CfgraphError
-        On an unknown method, a wrong number of units, or a unit with no
-        training rows or no test rows.
+        On an unknown method, class grouping of a regression task, a wrong
+        number of units, or a unit with no training rows or no test rows.
+
+    Examples
+    --------
+    >>> y = np.array(["a", "b"] * 4)
+    >>> g = group_rows("class", None, np.zeros((8, 1)), y, np.zeros((8, 1)), y)
+    >>> g.names, g.train.tolist()
+    (['a', 'b'], [0, 1, 0, 1, 0, 1, 0, 1])
     """
     if method == "kmeans":
         n = _need_n(n_units, method)
+        if preprocessor is not None:
+            view = clone(preprocessor).fit(X_train)
+            X_train, X_test = view.transform(X_train), view.transform(X_test)
         scaler = StandardScaler().fit(X_train)
         km = KMeans(n_clusters=n, n_init=10, random_state=seed).fit(scaler.transform(X_train))
         order = np.argsort(-np.bincount(km.labels_, minlength=n), kind="stable")
@@ -58,25 +81,33 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
         relabel[order] = np.arange(n)
         train, test = relabel[km.labels_], relabel[km.predict(scaler.transform(X_test))]
         names = [f"cluster {k + 1}" for k in range(n)]
-        defs = [f"rows nearest KMeans centroid {k + 1} of {n} (standardised features, seed {seed})" for k in range(n)]
+        how = "standardised features" if preprocessor is None else "imputed, one-hot encoded, standardised features"
+        defs = [f"rows nearest KMeans centroid {k + 1} of {n} ({how}, seed {seed})" for k in range(n)]
     elif method == "random":
         n = _need_n(n_units, method)
         rng = np.random.default_rng(seed)
         train = rng.permutation(np.arange(len(y_train)) % n)
         test = rng.permutation(np.arange(len(y_test)) % n)
         names = [f"random part {k + 1}" for k in range(n)]
-        defs = [f"a seeded random {k + 1}/{n} of the rows (seed {seed})" for k in range(n)]
+        defs = [f"part {k + 1} of a seeded random partition of the rows into {n} equal parts (seed {seed})"
+                for k in range(n)]
     elif method == "class":
+        if task != "classification":
+            raise CfgraphError("grouping by class needs a classification task; group a regression task by "
+                               "kmeans, random or a column")
         values = np.unique(y_train)
         train, test, names = _by_value(values, y_train, y_test, n_units, "classes")
         defs = [f"rows of class {v}" for v in names]
     elif g_train is not None:
         values = np.unique(g_train)
+        if MISSING_GROUP in values:  # the rows with no value come last
+            values = np.append(values[values != MISSING_GROUP], MISSING_GROUP)
         train, test, names = _by_value(values, g_train, g_test, n_units, f"values in column {method!r}")
-        defs = [f"rows with {method} = {v}" for v in names]
+        defs = [f"rows with {method} = {v}" if v != MISSING_GROUP else f"rows with no value in column {method}"
+                for v in names]
     else:
         raise CfgraphError(
-            f"unknown grouping {method!r} (use kmeans, class, random, or a CSV column with --csv)"
+            f"unknown grouping {method!r} (use kmeans, class, random, or a column of a CSV file)"
         )
     n = len(names)
     train_sizes = np.bincount(train, minlength=n)
@@ -87,22 +118,22 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
         if test_sizes[k] == 0:
             raise CfgraphError(
                 f"unit {chr(65 + k)} ({names[k]}) has no test rows, so its evaluation slice would be empty; "
-                "use fewer units or a larger --test-size"
+                "use fewer units or a larger test split"
             )
     return Grouping(train=train, test=test, names=names, definitions=defs, method=method)
 
 
 def _need_n(n_units, method):
     if n_units is None:
-        raise CfgraphError(f"--group-by {method} needs --units N")
+        raise CfgraphError(f"grouping by {method} needs a number of units")
     if n_units < 1:
-        raise CfgraphError(f"--units must be at least 1, not {n_units}")
+        raise CfgraphError(f"the number of units must be at least 1, not {n_units}")
     return int(n_units)
 
 
 def _by_value(values, train_col, test_col, n_units, what):
     if n_units is not None and n_units != len(values):
-        raise CfgraphError(f"there are {len(values)} {what}, so --units must be {len(values)} (or left out), not {n_units}")
+        raise CfgraphError(f"there are {len(values)} {what}, so the number of units must be {len(values)} (or left out), not {n_units}")
     index = {v: k for k, v in enumerate(values)}
     unknown = set(np.unique(test_col)) - set(index)
     if unknown:

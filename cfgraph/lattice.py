@@ -33,6 +33,11 @@ def unit_letters(n: int) -> list[str]:
     ------
     CfgraphError
         If ``n`` is not between 1 and 26.
+
+    Examples
+    --------
+    >>> unit_letters(3)
+    ['A', 'B', 'C']
     """
     if not 1 <= n <= len(LETTERS):
         raise CfgraphError(f"a world needs between 1 and {len(LETTERS)} units, not {n}")
@@ -59,6 +64,11 @@ def all_labels(letters: Sequence[str]) -> list[str]:
 
     Built by doubling (labels of masks with bit i set are those without it plus
     the i-th letter), so the work is 2^n string joins, not n * 2^n bit tests.
+
+    Examples
+    --------
+    >>> all_labels("AB")
+    ['∅', 'A', 'B', 'AB']
     """
     labels = [""]
     for letter in letters:
@@ -124,7 +134,13 @@ def _sizes(n: int) -> np.ndarray:
 
 
 def sizes(n: int) -> np.ndarray:
-    """Size |S| of every training set, indexed by mask: shape (2^n,), dtype int64 (read-only, cached)."""
+    """Size |S| of every training set, indexed by mask: shape (2^n,), dtype int64 (read-only, cached).
+
+    Examples
+    --------
+    >>> sizes(2).tolist()
+    [0, 1, 1, 2]
+    """
     return _sizes(n)
 
 
@@ -135,6 +151,11 @@ def layer(n: int, k: int) -> np.ndarray:
     ------
     CfgraphError
         If ``k`` is outside 0..n.
+
+    Examples
+    --------
+    >>> layer(3, 2).tolist()
+    [3, 5, 6]
     """
     if not 0 <= k <= n:
         raise CfgraphError(f"layer k={k} is out of range 0..{n}")
@@ -142,7 +163,13 @@ def layer(n: int, k: int) -> np.ndarray:
 
 
 def members(mask: int, n: int) -> list[int]:
-    """Indices of the units in a training set, ascending."""
+    """Indices of the units in a training set, ascending.
+
+    Examples
+    --------
+    >>> members(0b1101, 4)
+    [0, 2, 3]
+    """
     return [i for i in range(n) if mask >> i & 1]
 
 
@@ -155,6 +182,11 @@ def neighbours(mask: int, n: int) -> tuple[list[tuple[int, int]], list[tuple[int
         ``(i, mask | 1 << i)`` for every unit i not in the set.
     down : list of (int, int)
         ``(i, mask & ~(1 << i))`` for every unit i in the set.
+
+    Examples
+    --------
+    >>> neighbours(0b01, 2)
+    ([(1, 3)], [(0, 0)])
     """
     up = [(i, mask | 1 << i) for i in range(n) if not mask >> i & 1]
     down = [(i, mask & ~(1 << i)) for i in range(n) if mask >> i & 1]
@@ -199,6 +231,11 @@ def removal_path(order: Iterable[int], start: int) -> list[int]:
     ------
     CfgraphError
         If a unit in ``order`` is not in ``start``, or is repeated.
+
+    Examples
+    --------
+    >>> removal_path([1, 3], 0b1111)
+    [15, 13, 5]
     """
     path = [int(start)]
     mask = int(start)
@@ -234,6 +271,12 @@ def hasse_diagram(
         Nodes are masks with attributes ``label``, ``size`` and (if given)
         ``value``; edges point from S to S + {i} with attributes ``unit`` and,
         when both ends have values, ``delta`` (the marginal contribution).
+
+    Examples
+    --------
+    >>> g = hasse_diagram([0, 1], ["∅", "A"], [(0, 1, "A")], {0: 0.25, 1: 0.75})
+    >>> g.edges[0, 1]
+    {'unit': 'A', 'delta': 0.5}
     """
     graph = nx.DiGraph()
     values = values or {}
@@ -247,3 +290,121 @@ def hasse_diagram(
             attrs["delta"] = b - a
         graph.add_edge(int(src), int(dst), **attrs)
     return graph
+
+
+# ------------------------------------------------------------------ layer sums
+
+#: Units summed by one dense matrix product; larger lattices are split into
+#: (high bits, low bits) and the high part recursed on (see :func:`layer_sums`).
+_LOW_BITS = 6
+#: Cells (times slices) per chunk of the first matrix product: bounds working memory.
+_CHUNK_CELLS = 1 << 14
+
+
+@functools.lru_cache(maxsize=32)
+def _layer_pattern(b: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the 2^b masks of b units: ``[onehot | member x onehot]`` (2^b, (b+1)^2) and ``onehot`` (2^b, b+1).
+
+    ``onehot[t, s]`` is 1 when |t| = s; ``(member x onehot)[t, i*(b+1) + s]`` is 1 when unit
+    i is in t and |t| = s. A lattice column times this matrix gives its layer sums.
+    """
+    t = np.arange(1 << b)
+    member = ((t[:, None] >> np.arange(b)) & 1).astype(float)
+    onehot = (member.sum(axis=1)[:, None] == np.arange(b + 1)).astype(float)
+    both = np.concatenate([onehot, (member[:, :, None] * onehot[:, None, :]).reshape(1 << b, -1)], axis=1)
+    both.flags.writeable = False
+    onehot.flags.writeable = False
+    return both, onehot
+
+
+def _convolve_sizes(x: np.ndarray, nh: int, b: int) -> np.ndarray:
+    """``out[..., s, :] = sum over ph + ls = s of x[..., ph, ls, :]``: sizes of the two halves add."""
+    out = np.zeros(x.shape[:-3] + (nh + b + 1,) + x.shape[-1:])
+    for ls in range(b + 1):  # a loop over the b + 1 sizes of the low half
+        out[..., ls:ls + nh + 1, :] += x[..., :, ls, :]
+    return out
+
+
+def _layer_sums(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`layer_sums` on a 2-d array ``v`` (2^n, m), NaN-free."""
+    cells, m = v.shape
+    n = cells.bit_length() - 1
+    if n <= _LOW_BITS:
+        both, _ = _layer_pattern(n)
+        a = both.T @ v
+        return a[n + 1:].reshape(n, n + 1, m), a[:n + 1]
+    # A mask is (h, t): t its b low bits, h its nh high bits; |mask| = |h| + |t|.
+    b, nh = _LOW_BITS, n - _LOW_BITS
+    high, low = 1 << nh, 1 << b
+    both, _ = _layer_pattern(b)
+    width = both.shape[1]
+    by_high = v.reshape(high, low, m).transpose(0, 2, 1)  # a view: (h, slice, t)
+    low_total = np.empty((high, b + 1, m))  # sum over t with |t| = ls of v(h, t)
+    low_with = np.zeros((nh + 1, b * (b + 1), m))  # for low unit i, summed over h by |h|
+    rows = min(high, 1 << max(0, (_CHUNK_CELLS // (low * max(m, 1))).bit_length() - 1))
+    _, row_sizes = _layer_pattern(rows.bit_length() - 1)  # |h| within an aligned chunk, less its top bits
+    high_size = sizes(nh)
+    for start in range(0, high, rows):  # 2^n / _CHUNK_CELLS chunks, each one matrix product
+        a = np.matmul(by_high[start:start + rows], both)  # (rows, m, width)
+        low_total[start:start + rows] = a[:, :, :b + 1].transpose(0, 2, 1)
+        grouped = row_sizes.T @ a[:, :, b + 1:].reshape(rows, -1)  # by |h| - |start|
+        top = int(high_size[start])
+        low_with[top:top + len(grouped)] += grouped.reshape(len(grouped), m, width - b - 1).transpose(0, 2, 1)
+    # The high units see each h with the b + 1 low-size totals as b + 1 extra slices.
+    high_with, high_layer = _layer_sums(low_total.reshape(high, (b + 1) * m))
+    with_unit = np.empty((n, n + 1, m))
+    with_unit[:b] = _convolve_sizes(low_with.reshape(nh + 1, b, b + 1, m).transpose(1, 0, 2, 3), nh, b)
+    with_unit[b:] = _convolve_sizes(high_with.reshape(nh, nh + 1, b + 1, m), nh, b)
+    return with_unit, _convolve_sizes(high_layer.reshape(nh + 1, b + 1, m), nh, b)
+
+
+def layer_sums(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of the cells of each layer, in total and over the training sets that hold each unit.
+
+    Every semivalue weights a training set only by its size, so these two small
+    tables hold everything a semivalue needs from the 2^n cells (see
+    :func:`cfgraph.values.semivalue_from_layer_sums`).
+
+    Parameters
+    ----------
+    v : ndarray, shape (2**n,) or (2**n, m)
+        Utility of every training set, indexed by bitmask; must be finite.
+
+    Returns
+    -------
+    with_unit : ndarray, shape (n, n+1) or (n, n+1, m)
+        ``with_unit[i, s]`` is the sum of v(T) over the training sets T of size s
+        that contain unit i.
+    layer_total : ndarray, shape (n+1,) or (n+1, m)
+        ``layer_total[s]`` is the sum of v(T) over all training sets of size s.
+
+    Raises
+    ------
+    CfgraphError
+        If the length is not a power of two.
+
+    Notes
+    -----
+    One pass of matrix products: the masks are split into 6 low bits and the
+    rest; each chunk of the lattice (2^14 cells) is multiplied by a fixed
+    (64, 49) pattern matrix, and the high bits are summed the same way on a
+    table 9 times smaller. Time is O(2^n) and working memory a few MB at n = 22
+    (``bench/bench_values.py`` prints both). NaN or infinite cells make the
+    sums they enter NaN or infinite; :func:`cfgraph.values.semivalue` checks first.
+
+    Examples
+    --------
+    >>> with_unit, total = layer_sums(np.array([0.0, 1.0, 2.0, 4.0]))
+    >>> with_unit.tolist(), total.tolist()
+    ([[0.0, 1.0, 4.0], [0.0, 2.0, 4.0]], [0.0, 3.0, 4.0])
+    """
+    v = np.asarray(v, dtype=float)
+    cells = v.shape[0] if v.ndim else 0
+    n = cells.bit_length() - 1
+    if v.ndim not in (1, 2) or cells < 1 or 1 << n != cells:
+        raise CfgraphError(f"a lattice has 2^n cells per slice, not {cells}")
+    with np.errstate(invalid="ignore", over="ignore"):  # an infinite cell times 0 is NaN, as documented
+        with_unit, total = _layer_sums(v.reshape(cells, -1))
+    if v.ndim == 1:
+        return with_unit[:, :, 0], total[:, 0]
+    return with_unit, total

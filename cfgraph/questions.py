@@ -6,7 +6,7 @@ says which cells it needs, and either answers (value, formula with the numbers
 filled in, the cells used) or lists the cells still missing.
 
 Everything here works on a *grid*: any object with the attributes of
-:class:`cfgraph.store.queries.LatticeTable` (``values`` of shape (2^n, m) with
+:class:`cfgraph.tables.LatticeTable` (``values`` of shape (2^n, m) with
 NaN for a missing cell, ``labels`` by mask, ``letters``, ``slices`` and
 ``slice_masks``). It builds on :mod:`cfgraph.values` and knows nothing of SQL
 or Flask.
@@ -61,7 +61,13 @@ TITLES = dict(QUESTIONS)
 
 @dataclass
 class CellRef:
-    """One cell by name: training-set label, slice name, value (None when missing)."""
+    """One cell by name: training-set label, slice name, value (None when missing).
+
+    Examples
+    --------
+    >>> CellRef("AB", "A", 0.9)
+    CellRef(train='AB', slice='A', value=0.9)
+    """
 
     train: str
     slice: str
@@ -86,6 +92,11 @@ class Answer:
         At most :data:`LIST_LIMIT` each; ``n_used`` and ``n_missing`` are the exact counts.
     columns, table : list
         A detail table (e.g. the value of every unit), when there is one.
+
+    Examples
+    --------
+    >>> Answer("loo", "Leave-one-out", "f(S) − f(S − i)", value=float("nan")).to_dict()["value"] is None
+    True
     """
 
     key: str
@@ -114,7 +125,13 @@ class Answer:
 
 
 def jsonable(x):
-    """A JSON-ready scalar: NaN becomes None, numpy numbers become Python numbers."""
+    """A JSON-ready scalar: NaN becomes None, numpy numbers become Python numbers.
+
+    Examples
+    --------
+    >>> jsonable(np.float64("nan")), jsonable(np.int64(2)), jsonable("x")
+    (None, 2, 'x')
+    """
     if isinstance(x, (float, np.floating)):
         return float(x) if math.isfinite(x) else None
     if isinstance(x, np.integer):
@@ -166,6 +183,15 @@ def leave_one_out(grid: GridLike, focus: Focus) -> Answer:
     References
     ----------
     Cook (1977), "Detection of influential observation in linear regression".
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> a = leave_one_out(g, resolve(g, parse_selection(g, cells=["AB:A", "B:A"])))
+    >>> round(a.value, 4), a.worked
+    (0.4, 'f(AB, A) − f(B, A) = 0.9000 − 0.5000 = 0.4000  (unit A)')
     """
     key, formula = "loo", "LOO_i(S, E) = f(S, E) − f(S \\ {i}, E)"
     S, E, i = focus.train, focus.column, focus.unit
@@ -176,13 +202,22 @@ def leave_one_out(grid: GridLike, focus: Focus) -> Answer:
     answer.worked = f"{_f(grid, S, E)} − {_f(grid, T, E)}"
     if _needs(grid, answer, [S, T], E):
         a, b = _v(grid, S, E), _v(grid, T, E)
-        answer.value = a - b
+        answer.value = float(V.leave_one_out(grid.values[:, E], base=S, units=[i])[i])
         answer.worked += f" = {_fmt(a)} − {_fmt(b)} = {_fmt(answer.value)}  (unit {grid.letters[i]})"
     return answer
 
 
 def evaluation_move(grid: GridLike, focus: Focus) -> Answer:
-    """Evaluation move: ``f(S, E') - f(S, E)``, the same model scored on another slice."""
+    """Evaluation move: ``f(S, E') - f(S, E)``, the same model scored on another slice.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> round(evaluation_move(g, resolve(g, parse_selection(g, cells=["AB:A", "AB:B"]))).value, 4)
+    -0.2
+    """
     key, formula = "eval_move", "Δ = f(S, E′) − f(S, E)"
     S, E, E2 = focus.train, focus.column, focus.other_column
     if E2 is None:
@@ -201,6 +236,14 @@ def group_leave_one_out(grid: GridLike, focus: Focus) -> Answer:
     References
     ----------
     Vincent et al. (2021), "Data leverage"; Koh et al. (2019) on group influence.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> round(group_leave_one_out(g, resolve(g, parse_selection(g, cells=["AB:A", "∅:A"]))).value, 4)
+    0.7
     """
     key, formula = "group_loo", "strike_C(S, E) = f(S, E) − f(S \\ C, E)"
     S, E, C = focus.train, focus.column, focus.coalition
@@ -210,7 +253,7 @@ def group_leave_one_out(grid: GridLike, focus: Focus) -> Answer:
     answer = Answer(key, TITLES[key], formula, worked=f"{_f(grid, S, E)} − {_f(grid, T, E)}")
     if _needs(grid, answer, [S, T], E):
         a, b = _v(grid, S, E), _v(grid, T, E)
-        answer.value = a - b
+        answer.value = float(V.group_leave_one_out(grid.values[:, E], C, base=S))
         answer.worked += f" = {_fmt(a)} − {_fmt(b)} = {_fmt(answer.value)}  (coalition {grid.labels[C]})"
     return answer
 
@@ -225,6 +268,14 @@ def pair_interaction(grid: GridLike, focus: Focus) -> Answer:
     References
     ----------
     Grabisch & Roubens (1999), "An axiomatic approach to the concept of interaction among players".
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> round(pair_interaction(g, resolve(g, parse_selection(g, cells=["AB:B"]))).value, 4)
+    0.1
     """
     key, formula = "interaction", "I_ij(B, E) = f(B+i+j, E) − f(B+i, E) − f(B+j, E) + f(B, E)"
     if focus.pair is None:
@@ -236,7 +287,7 @@ def pair_interaction(grid: GridLike, focus: Focus) -> Answer:
                     worked=" − ".join(_f(grid, m, E) for m in corners[:3]) + f" + {_f(grid, B, E)}")
     if _needs(grid, answer, corners, E):
         v = [_v(grid, m, E) for m in corners]
-        answer.value = v[0] - v[1] - v[2] + v[3]
+        answer.value = float(V.pair_interaction(grid.values[:, E], i, j, base=B))
         answer.worked += (f" = {_fmt(v[0])} − {_fmt(v[1])} − {_fmt(v[2])} + {_fmt(v[3])} = {_fmt(answer.value)}"
                           f"  (units {grid.letters[i]}, {grid.letters[j]})")
     return answer
@@ -259,6 +310,15 @@ def semivalue_answer(grid: GridLike, focus: Focus, kind: str) -> Answer:
     ----------
     Shapley (1953); Ghorbani & Zou (2019), "Data Shapley"; Banzhaf (1965);
     Wang & Jia (2023), "Data Banzhaf"; Kwon & Zou (2022), "Beta Shapley".
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> a = semivalue_answer(g, resolve(g, parse_selection(g, cells=["AB:A"])), "shapley")
+    >>> [(unit, round(value, 4)) for unit, value in a.table]
+    [('A', 0.4), ('B', 0.3)]
     """
     key = kind
     answer = Answer(key, TITLES[key], _SEMIVALUE_FORMULAS[kind])
@@ -281,16 +341,6 @@ def semivalue_answer(grid: GridLike, focus: Focus, kind: str) -> Answer:
     return answer
 
 
-def _layer_means(values: np.ndarray, size: np.ndarray, n_layers: int):
-    present = ~np.isnan(values)
-    total = np.bincount(size[present], weights=values[present], minlength=n_layers)
-    count = np.bincount(size[present], minlength=n_layers)
-    every = np.bincount(size, minlength=n_layers)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return mean, count, every
-
-
 def _curve_answer(answer: Answer, mean, count, every, focus_k: int, label: str) -> Answer:
     answer.columns = ["k", "mean", "cells present", f"{label} of size k"]
     answer.table = [[k, float(mean[k]), int(count[k]), int(every[k])]
@@ -310,12 +360,20 @@ def scaling_law(grid: GridLike, focus: Focus) -> Answer:
     References
     ----------
     Hestness et al. (2017); Kaplan et al. (2020), "Scaling laws for neural language models".
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> round(scaling_law(g, resolve(g, parse_selection(g, cells=["A:A"]))).value, 4)
+    0.55
     """
     key = "scaling"
     answer = Answer(key, TITLES[key], "m(k, E) = mean over |S| = k of f(S, E)")
     n, E = len(grid.letters), focus.column
     answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, np.arange(1 << n), E)
-    mean, count, every = _layer_means(grid.values[:, E], lattice.sizes(n), n + 1)
+    mean, count, every = V.layer_means(grid.values[:, E])
     answer.worked = (f"m({focus.k}, {grid.slices[E]}) = {_fmt(mean[focus.k])} "
                      f"from {count[focus.k]} of {every[focus.k]} training sets of size {focus.k}")
     return _curve_answer(answer, mean, count, every, focus.k, "training sets")
@@ -335,16 +393,25 @@ def _nearest_layer(k: int, every: np.ndarray) -> int:
 
 
 def evaluation_scaling(grid: GridLike, focus: Focus) -> Answer:
-    """Evaluation scaling: for the current training set, the mean score over slices of k units."""
+    """Evaluation scaling: for the current training set, the mean score over slices of k units.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> round(evaluation_scaling(g, resolve(g, parse_selection(g, cells=["AB:A"]), k=1)).value, 4)
+    0.8
+    """
     key = "eval_scaling"
     formula = "e(S, k) = mean over slices E with |E| = k of f(S, E)"
     idx, sizes = _slice_sizes(grid)
     if len(idx) == 0:
-        return _na(key, formula, "this world's slices are not unions of units (build it with --eval-slices powerset)")
+        return _na(key, formula, "this world's slices are not unions of units (it needs one slice per union of units: 'powerset' slices)")
     answer = Answer(key, TITLES[key], formula)
     S, n = focus.train, len(grid.letters)
     answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, np.full(len(idx), S), idx)
-    mean, count, every = _layer_means(grid.values[S, idx], sizes, n + 1)
+    mean, count, every = V.layer_means(grid.values[S, idx], sizes, n + 1)
     k = _nearest_layer(focus.k, every)
     answer.worked = (f"e({grid.labels[S]}, {k}) = {_fmt(mean[k])} over {count[k]} of {every[k]} slices "
                      f"of {k} unit(s)")
@@ -353,17 +420,26 @@ def evaluation_scaling(grid: GridLike, focus: Focus) -> Answer:
 
 def diagonal_scaling(grid: GridLike, focus: Focus) -> Answer:
     """Diagonal scaling: ``f(S, S)``, each training set scored on its own units' test rows,
-    averaged by size."""
+    averaged by size.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> round(diagonal_scaling(g, resolve(g, parse_selection(g, cells=["A:A"]))).value, 4)
+    0.5
+    """
     key = "diagonal"
     formula = "d(k) = mean over |S| = k of f(S, S)"
     idx, sizes = _slice_sizes(grid)
     if len(idx) == 0:
-        return _na(key, formula, "this world's slices are not unions of units (build it with --eval-slices powerset)")
+        return _na(key, formula, "this world's slices are not unions of units (it needs one slice per union of units: 'powerset' slices)")
     answer = Answer(key, TITLES[key], formula)
     n = len(grid.letters)
     trains = np.array([grid.slice_masks[j] for j in idx], dtype=np.int64)
     answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, trains, idx)
-    mean, count, every = _layer_means(grid.values[trains, idx], sizes, n + 1)
+    mean, count, every = V.layer_means(grid.values[trains, idx], sizes, n + 1)
     k = _nearest_layer(focus.k, every)
     own = [j for j in idx if grid.slice_masks[j] == focus.train]
     here = f"f({grid.labels[focus.train]}, {grid.slices[own[0]]}) = {_fmt(_v(grid, focus.train, own[0]))}; " if own else ""
@@ -375,6 +451,14 @@ def subset_scan(grid: GridLike, focus: Focus) -> Answer:
     """Budgeted subset scan: the best training set of size k on the current slice.
 
     Exact when no cell of layer k is missing; otherwise the best of those present.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> subset_scan(g, resolve(g, parse_selection(g, cells=["A:A"]))).worked
+    'best of size 1 on A: A with 0.6000'
     """
     key, formula = "subset_scan", "S* = argmax over |S| = k of f(S, E)"
     n, E, k = len(grid.letters), focus.column, focus.k
@@ -410,6 +494,15 @@ def unlearning_audit(grid: GridLike, focus: Focus) -> Answer:
     References
     ----------
     Bourtoule et al. (2021), "Machine unlearning"; Cao & Yang (2015).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> a = unlearning_audit(g, resolve(g, parse_selection(g, cells=["AB:A"]), unit="A"))
+    >>> round(a.value, 4), a.worked.split("; ")[1]
+    (0.4, 'detectable: a model that kept unit A would fail the audit')
     """
     key = "unlearning"
     formula = "audit_i(S, E) = |f(S, E) − f(S \\ {i}, E)| > τ ?"
@@ -423,12 +516,13 @@ def unlearning_audit(grid: GridLike, focus: Focus) -> Answer:
     answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, [S] + others, E)
     answer.columns = ["unit", "f(S \\ {i}, E)", "|Δ|", "verdict"]
     base = _v(grid, S, E)
+    gaps = np.abs(V.leave_one_out(grid.values[:, E], base=S, missing="nan"))
     for u, T in zip(inside, others):
-        gap = abs(base - _v(grid, T, E))
+        gap = float(gaps[u])
         verdict = "?" if math.isnan(gap) else ("detectable" if gap > tol else "within tolerance")
         answer.table.append([grid.letters[u], _v(grid, T, E), gap, verdict])
     T = S & ~(1 << i)
-    gap = abs(base - _v(grid, T, E))
+    gap = float(gaps[i])
     answer.worked = f"|{_f(grid, S, E)} − {_f(grid, T, E)}|"
     if math.isnan(gap):
         answer.status = "missing"
@@ -466,6 +560,14 @@ def ask(grid: GridLike, focus: Focus, key: str) -> Answer:
     ------
     CfgraphError
         On an unknown key.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> ask(g, resolve(g, parse_selection(g, cells=["AB:A", "B:A"])), "loo").status
+    'answered'
     """
     if key not in _ASK:
         raise CfgraphError(f"unknown question {key[:40]!r} (questions: {', '.join(_ASK)})")
@@ -500,6 +602,14 @@ def unit_values(grid: GridLike, alpha: float = DEFAULT_ALPHA, beta: float = DEFA
         ``methods`` (list of names), ``values`` (dict name -> ndarray (n, m),
         NaN where undefined) and ``missing`` (list of dict: method, slice, count
         of the distinct cells it lacks).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> unit_values(g)["values"]["shapley"].round(4).tolist()
+    [[0.4, 0.25], [0.3, 0.15]]
     """
     methods = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
     arrays, problems = summaries.value_arrays(grid, methods)
@@ -517,9 +627,17 @@ def scaling_table(grid: GridLike, column: int) -> dict:
     -------
     dict
         ``k`` (list of int), ``mean`` (list, None where no cell), ``present`` and ``total`` per k.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> scaling_table(g, 0)["mean"], scaling_table(g, 0)["present"]
+    ([0.2, 0.55, 0.9], [1, 2, 1])
     """
     n = len(grid.letters)
-    mean, count, every = _layer_means(grid.values[:, column], lattice.sizes(n), n + 1)
+    mean, count, every = V.layer_means(grid.values[:, column])
     return {"slice": grid.slices[column], "k": list(range(n + 1)),
             "mean": [jsonable(float(x)) for x in mean], "present": count.tolist(), "total": every.tolist()}
 

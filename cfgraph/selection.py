@@ -7,7 +7,7 @@ second slice E', the focus unit i, a second unit j, a coalition C, a layer k,
 Beta Shapley's alpha and beta and an unlearning tolerance.
 
 Works on any *grid* with the attributes of
-:class:`cfgraph.store.queries.LatticeTable`; knows nothing of SQL or Flask.
+:class:`cfgraph.tables.LatticeTable`; knows nothing of SQL or Flask.
 """
 
 from __future__ import annotations
@@ -27,6 +27,19 @@ DEFAULT_TOLERANCE = 0.15
 
 
 class GridLike(Protocol):
+    """What the questions read from a grid: a :class:`cfgraph.tables.LatticeTable` or any object
+    with these attributes (``values`` (2^n, m) with NaN for a missing cell, ``labels`` by mask,
+    unit ``letters``, slice names and the training set each slice coincides with, or None).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.zeros((4, 1)), labels=["∅", "A", "B", "AB"], letters="AB",
+    ...                     slices=["all"], slice_masks=[None])
+    >>> len(g.labels) == len(g.values) == 2 ** len(g.letters)
+    True
+    """
+
     values: np.ndarray
     labels: Sequence[str]
     letters: Sequence[str]
@@ -39,7 +52,13 @@ class GridLike(Protocol):
 
 @dataclass(frozen=True)
 class Selection:
-    """Cells, rows (training-set masks), columns (slice indices) and an optional layer k."""
+    """Cells, rows (training-set masks), columns (slice indices) and an optional layer k.
+
+    Examples
+    --------
+    >>> Selection(cells=((3, 0),)).empty, Selection().empty
+    (False, True)
+    """
 
     cells: tuple[tuple[int, int], ...] = ()
     rows: tuple[int, ...] = ()
@@ -72,6 +91,11 @@ def parse_int(text, what: str, low: int | None = None, high: int | None = None) 
     ------
     CfgraphError
         If it is not an integer or lies outside ``low..high``.
+
+    Examples
+    --------
+    >>> parse_int(" 3 ", "k", 0, 4), parse_int("", "k")
+    (3, None)
     """
     if text is None or str(text).strip() == "":
         return None
@@ -91,6 +115,11 @@ def parse_float(text, what: str, default: float, low: float = 0.0) -> float:
     ------
     CfgraphError
         If it is not a finite number above ``low``.
+
+    Examples
+    --------
+    >>> parse_float("2.5", "alpha", 16.0), parse_float(None, "alpha", 16.0)
+    (2.5, 16.0)
     """
     if text is None or str(text).strip() == "":
         return default
@@ -155,7 +184,15 @@ def parse_selection(grid: GridLike, cells: Sequence[str] = (), rows: Sequence[st
 
 
 def selection_params(grid: GridLike, selection: Selection) -> dict[str, list[str]]:
-    """The URL query parameters that spell a selection (the inverse of :func:`parse_selection`)."""
+    """The URL query parameters that spell a selection (the inverse of :func:`parse_selection`).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(letters="AB", labels=["∅", "A", "B", "AB"], slices=["all"])
+    >>> selection_params(g, Selection(cells=((3, 0),), layer=1))
+    {'cell': ['AB:all'], 'layer': ['1']}
+    """
     params = {
         "cell": [f"{grid.labels[m]}:{grid.slices[j]}" for m, j in selection.cells],
         "row": [grid.labels[m] for m in selection.rows],
@@ -189,6 +226,11 @@ class Focus:
         The coalition C of a data strike (mask).
     k : int
         The layer size for the scaling law and the budgeted subset scan.
+
+    Examples
+    --------
+    >>> Focus(train=3, column=0, other_column=None, unit=1, pair=(1, 0), coalition=3, k=2).alpha
+    16.0
     """
 
     train: int
@@ -244,6 +286,14 @@ def resolve(grid: GridLike, selection: Selection, *, unit=None, pair=None, coali
         On a parameter out of range.
     NotFound
         On an unknown unit.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(letters="AB", labels=["∅", "A", "B", "AB"], slices=["all"], slice_masks=[None])
+    >>> focus = resolve(g, parse_selection(g, cells=["A:all", "AB:all"]))
+    >>> focus.train, focus.unit, focus.k
+    (3, 1, 2)
     """
     n = len(grid.letters)
     full = (1 << n) - 1

@@ -1,7 +1,7 @@
 """Values of units per evaluation slice, from a stored lattice: the table behind
 ``cfgraph values``, the web's Values page and the Python API.
 
-Works on any table with the attributes of :class:`cfgraph.store.queries.LatticeTable`
+Works on any table with the attributes of :class:`cfgraph.tables.LatticeTable`
 (``values`` (2^n, m) with NaN for a missing cell, ``labels``, ``letters``, ``slices``).
 """
 
@@ -24,6 +24,11 @@ def parse_methods(text: str) -> list[tuple[str, tuple]]:
     ------
     CfgraphError
         On an unknown method or bad Beta parameters.
+
+    Examples
+    --------
+    >>> parse_methods("loo+beta:4,2")
+    [('loo', ()), ('beta', (4.0, 2.0))]
     """
     out = []
     for part in text.replace(";", "+").split("+"):
@@ -46,6 +51,13 @@ def parse_methods(text: str) -> list[tuple[str, tuple]]:
 
 
 def method_name(method: str, params: tuple) -> str:
+    """The name a method's values go by in tables: ``loo``, ``shapley``, ``banzhaf``, ``beta(A,B)``.
+
+    Examples
+    --------
+    >>> method_name("beta", (16.0, 1.0)), method_name("shapley", ())
+    ('beta(16,1)', 'shapley')
+    """
     return f"beta({params[0]:g},{params[1]:g})" if method == "beta" else method
 
 
@@ -70,6 +82,15 @@ def value_arrays(table, methods: list[tuple[str, tuple]], slices: list[str] | No
         ``{"method", "slice", "unit", "error", "missing"}`` for each value that
         could not be computed; ``unit`` is None for a whole slice, ``missing``
         lists the training sets whose cells it needs.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> t = SimpleNamespace(values=np.array([[0.0], [1.0], [1.0], [3.0]]), labels=["∅", "A", "B", "AB"],
+    ...                     letters=["A", "B"], slices=["all"])
+    >>> arrays, problems = value_arrays(t, parse_methods("loo+shapley"))
+    >>> arrays["loo"].ravel().tolist(), arrays["shapley"].ravel().tolist(), problems
+    ([2.0, 2.0], [1.5, 1.5], [])
     """
     slices = list(table.slices) if not slices else list(slices)
     v = np.asarray(table.values, dtype=float)[:, [list(table.slices).index(s) for s in slices]]
@@ -78,20 +99,21 @@ def value_arrays(table, methods: list[tuple[str, tuple]], slices: list[str] | No
     absent = np.isnan(v)
     complete = ~absent.any(axis=0)
     arrays, problems = {}, []
+    sums = None  # the layer-sum table of the complete slices, read once for every semivalue
     for method, params in methods:
         name = method_name(method, params)
         out = np.full((n, len(slices)), np.nan)
         if method == "loo":  # each unit's LOO needs only v(N) and v(N \ i)
-            drops = full & ~(1 << np.arange(n))
-            out = v[full][None, :] - v[drops]
-            for i, j in zip(*np.nonzero(np.isnan(out))):
-                needed = [m for m in (full, int(drops[i])) if absent[m, j]]
+            out = V.leave_one_out(v, missing="nan")
+            for i, j in zip(*np.nonzero(np.isnan(out))):  # a loop over the values lacking a cell
+                needed = [m for m in (full, full & ~(1 << int(i))) if absent[m, j]]
                 problems.append(_problem(table, name, slices[j], table.letters[i], needed, "leave-one-out"))
         else:
             kind = "beta" if method == "beta" else method
             weights = V.semivalue_weights(n, kind, *params)
             if complete.any():
-                out[:, complete] = V.semivalue(v[:, complete], weights)
+                sums = V.semivalue_table(v[:, complete]) if sums is None else sums
+                out[:, complete] = V.semivalue_from_layer_sums(*sums, weights)
             for j in np.flatnonzero(~complete):
                 problems.append(_problem(table, name, slices[j], None, np.flatnonzero(absent[:, j]), "a semivalue"))
         arrays[name] = out
@@ -112,6 +134,15 @@ def value_table(table, methods: list[tuple[str, tuple]], slices: list[str] | Non
         ``{"method", "slice", "unit", "value"}`` for each value computed.
     problems : list of dict
         As :func:`value_arrays` gives them.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> t = SimpleNamespace(values=np.array([[0.0], [1.0], [np.nan], [3.0]]), labels=["∅", "A", "B", "AB"],
+    ...                     letters=["A", "B"], slices=["all"])
+    >>> rows, problems = value_table(t, parse_methods("loo"))
+    >>> rows, problems[0]["missing"]
+    ([{'method': 'loo', 'slice': 'all', 'unit': 'B', 'value': 2.0}], ['B'])
     """
     slices = list(table.slices) if not slices else list(slices)
     arrays, problems = value_arrays(table, methods, slices)

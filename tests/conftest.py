@@ -7,9 +7,10 @@ import os
 import pytest
 from hypothesis import settings
 
+from cfgraph.grids import import_grid
 from cfgraph.resources import seed_file
 from cfgraph.store import open_store
-from cfgraph.worlds import build_world, import_grid, make_spec
+from cfgraph.worlds import build_world, make_spec
 
 # In CI the property tests draw the same examples every run, so a red build is reproducible.
 settings.register_profile("ci", derandomize=True)

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from cfgraph.store import open_store, queries
+from cfgraph.store import cells, open_store
 from cfgraph.web import create_app
 
 pytestmark = pytest.mark.browser
@@ -165,7 +165,7 @@ def test_column_header_asks_for_the_shapley_column(watched, browser_db):
     page = watched.page
     store = open_store(browser_db, create=False)
     with store.session() as session:
-        table = queries.lattice_table(session, "iris")
+        table = cells.lattice_table(session, "iris")
     store.close()
     from cfgraph.values import shapley
 
@@ -191,7 +191,7 @@ def test_walking_the_lattice_with_add_and_remove_buttons(watched, browser_db):
     assert page.locator("#path tbody tr").count() == 5
     store = open_store(browser_db, create=False)
     with store.session() as session:
-        column = queries.lattice_table(session, "iris").column("all")
+        column = cells.lattice_table(session, "iris").column("all")
     store.close()
     assert page.locator("#node-value").inner_text() == f"{column[0b1010]:.4f}"
     # Clicking a node moves there too; a lens draws its edges.
@@ -236,6 +236,10 @@ def test_sql_query_shows_rows_and_refusals(watched):
 def test_every_page_renders_without_script_errors(watched, name, path):
     watched.goto(path)
     assert watched.page.locator("h1").count() == 1
+    if path.startswith("/world/"):  # every world page carries the unit legend, rendered by the browser
+        legend = watched.page.locator("#unit-legend")
+        expect(legend).to_be_visible()
+        expect(legend.locator("tbody tr")).to_have_count(4)
     watched.shot(name)
 
 

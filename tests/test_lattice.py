@@ -80,3 +80,27 @@ def test_unit_letters_bounds():
 
 def test_sizes_dtype_is_integer():
     assert lattice.sizes(3).dtype == np.int64
+
+
+def test_layer_sums_of_the_glove_game_by_hand():
+    # A holds a left glove, B and C right gloves; a pair is worth 1: v(AB) = v(AC) = v(ABC) = 1.
+    v = np.array([1.0 if (m & 1) and (m & 6) else 0.0 for m in range(8)])
+    with_unit, total = lattice.layer_sums(v)
+    assert total.tolist() == [0.0, 0.0, 2.0, 1.0]
+    assert with_unit.tolist() == [[0.0, 0.0, 2.0, 1.0],   # A is in AB, AC and ABC
+                                  [0.0, 0.0, 1.0, 1.0],   # B is in AB (worth 1), BC (0) and ABC
+                                  [0.0, 0.0, 1.0, 1.0]]
+    two = lattice.layer_sums(np.column_stack([v, 2 * v]))
+    assert two[0].shape == (3, 4, 2) and two[0][:, :, 1].tolist() == (2 * with_unit).tolist()
+
+
+def test_layer_sums_split_at_large_n_matches_a_plain_matrix_product():
+    # n = 14 takes the chunked path (6 low bits, recursion on the high 8); compare with the
+    # membership-matrix product it replaces.
+    n = 14
+    v = np.random.default_rng(5).normal(size=1 << n)
+    member = (np.arange(1 << n)[:, None] >> np.arange(n)) & 1
+    onehot = lattice.sizes(n)[:, None] == np.arange(n + 1)
+    with_unit, total = lattice.layer_sums(v)
+    np.testing.assert_allclose(with_unit, member.T @ (onehot * v[:, None]), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(total, onehot.T @ v, rtol=0, atol=1e-10)

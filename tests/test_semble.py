@@ -852,7 +852,7 @@ def test_cli_bad_input(tmp_path, pds, closed_port):
     pds.fail = (CARD, 1, "timeout", 1)
     assert_refused(invoke(db, "related", "refresh", "--did", DID, "--plc", pds.url, "--timeout", "0.2"),
                    "timed out after 0.2 s")
-    assert_refused(invoke(db, "related", "refresh"), "exactly one of --handle or --did")
+    assert_refused(invoke(db, "related", "refresh"), "exactly one of a handle or a DID")
     assert_refused(invoke(db, "related", "refresh", "--did", "nonsense"), "not a DID")
     assert_refused(invoke(db, "related", "list", "--collection", "nope"), "no related-work shelf named 'nope'")
     bad = tmp_path / "bad.json"

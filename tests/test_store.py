@@ -10,11 +10,14 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.grids import import_grid
 from cfgraph.resources import seed_file
-from cfgraph.store import open_store, queries, resolve_url
+from cfgraph.store import open_store, resolve_url
+from cfgraph.store.catalog import delete_world, get_world, list_worlds
+from cfgraph.store.cells import lattice_table, node_ids, slice_ids, write_cells
 from cfgraph.store.db import make_engine, migrate
+from cfgraph.store.graph import hasse_diagram, node_neighbourhood
 from cfgraph.store.models import Base, Cell, Edge, Node
-from cfgraph.worlds import import_grid
 
 
 def test_models_and_migrations_agree(store):
@@ -32,7 +35,7 @@ def test_toy_grid_view_query_returns_0_55(toy_store):
 
 def test_toy_world_has_sixteen_nodes_and_only_four_known_rows(toy_store):
     with toy_store.session() as s:
-        table = queries.lattice_table(s, "toy")
+        table = lattice_table(s, "toy")
         assert s.scalar(select(Node.id).where(Node.mask == 0)) is not None
     known = [table.labels[m] for m in range(16) if not all(map(lambda x: x != x, table.values[m]))]
     assert sorted(known) == ["AB", "ABC", "ABCD", "ACD"]
@@ -41,7 +44,7 @@ def test_toy_world_has_sixteen_nodes_and_only_four_known_rows(toy_store):
 
 def test_nodes_and_edges_cover_the_lattice(iris_store):
     with iris_store.session() as s:
-        world = queries.get_world(s, "iris")
+        world = get_world(s, "iris")
         n = world.n_units
         assert s.scalar(select(func.count()).select_from(Node).where(Node.world_id == world.id)) == 2 ** n
         edges = s.execute(select(Edge.src_node_id, Edge.dst_node_id).where(Edge.world_id == world.id)).all()
@@ -54,31 +57,31 @@ def test_nodes_and_edges_cover_the_lattice(iris_store):
 
 def test_second_write_of_a_cell_is_impossible(toy_store):
     with toy_store.session() as s:
-        world = queries.get_world(s, "toy")
-        ids, sids = queries.node_ids(s, world), queries.slice_ids(s, world)
+        world = get_world(s, "toy")
+        ids, sids = node_ids(s, world), slice_ids(s, world)
     row = {"node_id": int(ids[0b1101]), "slice_id": sids["B"], "metric": "score", "seed": 0,
            "value": 0.1, "fit_seconds": None, "status": "ok", "error": None}
     with pytest.raises(IntegrityError):
         with toy_store.transaction() as s:
-            queries.write_cells(s, [row])
+            write_cells(s, [row])
     with toy_store.session() as s:  # the stored value is intact
-        assert queries.lattice_table(s, "toy").column("B")[0b1101] == 0.55
+        assert lattice_table(s, "toy").column("B")[0b1101] == 0.55
 
 
 def test_failed_cells_carry_no_value(toy_store):
     with toy_store.session() as s:
-        world = queries.get_world(s, "toy")
-        ids, sids = queries.node_ids(s, world), queries.slice_ids(s, world)
+        world = get_world(s, "toy")
+        ids, sids = node_ids(s, world), slice_ids(s, world)
     with pytest.raises(IntegrityError):
         with toy_store.transaction() as s:
-            queries.write_cells(s, [{"node_id": int(ids[0]), "slice_id": sids["A"], "metric": "score", "seed": 0,
+            write_cells(s, [{"node_id": int(ids[0]), "slice_id": sids["A"], "metric": "score", "seed": 0,
                                      "value": None, "fit_seconds": None, "status": "ok", "error": None}])
 
 
 def test_hasse_diagram_from_the_store(iris_store):
     with iris_store.session() as s:
-        g = queries.hasse_diagram(s, "iris", slice_name="all")
-        table = queries.lattice_table(s, "iris")
+        g = hasse_diagram(s, "iris", slice_name="all")
+        table = lattice_table(s, "iris")
     assert isinstance(g, nx.DiGraph) and g.number_of_nodes() == 16 and g.number_of_edges() == 32
     full = 15
     path = nx.shortest_path(g, 0, full)
@@ -90,10 +93,10 @@ def test_hasse_diagram_from_the_store(iris_store):
 
 def test_neighbourhood_uses_stored_edges(iris_store):
     with iris_store.session() as s:
-        world = queries.get_world(s, "iris")
-        hood = queries.node_neighbourhood(s, world, 0b0101)
+        world = get_world(s, "iris")
+        hood = node_neighbourhood(s, world, 0b0101)
         with pytest.raises(NotFound):
-            queries.node_neighbourhood(s, world, 99)
+            node_neighbourhood(s, world, 99)
     assert hood["node"][2] == "AC"
     assert [(u, m) for u, m, _ in hood["up"]] == [("B", 0b0111), ("D", 0b1101)]
     assert [(u, m) for u, m, _ in hood["down"]] == [("A", 0b0100), ("C", 0b0001)]
@@ -101,10 +104,10 @@ def test_neighbourhood_uses_stored_edges(iris_store):
 
 def test_deleting_a_world_cascades(iris_store):
     with iris_store.transaction() as s:
-        queries.delete_world(s, "iris")
+        delete_world(s, "iris")
     with iris_store.session() as s:
         assert s.scalar(select(func.count()).select_from(Cell)) == 16  # only the toy world's cells remain
-        assert [w["name"] for w in queries.list_worlds(s)] == ["toy"]
+        assert [w["name"] for w in list_worlds(s)] == ["toy"]
 
 
 def test_sqlite_gets_wal_and_foreign_keys(store):
@@ -125,7 +128,7 @@ def test_upgrade_from_first_revision_keeps_data(tmp_path):
     engine.dispose()
     s = open_store(tmp_path / "old.db")  # upgrades to head
     with s.session() as session:
-        world = queries.get_world(session, "w")
+        world = get_world(session, "w")
         assert [u.label for u in world.units] == ["A"] and world.parent_world_id is None
 
 
@@ -159,7 +162,7 @@ def test_marginal_view_averages_to_banzhaf(iris_store):
     from cfgraph import values
 
     with iris_store.session() as s:
-        table = queries.lattice_table(s, "iris")
+        table = lattice_table(s, "iris")
     with sqlite3.connect(iris_store.sqlite_path) as conn:
         rows = conn.execute("SELECT unit, avg(delta), count(*) FROM marginal WHERE world='iris' AND eval_slice='all' "
                             "GROUP BY unit ORDER BY unit").fetchall()

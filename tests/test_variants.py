@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from cfgraph.cli import main
-from cfgraph.store import open_store, queries
-from cfgraph.store.queries import SliceSpec, UnitSpec
+from cfgraph.store import open_store
+from cfgraph.store.catalog import create_world, get_world
+from cfgraph.tables import SliceSpec, UnitSpec
 from cfgraph.variants import (
     build_variant,
     list_variants,
@@ -105,8 +106,8 @@ def test_synthetic_replacement_keeps_size_and_classes(iris_store):
     p = pair(iris_store, report.name)
     assert report.run.fits == 8
     with iris_store.session() as session:
-        units = queries.get_world(session, report.name).units
-        assert [u.size for u in units] == [u.size for u in queries.get_world(session, "iris").units]
+        units = get_world(session, report.name).units
+        assert [u.size for u in units] == [u.size for u in get_world(session, "iris").units]
     assert not np.isnan(p.values).any()
 
 
@@ -130,7 +131,7 @@ def test_poison_that_would_exceed_sixteen_units_is_refused_and_stores_nothing(tm
     db = tmp_path / "big.db"
     store = open_store(db)
     with store.transaction() as session:  # a trained world of 16 units (no cells needed to refuse)
-        queries.create_world(session, "big", kind="trained", units=[UnitSpec(name=f"u{i}") for i in range(16)],
+        create_world(session, "big", kind="trained", units=[UnitSpec(name=f"u{i}") for i in range(16)],
                              slices=[SliceSpec(name="all")], metric="accuracy", eval_slices="units",
                              spec={"dataset": "iris"})
     store.close()
@@ -222,10 +223,10 @@ def test_variants_record_parent_and_recipe_and_rebuild_to_the_same_cells(iris_st
     assert rebuilt.run.fits == 8
     np.testing.assert_array_equal(pair(iris_store, report.name).values, before)
     with iris_store.session() as session:
-        world = queries.get_world(session, report.name)
+        world = get_world(session, report.name)
         assert world.kind == "variant" and world.recipe == {"kind": "corrupt", "units": ["B"], "labels": 0.5,
                                                             "features": 0.0, "seed": 4}
-        assert world.parent_world_id == queries.get_world(session, "iris").id
+        assert world.parent_world_id == get_world(session, "iris").id
     with pytest.raises(Exception, match="different recipe"):
         build_variant(iris_store, "iris", {"kind": "corrupt", "units": ["B"], "labels": 0.6}, name=report.name)
 
@@ -313,3 +314,167 @@ def test_cli_builds_variants_and_answers_strike_budget_envelope(db):
     sql = invoke(db, "sql", "SELECT COUNT(*) AS n FROM variant_delta WHERE world = 'iris~corrupt-B-labels0.3'",
                  "--format", "json")
     assert json.loads(sql.stdout) == [{"n": 16 * 5}]
+
+
+# ------------------------------------------------------------------ regression worlds
+
+#: A small regression parent: diabetes in 3 random units, ridge, r2 (8 fits).
+DIABETES_SPEC = dict(dataset="diabetes", group_by="random", units=3, model="ridge", metrics=["r2"], test_size=0.3)
+
+
+@pytest.fixture(scope="module")
+def diabetes_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("diabetes") / "cfgraph.db"
+    s = open_store(path)
+    build_world(s, "dia", make_spec(**DIABETES_SPEC), progress=False)
+    s.close()
+    return path
+
+
+@pytest.fixture
+def dia_db(diabetes_db, tmp_path):
+    import shutil
+
+    target = tmp_path / "dia.db"
+    shutil.copy(diabetes_db, target)
+    return target
+
+
+@pytest.fixture
+def dia_store(dia_db):
+    s = open_store(dia_db)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def text_db(tmp_path):
+    """A regression world on a CSV with a text column and missing values."""
+    rng = np.random.default_rng(1)
+    lines = ["size,colour,price"] + [
+        f"{'' if k % 6 == 0 else round(rng.uniform(0, 9), 3)},{['red', 'blue', 'green'][k % 3]},{k % 17 + 0.5}"
+        for k in range(60)]
+    path = tmp_path / "shop.csv"
+    path.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "text.db"
+    s = open_store(db)
+    build_world(s, "shop", make_spec(csv_path=str(path), target="price", group_by="random", units=2,
+                                     model="linear"), progress=False)
+    s.close()
+    return db
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["variant", "corrupt", "dia", "--unit", "B", "--labels", "0.3"],
+     "label noise works on classes, and this world is a regression task"),
+    (["variant", "poison", "dia", "--unit", "A"], "works on classes, and this world is a regression task"),
+    (["variant", "unlearn", "dia", "--unit", "A", "--method", "warmstart"], "warm_start"),
+    (["variant", "dp", "dia", "--epsilons", "0"], "epsilon must be in (0, inf)"),
+])
+def test_regression_variants_that_need_classes_are_refused_and_store_nothing(dia_db, args, needle):
+    before = snapshot(dia_db)
+    assert_refused(invoke(dia_db, *args), needle)
+    assert snapshot(dia_db) == before
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["variant", "synthetic", "shop", "--unit", "A"], "needs numeric features with no missing value"),
+    (["variant", "dp", "shop", "--epsilons", "1"], "this world's table has text columns"),
+    (["variant", "corrupt", "shop", "--unit", "A", "--labels", "0.5"], "label noise works on classes"),
+])
+def test_variants_that_need_raw_numbers_refuse_a_table_with_text(text_db, args, needle):
+    before = snapshot(text_db)
+    assert_refused(invoke(text_db, *args), needle)
+    assert snapshot(text_db) == before
+
+
+def test_dp_of_a_regression_model_without_a_private_counterpart_is_refused(store):
+    build_world(store, "dia-tree", make_spec(**{**DIABETES_SPEC, "model": "tree"}), progress=False)
+    with pytest.raises(Exception, match="DP variants of a regression world support parents trained with linear, ridge"):
+        build_variant(store, "dia-tree", {"kind": "dp", "epsilon": 1.0})
+
+
+def test_feature_noise_on_a_regression_world_changes_only_sets_with_the_unit(dia_store):
+    report = build_variant(dia_store, "dia", {"kind": "corrupt", "units": ["B"], "features": 1.0, "seed": 2})
+    assert report.run.fits == 4 and report.copied == 4 * 4
+    p = pair(dia_store, report.name)
+    with_b = np.arange(8) & 0b10 != 0
+    assert (np.abs(p.values[with_b] - p.base[with_b]) > 1e-6).all()
+    np.testing.assert_array_equal(p.values[~with_b], p.base[~with_b])
+
+
+def test_feature_noise_leaves_text_columns_and_missing_values_alone(text_db):
+    from cfgraph.variants import corruption
+    from cfgraph.worlds import prepare
+
+    with open_store(text_db).session() as session:
+        spec = dict(get_world(session, "shop").spec)
+    prepared = prepare(spec)
+    derived = corruption.derive(prepared, {"kind": "corrupt", "units": ["A"], "labels": 0.0, "features": 2.0,
+                                           "seed": 0}, ["A", "B"])
+    before, after = prepared.problem.X_train, derived.problem.X_train
+    in_a = prepared.problem.train_unit == 0
+    np.testing.assert_array_equal(after[:, 1], before[:, 1])  # colour: text, untouched
+    size_before, size_after = before[:, 0].astype(float), after[:, 0].astype(float)
+    np.testing.assert_array_equal(np.isnan(size_after), np.isnan(size_before))  # missing stays missing
+    present = ~np.isnan(size_before)
+    assert (size_after[in_a & present] != size_before[in_a & present]).all()
+    np.testing.assert_array_equal(size_after[~in_a], size_before[~in_a])
+
+
+def test_synthetic_replacement_of_a_regression_unit_samples_features_and_targets(dia_store):
+    from cfgraph.variants import synthetic
+    from cfgraph.worlds import prepare
+
+    prepared = prepare(make_spec(**DIABETES_SPEC))
+    derived = synthetic.derive(prepared, {"kind": "synthetic", "units": ["A"], "components": 1,
+                                          "covariance": "diag", "seed": 0}, ["A", "B", "C"])
+    in_a = prepared.problem.train_unit == 0
+    old_y, new_y = prepared.problem.y_train, derived.problem.y_train
+    assert not np.isin(new_y[in_a], old_y).any()  # new targets, sampled
+    np.testing.assert_array_equal(new_y[~in_a], old_y[~in_a])
+    assert abs(new_y[in_a].mean() - old_y[in_a].mean()) < 0.5 * old_y[in_a].std()
+    report = build_variant(dia_store, "dia", {"kind": "synthetic", "units": ["A"]})
+    assert report.run.fits == 4 and report.run.failed == 0
+
+
+def test_dp_linear_regression_at_huge_epsilon_approaches_the_parent(dia_store):
+    names = [build_variant(dia_store, "dia", {"kind": "dp", "epsilon": e}).name for e in (1.0, 1e6)]
+    with dia_store.session() as session:
+        small, huge = reports.dp_rows(session, names)
+        models = {w["name"]: w["model"] for w in list_variants(session, "dia")}
+    assert models[names[1]].startswith("diffprivlib.models.LinearRegression(epsilon=1000000.0, bounds_X=(0.0, 1.0), "
+                                       "bounds_y=(")
+    assert huge["mean_abs_delta"] < 0.05  # least squares without the ridge penalty, at no privacy
+    assert small["mean"] < huge["mean"]
+
+
+def test_weight_one_on_a_regression_world_reproduces_the_parent(dia_store):
+    report = build_variant(dia_store, "dia", {"kind": "weight", "unit": "C", "weight": 1.0})
+    p = pair(dia_store, report.name)
+    np.testing.assert_allclose(p.values, p.base, atol=1e-12)
+
+
+def test_exact_unlearning_on_a_regression_world_has_gap_zero(dia_store):
+    report = build_variant(dia_store, "dia", {"kind": "unlearn", "unit": "B", "method": "exact"})
+    assert report.run.fits == 4
+    with dia_store.session() as session:
+        per_slice, _ = reports.unlearn_rows(session, [report.name])
+    assert [r["max_gap"] for r in per_slice] == [0.0] * 4
+
+
+def test_strike_budget_and_envelope_read_a_regression_lattice(dia_db):
+    grid = {(r[0], r[1]): r[2] for r in sqlite3.connect(dia_db).execute(
+        "SELECT train_mask, eval_slice, value FROM grid WHERE world = 'dia'")}
+    env = json.loads(invoke(dia_db, "envelope", "dia", "--epsilon", "2", "--format", "json").stdout)
+    for row in env:
+        edges = [abs(grid[(m | 1 << i, row["slice"])] - grid[(m, row["slice"])])
+                 for m in range(8) for i in range(3) if not m >> i & 1]
+        assert row["sensitivity"] == pytest.approx(max(edges), abs=1e-12)
+    out = invoke(dia_db, "strike", "dia", "--coalition", "AB", "--format", "json").stdout
+    strike, _ = json.JSONDecoder().raw_decode(out)  # the path, then the extremes
+    assert [r["train_set"] for r in strike] == ["ABC", "BC", "C"]
+    assert strike[-1]["value"] == pytest.approx(grid[(0b100, "all")], abs=1e-12)  # only C is left
+    budget = json.loads(invoke(dia_db, "budget", "dia", "--prices", "1,1,1", "--budget", "1", "--format",
+                               "json").stdout)
+    assert budget[0]["value"] == pytest.approx(max(grid[(1 << i, "all")] for i in range(3)), abs=1e-12)

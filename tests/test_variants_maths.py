@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cfgraph.errors import CfgraphError, MissingCells
-from cfgraph.store import queries
+from cfgraph.store.cells import lattice_table
 from cfgraph.variants import (
     attack_report,
     audit,
@@ -49,7 +49,7 @@ def iris_table(iris_db):
 
     store = open_store(iris_db)
     with store.session() as session:
-        table = queries.lattice_table(session, "iris")
+        table = lattice_table(session, "iris")
     store.close()
     return table
 

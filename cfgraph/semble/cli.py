@@ -8,8 +8,7 @@ import click
 
 from cfgraph.clitools import store_of
 from cfgraph.render import render
-from cfgraph.semble import queries, xrpc
-from cfgraph.semble import service as related_service
+from cfgraph.semble import xrpc  # the option defaults; the store-side modules load when a command runs
 from cfgraph.semble.join import DEFAULT_PREFIX
 
 #: Skipped records printed after a refresh; the rest are in the related_skip table.
@@ -55,6 +54,8 @@ def related():
 @click.pass_context
 def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeout):
     """Fetch the shelves from the user's repository and replace the stored copy (one transaction)."""
+    from cfgraph.semble import service as related_service
+
     store = store_of(ctx)
     report = related_service.refresh(
         store, handle=handle, did=did, pds=pds, prefix=_prefix(prefix, all_collections),
@@ -69,6 +70,8 @@ def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeou
 @click.pass_context
 def list_(ctx, collection, text, fmt):
     """List the stored shelves and their cards."""
+    from cfgraph.semble import queries
+
     store = store_of(ctx)
     with store.session() as session:
         if fmt == "json":
@@ -112,5 +115,7 @@ def import_(ctx, file, prefix, all_collections):
 
     FILE holds {"did": "did:plc:...", "records": [{"uri", "cid", "value"}, ...]}.
     """
+    from cfgraph.semble import service as related_service
+
     store = store_of(ctx)
     _echo_report(related_service.import_file(store, file, prefix=_prefix(prefix, all_collections)))

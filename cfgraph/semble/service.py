@@ -172,7 +172,7 @@ def refresh(store, *, handle: str | None = None, did: str | None = None, pds: st
     """
     started_at = utcnow()
     if (handle is None) == (did is None):
-        raise CfgraphError("give exactly one of --handle or --did")
+        raise CfgraphError("give exactly one of a handle or a DID")
     if did is None:
         did = xrpc.resolve_handle(handle, service=pds or service, timeout=timeout)
     did = xrpc.check_did(did)

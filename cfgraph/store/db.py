@@ -1,16 +1,19 @@
-"""Engines, sessions and migrations for the lattice store."""
+"""Engines, sessions and migrations for the lattice store.
+
+Opening a store whose schema is current reads the ``alembic_version`` row with
+plain SQL and the head revision from the migration files' headers; Alembic is
+imported only to create or upgrade a schema (it costs a few hundred
+milliseconds of start-up that ``cfgraph sql`` and ``cfgraph --help`` should not pay).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,24 +65,51 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def alembic_config() -> Config:
-    """The Alembic configuration pointing at cfgraph's migrations."""
+def alembic_config():
+    """The Alembic configuration (``alembic.config.Config``) pointing at cfgraph's migrations."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(resource_dir("migrations")))
     return config
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:None|[\"']([^\"']*)[\"'])", re.MULTILINE)
+
+
 def head_revision() -> str:
+    """The newest migration's revision id, read from the ``revision`` / ``down_revision`` lines
+    of ``migrations/versions/*.py`` (no Alembic import); Alembic decides when they are not a
+    single plain chain.
+    """
+    revisions, parents = set(), set()
+    for path in sorted((resource_dir("migrations") / "versions").glob("*.py")):
+        found = dict((key, value) for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            if found.get("down_revision"):
+                parents.add(found["down_revision"])
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    from alembic.script import ScriptDirectory  # branches or merges: let Alembic resolve them
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision stamped in the database's ``alembic_version`` table (None without a schema)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else (None if not rows else ",".join(sorted(rows)))
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema with Alembic (the only way the schema is created)."""
+    from alembic import command
+
     config = alembic_config()
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:

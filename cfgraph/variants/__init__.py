@@ -24,31 +24,35 @@ Pure numpy maths over a stored lattice, with no SQL:
 1.0
 """
 
-from cfgraph.variants.build import (
-    VariantPair,
-    VariantReport,
-    build_variant,
-    list_variants,
-    rebuild_variant,
-    variant_pair,
-)
-from cfgraph.variants.envelope import (
-    dp_envelope,
-    laplace_release,
-    laplace_scale,
-    local_sensitivity,
-)
-from cfgraph.variants.leverage import coalition_drops, strike_extremes, strike_path
-from cfgraph.variants.market import (
-    best_affordable,
-    budget_report,
-    greedy_by_value,
-    random_affordable,
-)
-from cfgraph.variants.poisoning import attack_report
-from cfgraph.variants.recipes import KINDS, default_name, describe, normalise
-from cfgraph.variants.unlearning import audit
-from cfgraph.variants.weighting import edge_sweep
+# The names below load on first use (PEP 562), so that importing a submodule such as
+# cfgraph.variants.cli (the CLI does, at start-up) does not import scikit-learn.
+_LAZY = {
+    "cfgraph.variants.build": ["VariantPair", "VariantReport", "build_variant", "list_variants",
+                               "rebuild_variant", "variant_pair"],
+    "cfgraph.variants.envelope": ["dp_envelope", "laplace_release", "laplace_scale", "local_sensitivity"],
+    "cfgraph.variants.leverage": ["coalition_drops", "strike_extremes", "strike_path"],
+    "cfgraph.variants.market": ["best_affordable", "budget_report", "greedy_by_value", "random_affordable"],
+    "cfgraph.variants.poisoning": ["attack_report"],
+    "cfgraph.variants.recipes": ["KINDS", "default_name", "describe", "normalise"],
+    "cfgraph.variants.unlearning": ["audit"],
+    "cfgraph.variants.weighting": ["edge_sweep"],
+}
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))
+
 
 __all__ = [
     "KINDS", "VariantPair", "VariantReport", "attack_report", "audit", "best_affordable", "budget_report",

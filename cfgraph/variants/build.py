@@ -17,14 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import and_, exists, insert, select
-from sqlalchemy.orm import aliased
-
 from cfgraph import evaluate
 from cfgraph.errors import CfgraphError, NotFound
-from cfgraph.store import queries
-from cfgraph.store.models import Cell, EvalSlice, Node, World
-from cfgraph.store.queries import SliceSpec
+from cfgraph.executors import Executor
+from cfgraph.store import catalog, cells, lineage
+from cfgraph.store.lineage import copy_parent_cells
+from cfgraph.tables import LatticeTable, SliceSpec
+from cfgraph.store.sink import StoreSink
 from cfgraph.variants import (
     corruption,
     poisoning,
@@ -92,13 +91,22 @@ def build_variant(store, parent: str, recipe: dict, *, name: str | None = None, 
 
     Examples
     --------
-    >>> build_variant(store, "digits", {"kind": "corrupt", "units": ["B"], "labels": 0.3})  # doctest: +SKIP
+    A variant needs its trained parent in the store (``cfgraph run`` or ``cfgraph demo``):
+
+    >>> import pathlib, tempfile
+    >>> from cfgraph.store import open_store
+    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
+    >>> build_variant(store, "digits", {"kind": "corrupt", "units": ["B"], "labels": 0.3})
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.NotFound: no world named 'digits' (stored: none)
+    >>> store.close()
     """
     if jobs == 0:
-        raise CfgraphError("--jobs must be a positive number of workers, or -1 for all cores")
+        raise CfgraphError("parallel jobs must be a positive number of workers, or -1 for all cores")
     recipe = recipes.normalise(recipe)
     with store.session() as session:
-        world = queries.get_world(session, parent)
+        world = catalog.get_world(session, parent)
         if world.kind != "trained" or not world.spec:
             raise CfgraphError(
                 f"world {parent!r} is of kind {world.kind}; variants derive from trained worlds (with data and a model)"
@@ -124,19 +132,19 @@ def build_variant(store, parent: str, recipe: dict, *, name: str | None = None, 
     move = recipes.describe(recipe, poisoning.poison_letter(len(letters)))
     report = VariantReport(name=name, parent=parent, recipe=recipe, move=move)
     with store.transaction() as session:
-        existing = queries.find_world(session, name)
+        existing = catalog.find_world(session, name)
         if existing is not None and existing.kind != "variant":
             raise CfgraphError(
                 f"world {name!r} is {'an' if existing.kind[0] in 'aeiou' else 'a'} {existing.kind} world, not a variant; "
-                "choose another --name"
+                "choose another name"
             )
         if existing is not None and replace:
-            queries.delete_world(session, name)
+            catalog.delete_world(session, name)
             existing = None
         if existing is not None and (existing.kind != "variant" or existing.recipe != recipe
                                      or existing.parent_world_id != parent_id):
             raise CfgraphError(
-                f"world {name!r} exists with a different recipe; pass --replace to rebuild it or choose another --name"
+                f"world {name!r} exists with a different recipe; replace it to rebuild it or choose another name"
             )
         if existing is None:
             made = versions()
@@ -147,7 +155,7 @@ def build_variant(store, parent: str, recipe: dict, *, name: str | None = None, 
             description = f"{move}, derived from {parent}"
             if derived.notes:
                 description += f"; {len(derived.notes)} warning(s) while deriving, first: {derived.notes[0]}"
-            existing = queries.create_world(
+            existing = catalog.create_world(
                 session, name, kind="variant", units=derived.units, slices=parent_slices,
                 model_spec=derived.model_spec, spec={**spec, "model": derived.model_spec},
                 versions=made, description=description, parent_world_id=parent_id, recipe=recipe,
@@ -160,39 +168,10 @@ def build_variant(store, parent: str, recipe: dict, *, name: str | None = None, 
 
 
 def _evaluate(store, name, problem, seeds, jobs=1, progress=None):
-    return evaluate.run(store, name, problem, seeds, jobs=jobs, progress=progress)
-
-
-def copy_parent_cells(session, variant: World, parent_id: int, copy_bits: int, if_clear: bool) -> int:
-    """Copy the parent's cells at training sets the recipe leaves unchanged; cells already there are kept.
-
-    A training set is unchanged when it has none of ``copy_bits`` (``if_clear``)
-    or all of them (not ``if_clear``). One ``INSERT ... SELECT``.
-
-    Returns
-    -------
-    int
-        Cells copied.
-    """
-    if not copy_bits:
-        return 0
-    pn, vn, ps, vs, mine = aliased(Node), aliased(Node), aliased(EvalSlice), aliased(EvalSlice), aliased(Cell)
-    chosen = pn.mask.op("&")(copy_bits)
-    rows = (
-        select(vn.id, vs.id, Cell.metric, Cell.seed, Cell.value, Cell.fit_seconds, Cell.status, Cell.error)
-        .select_from(Cell)
-        .join(pn, pn.id == Cell.node_id)
-        .join(ps, ps.id == Cell.slice_id)
-        .join(vn, and_(vn.world_id == variant.id, vn.mask == pn.mask))
-        .join(vs, and_(vs.world_id == variant.id, vs.name == ps.name))
-        .where(pn.world_id == parent_id, chosen == 0 if if_clear else chosen == copy_bits)
-        .where(~exists().where(mine.node_id == vn.id, mine.slice_id == vs.id, mine.metric == Cell.metric,
-                               mine.seed == Cell.seed))
-    )
-    result = session.execute(insert(Cell).from_select(
-        ["node_id", "slice_id", "metric", "seed", "value", "fit_seconds", "status", "error"], rows
-    ))
-    return int(result.rowcount or 0)
+    """Fit and score every training set of the variant not stored yet (copied cells are skipped)."""
+    sink = StoreSink.open(store, name, problem.metrics, seeds)
+    tasks = evaluate.plan(sink.present, np.arange(1 << sink.n), problem.metrics, seeds)
+    return evaluate.run(tasks, problem, sink, Executor(jobs=jobs), progress=progress, desc=f"fitting {name}")
 
 
 def rebuild_variant(store, name: str, *, jobs: int = 1, progress: bool | None = None) -> VariantReport:
@@ -204,10 +183,10 @@ def rebuild_variant(store, name: str, *, jobs: int = 1, progress: bool | None = 
         If the world is not a variant or its parent was deleted.
     """
     with store.session() as session:
-        world = queries.get_world(session, name)
+        world = catalog.get_world(session, name)
         if world.kind != "variant" or world.recipe is None:
             raise CfgraphError(f"world {name!r} is not a variant world")
-        parent = session.get(World, world.parent_world_id) if world.parent_world_id else None
+        parent = catalog.world_by_id(session, world.parent_world_id)
         if parent is None:
             raise CfgraphError(f"the parent of variant {name!r} was deleted; it cannot be rebuilt")
         parent_name, recipe = parent.name, dict(world.recipe)
@@ -222,14 +201,8 @@ def list_variants(session, parent: str | None = None) -> list[dict]:
     NotFound
         If ``parent`` is given and does not exist.
     """
-    parent_world = aliased(World)
-    query = (select(World, parent_world.name, parent_world.n_units)
-             .outerjoin(parent_world, parent_world.id == World.parent_world_id)
-             .where(World.kind == "variant").order_by(World.created_at, World.id))
-    if parent is not None:
-        query = query.where(World.parent_world_id == queries.get_world(session, parent).id)
     out = []
-    for world, parent_name, parent_n in session.execute(query).all():
+    for world, parent_name, parent_n in lineage.variant_worlds(session, parent):
         letter = poisoning.poison_letter(parent_n) if parent_n else "P"
         out.append({"name": world.name, "parent": parent_name, "kind": world.recipe["kind"],
                     "move": recipes.describe(world.recipe, letter), "recipe": world.recipe,
@@ -248,8 +221,8 @@ class VariantPair:
         The variant's and the parent's cells on the parent's training sets.
     """
 
-    variant: queries.LatticeTable
-    parent: queries.LatticeTable
+    variant: LatticeTable
+    parent: LatticeTable
     recipe: dict
     values: np.ndarray
     base: np.ndarray
@@ -268,12 +241,12 @@ def variant_pair(session, name: str, metric: str | None = None, seed: int | None
     NotFound
         If the world does not exist or is not a variant of a stored parent.
     """
-    world = queries.get_world(session, name)
+    world = catalog.get_world(session, name)
     if world.kind != "variant" or world.parent_world_id is None:
         raise NotFound(f"world {name!r} is not a variant of a stored world")
-    parent = session.get(World, world.parent_world_id)
-    variant_table = queries.lattice_table(session, world, metric, seed)
-    parent_table = queries.lattice_table(session, parent, variant_table.metric, variant_table.seed)
+    parent = catalog.world_by_id(session, world.parent_world_id)
+    variant_table = cells.lattice_table(session, world, metric, seed)
+    parent_table = cells.lattice_table(session, parent, variant_table.metric, variant_table.seed)
     size = 1 << parent.n_units  # the parent's sets are the variant's first 2^n masks (P is the top bit)
     return VariantPair(variant=variant_table, parent=parent_table, recipe=dict(world.recipe),
                        values=variant_table.values[:size], base=parent_table.values)

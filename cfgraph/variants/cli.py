@@ -39,7 +39,7 @@ def _show(rows: list[dict], fmt: str, columns: list[str] | None = None) -> None:
 
 def _build(ctx, parent, recipes_, names, jobs, replace, progress, slice_name=None):
     """Validate every recipe (and the slice to print) first, so bad input stores nothing; then build."""
-    from cfgraph.store import queries
+    from cfgraph.store import catalog
     from cfgraph.variants import build_variant, normalise
     from cfgraph.variants.recipes import resolve
 
@@ -48,7 +48,7 @@ def _build(ctx, parent, recipes_, names, jobs, replace, progress, slice_name=Non
     recipes_ = [normalise(r) for r in recipes_]
     store = store_of(ctx)
     with store.session() as session:
-        world = queries.get_world(session, parent)
+        world = catalog.get_world(session, parent)
         letters = [u.label for u in world.units]
         slices = [s.name for s in world.slices]
     for r in recipes_:
@@ -94,14 +94,19 @@ def variant():
 @click.argument("parent")
 @click.option("--unit", "units", multiple=True, required=True, help="Unit(s) to corrupt (repeat, or B,C).")
 @click.option("--labels", default=0.0, show_default=True, type=float,
-              help="Fraction r in [0, 1] of each unit's training labels flipped to another class.")
+              help="Fraction r in [0, 1] of each unit's training labels flipped to another class "
+                   "(classification only).")
 @click.option("--features", default=0.0, show_default=True, type=float,
               help="Gaussian feature noise, sigma in feature standard deviations.")
 @click.option("--name", help="Variant name (default: PARENT~corrupt-...).")
 @build_options
 @click.pass_context
 def corrupt(ctx, parent, units, labels, features, name, seed, jobs, replace, progress, fmt):
-    """Corrupt units' training rows (label and/or feature noise) and print the delta grid."""
+    """Corrupt units' training rows (label and/or feature noise) and print the delta grid.
+
+    Label noise needs classes; a regression world takes feature noise only.
+    Feature noise touches numeric columns; text columns stay as they are.
+    """
     recipe = {"kind": "corrupt", "units": _units(units), "labels": labels, "features": features, "seed": seed}
     store, (report,) = _build(ctx, parent, [recipe], [name] if name else None, jobs, replace, progress)
     _delta(store, report.name, fmt)
@@ -117,7 +122,11 @@ def corrupt(ctx, parent, units, labels, features, name, seed, jobs, replace, pro
 @build_options
 @click.pass_context
 def synthetic(ctx, parent, units, components, covariance, name, seed, jobs, replace, progress, fmt):
-    """Replace units' training rows by samples of a per-class Gaussian mixture; print the delta grid."""
+    """Replace units' training rows by samples of a per-class Gaussian mixture; print the delta grid.
+
+    In a regression world one mixture models features and target together.
+    Needs numeric features with no missing value.
+    """
     recipe = {"kind": "synthetic", "units": _units(units), "components": components, "covariance": covariance,
               "seed": seed}
     store, (report,) = _build(ctx, parent, [recipe], [name] if name else None, jobs, replace, progress)
@@ -136,7 +145,10 @@ def synthetic(ctx, parent, units, components, covariance, name, seed, jobs, repl
 @build_options
 @click.pass_context
 def poison(ctx, parent, unit, method, copies, shift, name, seed, jobs, replace, progress, fmt):
-    """Add a poison unit P (the lattice gains a dimension); print the attack delta f(S+P) - f(S) and P's values."""
+    """Add a poison unit P (the lattice gains a dimension); print the attack delta f(S+P) - f(S) and P's values.
+
+    Classification only (the poison rows are relabelled as another class).
+    """
     from cfgraph.variants.reports import poison_rows
 
     recipe = {"kind": "poison", "unit": unit, "method": method, "copies": copies, "shift": shift, "seed": seed}
@@ -154,7 +166,8 @@ def dp(ctx, parent, epsilons, seed, jobs, replace, progress, fmt):
     """Train the lattice with a differentially private model (diffprivlib) for each epsilon.
 
     The parent's gnb becomes diffprivlib's GaussianNB, logreg its LogisticRegression,
-    on features rescaled to [0, 1]. Prints each world's mean cell against the parent's.
+    and for regression linear or ridge its LinearRegression, on features rescaled
+    to [0, 1]. Prints each world's mean cell against the parent's.
     """
     from cfgraph.variants.reports import dp_rows
 
@@ -193,7 +206,7 @@ def weight(ctx, parent, unit, weights, slice_name, seed, jobs, replace, progress
 @click.pass_context
 def unlearn(ctx, parent, units, method, iterations, tolerance, seed, jobs, replace, progress, fmt):
     """Audit an approximate removal of each unit against exact retraining: gap per slice, pass/fail per unit."""
-    from cfgraph.store import queries
+    from cfgraph.store import catalog
     from cfgraph.variants.reports import unlearn_rows
 
     if not tolerance >= 0:
@@ -202,7 +215,7 @@ def unlearn(ctx, parent, units, method, iterations, tolerance, seed, jobs, repla
     if not chosen:
         store = store_of(ctx)
         with store.session() as session:
-            chosen = [u.label for u in queries.get_world(session, parent).units]
+            chosen = [u.label for u in catalog.get_world(session, parent).units]
     recipes_ = [{"kind": "unlearn", "unit": u, "method": method, "iterations": iterations, "seed": seed}
                 for u in chosen]
     store, reports = _build(ctx, parent, recipes_, None, jobs, replace, progress)

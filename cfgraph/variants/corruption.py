@@ -3,15 +3,21 @@
 Only the chosen units' training rows change; the test rows (and so the
 evaluation slices) stay clean, so a variant cell measures what training on
 corrupted data does to a clean evaluation.
+
+Label flips need classes: a regression world refuses them (its features can
+still be corrupted). Feature noise touches numeric columns only; text
+(categorical) columns and missing values are left as they are.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
-from cfgraph.variants.derived import Derived, bits, unit_rows
+from cfgraph.errors import CfgraphError
+from cfgraph.variants.derived import Derived, bits, need_classes, unit_rows
 from cfgraph.variants.recipes import unit_indices
 
 
@@ -67,8 +73,8 @@ def feature_noise(X: np.ndarray, rows: np.ndarray, sigma: float, scale: np.ndarr
 
     Parameters
     ----------
-    X : ndarray, shape (n_rows, d)
-        Features; not modified.
+    X : ndarray of float, shape (n_rows, d)
+        Features; not modified. A missing value (NaN) stays missing.
     rows : ndarray of int
     sigma : float
         Noise level in units of each feature's standard deviation.
@@ -101,15 +107,33 @@ def derive(prepared, recipe: dict, letters: list[str]) -> Derived:
 
     Training sets without a corrupted unit see exactly the parent's data, so
     their cells are copied from the parent.
+
+    Raises
+    ------
+    CfgraphError
+        For label noise on a regression world, or feature noise on a table
+        with no numeric column.
     """
     problem = prepared.problem
+    if recipe["labels"] > 0:
+        need_classes(prepared, "label noise")
+    numeric = [j for j in range(problem.X_train.shape[1]) if j not in set(prepared.dataset.categorical)]
+    if recipe["features"] > 0 and not numeric:
+        raise CfgraphError("feature noise needs a numeric feature, and every feature of this world is text")
     indices = unit_indices(recipe, letters)
     rng = np.random.default_rng(recipe["seed"])
-    y, X = problem.y_train, problem.X_train
+    y = problem.y_train
+    values = problem.X_train[:, numeric].astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column missing on every row has no scale: NaN
+        scale = np.nanstd(values, axis=0)
     for i in indices:  # unit by unit, so a unit's noise does not depend on the others' sizes
         rows = unit_rows(problem, [i])
-        y = flip_labels(y, rows, recipe["labels"], problem.classes, rng)
-        X = feature_noise(X, rows, recipe["features"], problem.X_train.std(axis=0), rng)
+        if recipe["labels"] > 0:
+            y = flip_labels(y, rows, recipe["labels"], problem.classes, rng)
+        values = feature_noise(values, rows, recipe["features"], scale, rng)
+    X = problem.X_train.copy()
+    X[:, numeric] = values
     return Derived(
         problem=dataclasses.replace(problem, X_train=X, y_train=y),
         units=list(prepared.units), model_spec=problem.model, copy_bits=bits(indices),

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cfgraph.errors import CfgraphError
 from cfgraph.evaluate import Problem
-from cfgraph.store.queries import UnitSpec
+from cfgraph.tables import UnitSpec
 
 
 @dataclass
@@ -57,3 +58,31 @@ def bits(indices) -> int:
     for i in indices:
         mask |= 1 << int(i)
     return mask
+
+
+def need_classes(prepared, what: str) -> None:
+    """Refuse a recipe that works on classes when the parent world is a regression.
+
+    Raises
+    ------
+    CfgraphError
+        If the parent's task is not classification.
+    """
+    task = prepared.spec.get("task", "classification")
+    if task != "classification":
+        raise CfgraphError(f"{what} works on classes, and this world is a {task} task with a numeric target")
+
+
+def need_numeric(prepared, what: str) -> None:
+    """Refuse a recipe that works on raw feature vectors when some feature is text or missing.
+
+    Raises
+    ------
+    CfgraphError
+        If the parent's table has a text column or a missing value.
+    """
+    data = prepared.dataset
+    if data.categorical or data.has_missing:
+        kind = "text columns" if data.categorical else "missing values"
+        raise CfgraphError(f"{what} needs numeric features with no missing value, and this world's table has {kind} "
+                           "(build the parent on its numeric columns only)")

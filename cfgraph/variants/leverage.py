@@ -70,7 +70,9 @@ def strike_path(v: np.ndarray, order, start: int | None = None) -> dict:
     if gaps.any():
         raise MissingCells(np.array(masks)[gaps].tolist(), None, "the data strike path")
     cells = v[masks]
-    return {"masks": masks, "values": cells, "drops": cells[:-1] - cells[1:], "total": cells[0] - cells[-1]}
+    coalition = masks[0] & ~masks[-1]
+    return {"masks": masks, "values": cells, "drops": cells[:-1] - cells[1:],
+            "total": V.group_leave_one_out(v, coalition, base=start)}
 
 
 def coalition_drops(v: np.ndarray, start: int | None = None) -> np.ndarray:
@@ -96,9 +98,10 @@ def coalition_drops(v: np.ndarray, start: int | None = None) -> np.ndarray:
     n = V.n_units_of(v)
     start = (1 << n) - 1 if start is None else int(start)
     coalitions = np.arange(1 << n)
-    drops = v[start] - v[start & ~coalitions]
-    outside = (coalitions & ~start) != 0
-    drops[outside] = np.nan
+    drops = np.full(v.shape, np.nan)
+    inside = np.flatnonzero((coalitions & ~start) == 0)[1:]  # every non-empty coalition inside start
+    drops[inside] = V.group_leave_one_out(v, inside, base=start, missing="nan")
+    drops[0] = v[start] - v[start]  # the empty coalition moves nothing (NaN when v(start) is missing)
     return drops
 
 

@@ -6,6 +6,10 @@ labelled as that class ("boundary"). P has no test rows, so the evaluation
 slices stay the honest ones. Training sets without P see exactly the parent's
 data; their cells are copied from the parent, and only the 2^n sets with P
 are fitted. The attack delta ``f(S + P) - f(S)`` is P's marginal contribution.
+
+Both methods push rows across classes, so a regression world refuses them; and
+they measure distances between raw feature vectors, so a table with text
+columns or missing values refuses them too.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ import numpy as np
 
 from cfgraph import values as V
 from cfgraph.lattice import unit_letters
-from cfgraph.store.queries import UnitSpec
-from cfgraph.variants.derived import Derived, unit_rows
+from cfgraph.tables import UnitSpec
+from cfgraph.variants.derived import Derived, need_classes, need_numeric, unit_rows
 
 
 def poison_rows(X: np.ndarray, y: np.ndarray, rows: np.ndarray, classes: np.ndarray, *,
@@ -74,7 +78,15 @@ def poison_rows(X: np.ndarray, y: np.ndarray, rows: np.ndarray, classes: np.ndar
 
 
 def derive(prepared, recipe: dict, letters: list[str]) -> Derived:
-    """The parent's problem with a poison unit appended as unit n (the next letter)."""
+    """The parent's problem with a poison unit appended as unit n (the next letter).
+
+    Raises
+    ------
+    CfgraphError
+        On a regression world, or a table with text columns or missing values.
+    """
+    need_classes(prepared, "poisoning (rows relabelled as the nearest other class)")
+    need_numeric(prepared, "poisoning (distances to class centroids)")
     problem = prepared.problem
     n = len(letters)
     source = letters.index(recipe["unit"])

@@ -1,7 +1,7 @@
 """The tables behind ``cfgraph variant ...``, ``strike``, ``budget``, ``envelope`` and the web page.
 
 Each function reads stored lattices (through a session or a
-:class:`~cfgraph.store.queries.LatticeTable`), calls the numpy maths of the
+:class:`~cfgraph.tables.LatticeTable`), calls the numpy maths of the
 variant modules, and returns plain rows (lists of dicts) that the CLI renders
 and the web page shows.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from cfgraph import lattice
 from cfgraph import values as V
 from cfgraph.errors import CfgraphError
-from cfgraph.store import queries
+from cfgraph.tables import LatticeTable
 from cfgraph.variants import envelope as E
 from cfgraph.variants import leverage, market, poisoning, unlearning, weighting
 from cfgraph.variants.build import variant_pair
@@ -37,7 +37,7 @@ def _max(a) -> float | None:
     return float(present.max()) if present.size else None
 
 
-def _columns(table: queries.LatticeTable, slice_name: str | None) -> list[int]:
+def _columns(table: LatticeTable, slice_name: str | None) -> list[int]:
     if slice_name in (None, "*"):
         return list(range(len(table.slices)))
     return [table.slice_index(slice_name)]
@@ -51,6 +51,23 @@ def delta_rows(session, name: str, metric: str | None = None, seed: int | None =
     slices : list of str
     rows : list of dict
         ``train_set`` and, per slice, the delta ``variant - parent`` (None where missing).
+
+    Examples
+    --------
+    Every variant report reads a variant world and its parent; any other world is refused:
+
+    >>> import pathlib, tempfile
+    >>> from cfgraph.grids import import_grid
+    >>> from cfgraph.resources import seed_file
+    >>> from cfgraph.store import open_store
+    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
+    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
+    >>> session = store.session()
+    >>> delta_rows(session, "toy")
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.NotFound: world 'toy' is not a variant of a stored world
+    >>> session.close(); store.close()
     """
     pair = variant_pair(session, name, metric, seed)
     order = sorted(range(len(pair.base)), key=lambda m: (m.bit_count(), m))
@@ -67,6 +84,21 @@ def attack_rows(session, name: str, metric: str | None = None, seed: int | None 
     slices : list of str
     rows : list of dict
         ``train_set`` (S), ``with_poison`` (S + P) and, per slice, the attack delta.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from cfgraph.grids import import_grid
+    >>> from cfgraph.resources import seed_file
+    >>> from cfgraph.store import open_store
+    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
+    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
+    >>> session = store.session()
+    >>> attack_rows(session, "toy")
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.NotFound: world 'toy' is not a variant of a stored world
+    >>> session.close(); store.close()
     """
     pair = variant_pair(session, name, metric, seed)
     if pair.recipe["kind"] != "poison":
@@ -85,6 +117,21 @@ def poison_rows(session, name: str, metric: str | None = None, seed: int | None 
 
     ``lowest_honest`` is the honest unit with the lowest Shapley value; ``p_lowest``
     says whether P's Shapley value is below every honest unit's.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from cfgraph.grids import import_grid
+    >>> from cfgraph.resources import seed_file
+    >>> from cfgraph.store import open_store
+    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
+    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
+    >>> session = store.session()
+    >>> poison_rows(session, "toy")
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.NotFound: world 'toy' is not a variant of a stored world
+    >>> session.close(); store.close()
     """
     pair = variant_pair(session, name, metric, seed)
     if pair.recipe["kind"] != "poison":
@@ -109,7 +156,23 @@ def poison_rows(session, name: str, metric: str | None = None, seed: int | None 
 
 def dp_rows(session, names: list[str], metric: str | None = None, seed: int | None = None) -> list[dict]:
     """Per DP world: epsilon, the mean cell (over every training set and slice), the parent's,
-    the mean (absolute) delta, and the mean over slices at the full training set."""
+    the mean (absolute) delta, and the mean over slices at the full training set.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from cfgraph.grids import import_grid
+    >>> from cfgraph.resources import seed_file
+    >>> from cfgraph.store import open_store
+    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
+    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
+    >>> session = store.session()
+    >>> dp_rows(session, ["toy"])
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.NotFound: world 'toy' is not a variant of a stored world
+    >>> session.close(); store.close()
+    """
     rows = []
     for name in names:
         pair = variant_pair(session, name, metric, seed)
@@ -139,6 +202,21 @@ def weight_rows(session, names: list[str], slice_name: str = "all", metric: str 
     ------
     CfgraphError
         If the worlds are not weight variants of one parent and one unit.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from cfgraph.grids import import_grid
+    >>> from cfgraph.resources import seed_file
+    >>> from cfgraph.store import open_store
+    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
+    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
+    >>> session = store.session()
+    >>> weight_rows(session, ["toy"])
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.NotFound: world 'toy' is not a variant of a stored world
+    >>> session.close(); store.close()
     """
     pairs = [variant_pair(session, n, metric, seed) for n in names]
     kinds = {(p.recipe["kind"], p.recipe.get("unit"), p.parent.world) for p in pairs}
@@ -164,6 +242,21 @@ def unlearn_rows(session, names: list[str], tolerance: float = unlearning.DEFAUL
         unit, method, slice, max_gap, mean_gap, passed.
     per_unit : list of dict
         unit, method, world, max_gap (over slices), passed (every slice within tolerance).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from cfgraph.grids import import_grid
+    >>> from cfgraph.resources import seed_file
+    >>> from cfgraph.store import open_store
+    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
+    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
+    >>> session = store.session()
+    >>> unlearn_rows(session, ["toy"])
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.NotFound: world 'toy' is not a variant of a stored world
+    >>> session.close(); store.close()
     """
     if not (np.isfinite(tolerance) and tolerance >= 0):
         raise CfgraphError(f"the tolerance must be a number >= 0, not {tolerance}")
@@ -182,10 +275,21 @@ def unlearn_rows(session, names: list[str], tolerance: float = unlearning.DEFAUL
     return per_slice, per_unit
 
 
-def envelope_rows(table: queries.LatticeTable, epsilon: float, seed: int = 0,
+def envelope_rows(table: LatticeTable, epsilon: float, seed: int = 0,
                   slice_name: str | None = None) -> list[dict]:
     """Per slice: the envelope (largest one-unit change and its edge), the Laplace scale, and a
-    noisy release of the full set's cell reproducible by ``seed``."""
+    noisy release of the full set's cell reproducible by ``seed``.
+
+    Examples
+    --------
+    >>> from cfgraph.tables import LatticeTable
+    >>> t = LatticeTable(world="w", letters=["A", "B"], labels=["∅", "A", "B", "AB"], slices=["all"],
+    ...                  slice_masks=[None], metric="accuracy", seed=0, values=np.array([[0.1], [0.5], [0.6], [0.9]]),
+    ...                  status=np.full((4, 1), "ok", dtype=object))
+    >>> row = envelope_rows(t, epsilon=2.0)[0]
+    >>> row["sensitivity"], row["edge"], row["laplace_scale"]
+    (0.5, '∅ -> B', 0.25)
+    """
     result = E.dp_envelope(table.values)
     released, scale = E.laplace_release(table.values, epsilon, seed,
                                         np.nan_to_num(result["sensitivity"], nan=0.0))
@@ -203,7 +307,7 @@ def envelope_rows(table: queries.LatticeTable, epsilon: float, seed: int = 0,
     return rows
 
 
-def strike_rows(table: queries.LatticeTable, slice_name: str = "all", coalition: str | None = None,
+def strike_rows(table: LatticeTable, slice_name: str = "all", coalition: str | None = None,
                 order: str | None = None) -> tuple[list[dict], list[dict]]:
     """A data strike's removal path (when a coalition is given) and the strongest / weakest coalition of each size.
 
@@ -220,6 +324,18 @@ def strike_rows(table: queries.LatticeTable, slice_name: str = "all", coalition:
         step, train_set, value, drop (from the previous step).
     extremes : list of dict
         k, strongest, strongest_drop, weakest, weakest_drop, missing.
+
+    Examples
+    --------
+    >>> from cfgraph.tables import LatticeTable
+    >>> t = LatticeTable(world="w", letters=["A", "B"], labels=["∅", "A", "B", "AB"], slices=["all"],
+    ...                  slice_masks=[None], metric="accuracy", seed=0, values=np.array([[0.1], [0.5], [0.6], [0.9]]),
+    ...                  status=np.full((4, 1), "ok", dtype=object))
+    >>> path, extremes = strike_rows(t, "all", coalition="AB")
+    >>> [(p["train_set"], p["drop"] and round(p["drop"], 2)) for p in path]
+    [('AB', None), ('B', 0.3), ('∅', 0.5)]
+    >>> [(e["k"], e["strongest"], round(e["strongest_drop"], 2)) for e in extremes]
+    [(1, 'B', 0.4), (2, 'AB', 0.8)]
     """
     j = table.slice_index(slice_name)
     column = table.values[:, j]
@@ -228,7 +344,7 @@ def strike_rows(table: queries.LatticeTable, slice_name: str = "all", coalition:
         members = lattice.parse_label(coalition, table.letters)
         sequence = order or coalition
         if lattice.parse_label(sequence, table.letters) != members:
-            raise CfgraphError(f"--order {sequence!r} must list the coalition's units {coalition!r}, each once")
+            raise CfgraphError(f"the order {sequence!r} must list the coalition's units {coalition!r}, each once")
         ordered = [table.letters.index(x) for x in sequence if x not in "+, "]
         result = leverage.strike_path(column, ordered)
         for step, mask in enumerate(result["masks"]):
@@ -243,9 +359,20 @@ def strike_rows(table: queries.LatticeTable, slice_name: str = "all", coalition:
     return path, extremes
 
 
-def budget_rows(table: queries.LatticeTable, prices, budget: float, slice_name: str = "all",
+def budget_rows(table: LatticeTable, prices, budget: float, slice_name: str = "all",
                 seed: int = 0, trials: int = 200) -> list[dict]:
-    """The best affordable training set, the greedy-by-value set and random sets, with the gaps."""
+    """The best affordable training set, the greedy-by-value set and random sets, with the gaps.
+
+    Examples
+    --------
+    >>> from cfgraph.tables import LatticeTable
+    >>> t = LatticeTable(world="w", letters=["A", "B"], labels=["∅", "A", "B", "AB"], slices=["all"],
+    ...                  slice_masks=[None], metric="accuracy", seed=0, values=np.array([[0.1], [0.5], [0.6], [0.9]]),
+    ...                  status=np.full((4, 1), "ok", dtype=object))
+    >>> rows = budget_rows(t, [1.0, 2.0], 2.0, trials=10)
+    >>> [(r["method"], r["train_set"], round(r["gap"], 2)) for r in rows[:2]]
+    [('best (exact)', 'B', 0.0), ('greedy by Shapley/price', 'A', 0.1)]
+    """
     j = table.slice_index(slice_name)
     result = market.budget_report(table.values[:, j], prices, budget, seed=seed, trials=trials)
     best, greedy, rand = result["best"], result["greedy"], result["random"]
@@ -266,6 +393,11 @@ def parse_prices(text: str, letters: list[str]) -> list[float]:
     ------
     CfgraphError
         On a non-number, an unknown or missing unit, or the wrong count.
+
+    Examples
+    --------
+    >>> parse_prices("B=2,A=1", ["A", "B"]), parse_prices("1,2", ["A", "B"])
+    ([1.0, 2.0], [1.0, 2.0])
     """
     parts = [p.strip() for p in text.split(",") if p.strip()]
     try:
@@ -275,20 +407,20 @@ def parse_prices(text: str, letters: list[str]) -> list[float]:
                 unit, _, price = p.partition("=")
                 unit = unit.strip()
                 if unit not in letters:
-                    raise CfgraphError(f"unknown unit {unit!r} in --prices (units: {', '.join(letters)})")
+                    raise CfgraphError(f"unknown unit {unit!r} in the prices (units: {', '.join(letters)})")
                 if unit in named:
-                    raise CfgraphError(f"--prices names unit {unit} twice")
+                    raise CfgraphError(f"the prices name unit {unit} twice")
                 named[unit] = float(price)
             missing = [u for u in letters if u not in named]
             if missing:
-                raise CfgraphError(f"--prices has no price for unit(s) {', '.join(missing)}")
+                raise CfgraphError(f"the prices have no price for unit(s) {', '.join(missing)}")
             return [named[u] for u in letters]
         prices = [float(p) for p in parts]
     except ValueError:
-        raise CfgraphError(f"--prices takes numbers, e.g. 1,2,1,3 or A=1,B=2,C=1,D=3; not {text!r}") from None
+        raise CfgraphError(f"prices are numbers, e.g. 1,2,1,3 or A=1,B=2,C=1,D=3; not {text!r}") from None
     if len(prices) != len(letters):
         raise CfgraphError(
-            f"--prices needs {len(letters)} prices (one per unit {', '.join(letters)}), not {len(prices)}"
+            f"the prices need {len(letters)} prices (one per unit {', '.join(letters)}), not {len(prices)}"
         )
     return prices
 

@@ -3,7 +3,12 @@
 For each class present in the unit, scikit-learn's ``GaussianMixture`` is
 fitted on that class's rows of the unit and asked for as many samples as it
 was fitted on, so the unit keeps its size and its class counts; only the
-feature values are synthetic.
+feature values are synthetic. In a regression world there are no classes:
+one mixture is fitted on the unit's rows with the target as one more
+dimension, and both features and targets are sampled.
+
+A mixture needs numeric features with no missing value; a world whose table
+has text columns or missing values refuses the recipe.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import warnings
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from cfgraph.variants.derived import Derived, bits, unit_rows
+from cfgraph.variants.derived import Derived, bits, need_numeric, unit_rows
 from cfgraph.variants.recipes import unit_indices
 
 
@@ -80,16 +85,27 @@ def derive(prepared, recipe: dict, letters: list[str]) -> Derived:
     """The parent's problem with each recipe unit's training rows replaced by synthetic ones.
 
     Training sets without a replaced unit are copied from the parent.
+
+    Raises
+    ------
+    CfgraphError
+        If the parent's table has text columns or missing values.
     """
+    need_numeric(prepared, "a synthetic replacement (a Gaussian mixture)")
     problem = prepared.problem
+    regression = prepared.spec.get("task", "classification") == "regression"
     indices = unit_indices(recipe, letters)
-    X = problem.X_train.copy()
+    X, y = problem.X_train.copy(), problem.y_train.copy()
     notes = []
     for i in indices:
         rows = unit_rows(problem, [i])
-        X[rows], caught = synthesize(problem.X_train[rows], problem.y_train[rows],
-                                     components=recipe["components"], covariance=recipe["covariance"],
-                                     seed=recipe["seed"] + 1000 * i)
+        options = dict(components=recipe["components"], covariance=recipe["covariance"], seed=recipe["seed"] + 1000 * i)
+        if regression:  # one mixture over (features, target): no classes to keep
+            joint, caught = synthesize(np.column_stack([X[rows], y[rows]]), np.zeros(len(rows), dtype=int), **options)
+            X[rows], y[rows] = joint[:, :-1], joint[:, -1]
+            caught = [n.replace("class 0: ", "", 1) for n in caught]
+        else:
+            X[rows], caught = synthesize(X[rows], y[rows], **options)
         notes += [f"unit {letters[i]}: {n}" for n in caught]
-    return Derived(problem=dataclasses.replace(problem, X_train=X), units=list(prepared.units),
+    return Derived(problem=dataclasses.replace(problem, X_train=X, y_train=y), units=list(prepared.units),
                    model_spec=problem.model, copy_bits=bits(indices), notes=notes)

@@ -27,14 +27,14 @@ import warnings
 from functools import partial
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
 
 from cfgraph import evaluate
 from cfgraph import values as V
 from cfgraph.errors import CfgraphError
-from cfgraph.estimators import make_estimator
+from cfgraph.executors import Executor
+from cfgraph.store.sink import StoreSink
 from cfgraph.variants.derived import Derived
 
 DEFAULT_TOLERANCE = 0.15
@@ -85,7 +85,7 @@ def derive(prepared, recipe: dict, letters: list[str]) -> Derived:
     problem = prepared.problem
     i = letters.index(recipe["unit"])
     if recipe["method"] == "warmstart":
-        _warm_keys(make_estimator(problem.model))
+        _warm_keys(evaluate.build_estimator(problem, None))
     runner = partial(run_unlearning, unit=i, method=recipe["method"], iterations=recipe["iterations"])
     return Derived(problem=problem, units=list(prepared.units), model_spec=problem.model,
                    copy_bits=1 << i, copy_if_clear=False, runner=runner)
@@ -98,7 +98,7 @@ def _warm_keys(estimator) -> tuple[str, str]:
     if not warm or not iters:
         raise CfgraphError(
             f"warmstart unlearning needs a model with warm_start and max_iter (e.g. logreg), "
-            f"not {type(estimator).__name__}; use --method sisa or exact"
+            f"not {type(estimator).__name__}; use the sisa or exact method"
         )
     return warm[-1], iters[-1]
 
@@ -112,35 +112,35 @@ def run_unlearning(store, world_name: str, problem: evaluate.Problem, seeds: lis
     simply run again.
     """
     started = time.perf_counter()
-    target = evaluate.Target.load(store, world_name, problem.metrics, seeds)
-    n = target.n
+    sink = StoreSink.open(store, world_name, problem.metrics, seeds)
+    n = sink.n
     masks = np.flatnonzero((np.arange(1 << n) >> unit & 1) == 0)
-    tasks = evaluate.plan(target.present, masks, problem.metrics, seeds)
-    report = evaluate.RunReport(skipped_cells=target.stored)
+    tasks = evaluate.plan(sink.present, masks, problem.metrics, seeds)
+    report = evaluate.RunReport(skipped_cells=sink.stored)
     shards = {}
     if method == "sisa":
-        for seed in sorted({s for _, s, _ in tasks}):
+        for seed in sorted({t.seed for t in tasks}):
             shards[seed] = [_fit(problem, 1 << k, seed) for k in range(n)]
     rows = []
-    for batch in Parallel(n_jobs=jobs)(
-        delayed(_removal_cells)(problem, mask, seed, wanted, unit, method, iterations, shards.get(seed))
-        for mask, seed, wanted in tasks
+    for batch in Executor(jobs=jobs).map_unordered(
+        partial(_removal_task, problem, unit, method, iterations, shards), tasks
     ):
         rows += batch
-    target.write(store, rows, report)
-    target.finish(store)
+    sink.write(rows)
+    report.count(rows)
+    sink.finish()
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _fit(problem, mask: int, seed: int, estimator=None):
     """Fit one training set as :func:`cfgraph.evaluate.fit_node` does: (model, status, note)."""
-    rows = ((mask >> problem.train_unit) & 1).astype(bool)
+    rows = problem.training_rows(mask)
     y = problem.y_train[rows]
-    stub = np.zeros((len(problem.classes), problem.X_train.shape[1]))
+    stub = np.zeros((len(problem.classes), 1))
     if len(np.unique(y)) == 1:
-        return DummyClassifier(strategy="constant", constant=y[0]).fit(stub, problem.classes), "single_class", None
-    model = estimator if estimator is not None else make_estimator(problem.model, seed)
+        return DummyClassifier(strategy="constant", constant=y[0]).fit(stub, problem.classes), "constant", None
+    model = estimator if estimator is not None else evaluate.build_estimator(problem, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -148,6 +148,11 @@ def _fit(problem, mask: int, seed: int, estimator=None):
         except Exception as exc:  # stored as failed, never replaced by a number
             return None, "failed", f"fit: {type(exc).__name__}: {exc}"
     return model, "ok", evaluate.warning_note(caught)
+
+
+def _removal_task(problem, unit, method, iterations, shards, task):
+    return _removal_cells(problem, task.mask, task.seed, list(task.wanted), unit, method, iterations,
+                          shards.get(task.seed))
 
 
 def _removal_cells(problem, mask, seed, wanted, unit, method, iterations, shards):
@@ -162,7 +167,7 @@ def _removal_cells(problem, mask, seed, wanted, unit, method, iterations, shards
             model, status, note = None, "failed", failed[0][2]
         else:
             model = ShardEnsemble([m[0] for m in members], problem.classes).fit()
-            status = "single_class" if all(m[1] == "single_class" for m in members) else "ok"
+            status = "constant" if all(m[1] == "constant" for m in members) else "ok"
             note = next((m[2] for m in members if m[2]), None)
     else:
         model, status, note = _warm_removal(problem, mask, seed, unit, iterations)
@@ -171,16 +176,16 @@ def _removal_cells(problem, mask, seed, wanted, unit, method, iterations, shards
 
 def _warm_removal(problem, mask, seed, unit, iterations):
     """Warm-started refit on ``mask`` from the model fitted on ``mask + unit``."""
-    rows = ((mask >> problem.train_unit) & 1).astype(bool)
+    rows = problem.training_rows(mask)
     classes_after = np.unique(problem.y_train[rows])
     before, status, note = _fit(problem, mask | 1 << unit, seed)
-    warm_key, iter_key = _warm_keys(make_estimator(problem.model))
+    warm_key, iter_key = _warm_keys(evaluate.build_estimator(problem, seed))
     if status == "ok" and np.array_equal(before.classes_, classes_after):
         before.set_params(**{warm_key: True, iter_key: iterations})
         return _fit(problem, mask, seed, estimator=before)
     # No usable coefficients (the set before removal was one class, or removal drops a
     # class): a cold start with the same iteration budget.
-    cold = make_estimator(problem.model, seed).set_params(**{iter_key: iterations})
+    cold = evaluate.build_estimator(problem, seed).set_params(**{iter_key: iterations})
     model, status, note = _fit(problem, mask, seed, estimator=cold)
     return model, status, note or "warm start impossible (classes changed); cold start"
 

@@ -15,9 +15,9 @@ from flask import Blueprint, current_app, request
 from cfgraph import lattice
 from cfgraph import questions as Q
 from cfgraph.errors import CfgraphError
-from cfgraph.store import queries
 from cfgraph.web import lenses, state
 from cfgraph.web.db import get_session
+from cfgraph.world import list_worlds
 from cfgraph.web.glossary import load_glossary
 from cfgraph.web.graph import graph_model
 from cfgraph.web.grid import row_order
@@ -35,7 +35,7 @@ def _clean(x):
 @bp.route("/worlds")
 def worlds():
     """Every stored world with its size, model, metric and completeness."""
-    listed = queries.list_worlds(get_session())
+    listed = list_worlds(get_session())
     for w in listed:
         for key in ("created_at", "finished_at"):
             w[key] = w[key].isoformat() if w[key] else None
@@ -44,35 +44,38 @@ def worlds():
 
 @bp.route("/worlds/<world>")
 def world(world: str):
-    """One world: its recipe, units and evaluation slices."""
-    w = state.load_world(world)
-    return {
-        "name": w.name, "kind": w.kind, "dataset": w.dataset, "model": w.model_spec, "metric": w.metric,
-        "n_units": w.n_units, "eval_slices": w.eval_slices, "description": w.description,
-        "units": [{"label": u.label, "name": u.name, "size": u.size, "definition": u.definition} for u in w.units],
-        "slices": [{"name": s.name, "mask": s.mask, "size": s.size, "definition": s.definition} for s in w.slices],
-    }
+    """One world: its recipe, metrics, seeds, units (the legend) and evaluation slices."""
+    return state.load_world(world).describe()
 
 
 @bp.route("/worlds/<world>/grid")
 def grid(world: str):
     """The grid: rows (training sets sorted by size, then label) x slices; null where missing.
 
-    ``page`` and ``per_page`` page the rows (default: every row).
+    ``page`` and ``per_page`` page the rows (default: every row). With several seeds and
+    no ``seed``, values are means over seeds and each row carries ``half_width``, ``std`` and
+    ``n`` per slice (as the grid page's tooltips show them).
     """
     w = state.load_world(world)
-    table = state.load_grid(w)
+    shown = state.load_grid(w)
+    table = shown.table
     order = row_order(table)
     per_page = Q.parse_int(request.args.get("per_page"), "per_page", 1) or len(order)
     pages = max(1, -(-len(order) // per_page))
     page = Q.parse_int(request.args.get("page"), "page", 1, pages) or 1
     masks = order[(page - 1) * per_page: page * per_page]
+    rows = []
+    for m in masks.tolist():
+        row = {"train_set": table.labels[m], "size": int(m).bit_count(),
+               "values": [_clean(v) for v in table.values[m].tolist()],
+               "status": [s or None for s in table.status[m].tolist()]}
+        if shown.across_seeds:
+            cells = [shown.interval(m, j) or {} for j in range(len(table.slices))]
+            row.update({key: [c.get(key) for c in cells] for key in ("half_width", "std", "n")})
+        rows.append(row)
     return {
-        "world": w.name, "metric": table.metric, "seed": table.seed, "slices": table.slices,
-        "page": page, "pages": pages,
-        "rows": [{"train_set": table.labels[m], "size": int(m).bit_count(),
-                  "values": [_clean(v) for v in table.values[m].tolist()],
-                  "status": [s or None for s in table.status[m].tolist()]} for m in masks.tolist()],
+        "world": w.name, "metric": table.metric, "seed": shown.seed, "seeds": shown.seeds, "slices": table.slices,
+        "units": [u.to_dict() for u in w.units], "page": page, "pages": pages, "rows": rows,
     }
 
 
@@ -80,10 +83,9 @@ def grid(world: str):
 def questions(world: str):
     """The question panel for a selection (same parameters as the grid page)."""
     w = state.load_world(world)
-    table = state.load_grid(w)
-    selection = state.selection(table)
-    focus = state.focus(table, selection)
-    keys = request.args.getlist("q") or [k for k, _ in Q.QUESTIONS]
+    table = state.load_grid(w).table
+    asked = state.ask(w, table, keys=request.args.getlist("q") or None)
+    selection, focus = asked.selection, asked.focus
     return {
         "world": w.name, "selection": Q.selection_params(table, selection),
         "focus": {"train_set": table.labels[focus.train], "slice": table.slices[focus.column],
@@ -92,7 +94,7 @@ def questions(world: str):
                   "pair": None if focus.pair is None else "".join(table.letters[u] for u in focus.pair),
                   "coalition": table.labels[focus.coalition], "k": focus.k, "alpha": focus.alpha,
                   "beta": focus.beta, "tolerance": focus.tolerance},
-        "answers": [Q.ask(table, focus, key).to_dict() for key in keys],
+        "answers": [answer.to_dict() for answer in asked.answers],
     }
 
 
@@ -100,9 +102,12 @@ def questions(world: str):
 def node(world: str, label: str):
     """One training set's score on every slice."""
     model = node_model(state.load_world(world), label)
-    return {"world": world, "train_set": model["label"], "mask": model["mask"], "size": model["size"],
-            "metric": model["metric"], "seed": model["seed"],
-            "scores": dict(zip(model["slices"], model["scores"]))}
+    out = {"world": world, "train_set": model["label"], "mask": model["mask"], "size": model["size"],
+           "metric": model["metric"], "seed": model["seed"], "seeds": model["seeds"],
+           "scores": dict(zip(model["slices"], model["scores"]))}
+    if model["interval"] is not None:
+        out["intervals"] = dict(zip(model["slices"], model["interval"]))
+    return out
 
 
 @bp.route("/worlds/<world>/nodes/<label>/neighbours")
@@ -120,15 +125,23 @@ def values(world: str):
     w = state.load_world(world)
     model = values_model(w)
     columns = ["slice", "unit"] + model["methods"]
-    return {"world": w.name, "alpha": model["alpha"], "beta": model["beta"], "methods": model["methods"],
-            "values": [dict(zip(columns, row)) for row in model["rows"]], "missing": model["missing"]}
+    values = []
+    for row, intervals in zip(model["rows"], model["intervals"]):
+        entry = dict(zip(columns, row))
+        if intervals is not None:
+            entry["intervals"] = dict(zip(model["methods"], intervals))
+        values.append(entry)
+    return {"world": w.name, "metric": model["grid"].metric, "seeds": model["seeds"],
+            "across_seeds": model["across_seeds"], "alpha": model["alpha"], "beta": model["beta"],
+            "methods": model["methods"], "values": values, "missing": model["missing"],
+            "units": [u.to_dict() for u in w.units]}
 
 
 @bp.route("/worlds/<world>/scaling")
 def scaling(world: str):
     """Mean score by training-set size k on one slice (``slice``, default the last)."""
     w = state.load_world(world)
-    table = state.load_grid(w)
+    table = state.load_grid(w).table
     j = table.slice_index(request.args.get("slice") or table.slices[-1])
     return {"world": w.name, **Q.scaling_table(table, j)}
 

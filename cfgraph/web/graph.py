@@ -17,10 +17,8 @@ from flask import Blueprint, current_app, render_template, request
 from cfgraph import lattice
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.questions import parse_int
-from cfgraph.store import queries
-from cfgraph.web import lenses, query_url, reads, state
+from cfgraph.web import lenses, query_url, state
 from cfgraph.web.charts import Scale
-from cfgraph.web.db import get_session
 
 bp = Blueprint("graph", __name__)
 
@@ -50,7 +48,7 @@ class SparseColumn:
 
 def parse_path(world, text: str | None, node: int) -> list[int]:
     """The walked path from ``path=∅,A,AB`` (labels separated by commas), ending at the node."""
-    path = [reads.parse_node(world, part) for part in text.split(",")] if text else []
+    path = [world.mask_of(part) for part in text.split(",")] if text else []
     if not path or path[-1] != node:
         path.append(node)
     return path[-PATH_LIMIT:]
@@ -71,13 +69,12 @@ def graph_model(world, args=None) -> dict:
         On a bad parameter (unknown slice, node, unit or lens; k out of range).
     """
     args = request.args if args is None else args
-    session = get_session()
     metric, seed = state.metric_seed(world, args)
-    the_slice = reads.find_slice(world, args.get("slice"))
-    n = world.n_units
-    letters = [u.label for u in world.units]
+    the_slice = world.find_slice(args.get("slice"))
+    n = world.n
+    letters = world.letters
     full = (1 << n) - 1
-    node = reads.parse_node(world, args.get("node", lattice.EMPTY_LABEL))
+    node = world.mask_of(args.get("node", lattice.EMPTY_LABEL))
     path = parse_path(world, args.get("path"), node)
     lens_key = args.get("lens") or ""
     if lens_key and lens_key not in lenses.LENSES:
@@ -89,7 +86,7 @@ def graph_model(world, args=None) -> dict:
     other = _unit(letters, args.get("pair"))
     if other is None or other == unit:
         other = next((u for u in range(n) if u != unit), unit)
-    coalition = reads.parse_node(world, args["coalition"]) if args.get("coalition") else (node or full)
+    coalition = world.mask_of(args["coalition"]) if args.get("coalition") else (node or full)
     k = parse_int(args.get("k"), "k", 0, n)
     params = lenses.LensParams(node=node, unit=unit, other_unit=other, coalition=coalition,
                                k=node.bit_count() if k is None else k,
@@ -101,15 +98,15 @@ def graph_model(world, args=None) -> dict:
         down = [m for _, m in lattice.neighbours(node, n)[1]]
     else:
         labels = Labels(letters)
-        hood = queries.node_neighbourhood(session, world, node)
+        hood = world.neighbourhood(node)
         up = [m for _, m, _ in hood["up"]]
         down = [m for _, m, _ in hood["down"]]
     lens_masks = lenses.needed(lens_key, n, params) if lens_key else []
     if whole or lens_masks is None:
-        column = queries.slice_column(session, world, the_slice.id, metric, seed)
+        column = world.column(the_slice.name, metric, seed)
     else:
         masks = sorted(set([node] + up + down + path + lens_masks))
-        column = SparseColumn(masks, queries.cells_at(session, world, masks, metric, seed, [the_slice.id])[:, 0])
+        column = SparseColumn(masks, world.cells_at(masks, metric, seed, [the_slice.name])[:, 0])
     lens = lenses.compute(lens_key, n, column, labels, letters, params) if lens_key else None
     if whole:
         placed, width, height = lenses.whole_layout(n, labels)

@@ -17,10 +17,8 @@ from markupsafe import Markup
 
 from cfgraph import questions as Q
 from cfgraph.errors import CfgraphError
-from cfgraph.store import queries
 from cfgraph.web import state
 from cfgraph.web.charts import Scale
-from cfgraph.web.db import get_session
 
 bp = Blueprint("grid", __name__)
 
@@ -35,13 +33,30 @@ def row_order(grid) -> np.ndarray:
     return np.lexsort((np.asarray(grid.labels), size))
 
 
-def _cells_html(values: np.ndarray, status: np.ndarray, buckets: np.ndarray, selected: set[int]) -> Markup:
-    """One row's cells. Only numbers and fixed class names go in, so no escaping is needed."""
+def interval_text(cell: dict | None) -> str:
+    """A cell across seeds as text: "0.912 ± 0.013 (n=10)" (blank when missing).
+
+    Examples
+    --------
+    >>> interval_text({"mean": 0.9124, "half_width": 0.0131, "std": 0.02, "n": 10})
+    '0.912 ± 0.013 (n=10)'
+    """
+    if cell is None:
+        return ""
+    half = "" if cell["half_width"] is None else f" ± {cell['half_width']:.3f}"
+    return f"{cell['mean']:.3f}{half} (n={cell['n']})"
+
+
+def _cells_html(values: np.ndarray, status: np.ndarray, buckets: np.ndarray, selected: set[int],
+                tips: list[str] | None = None) -> Markup:
+    """One row's cells. Only numbers and fixed class names go in (the tooltips across seeds are
+    numbers too), so no escaping is needed."""
     parts = []
     for j, (v, b) in enumerate(zip(values.tolist(), buckets.tolist())):
         sel = " sel" if j in selected else ""
         if b >= 0:
-            parts.append(f'<td class="c{b}{sel}">{v:.3f}</td>')
+            tip = f' title="{tips[j]}"' if tips else ""
+            parts.append(f'<td class="c{b}{sel}"{tip}>{v:.3f}</td>')
         elif status[j] == "failed":
             parts.append(f'<td class="f{sel}">fail</td>')
         else:
@@ -49,8 +64,11 @@ def _cells_html(values: np.ndarray, status: np.ndarray, buckets: np.ndarray, sel
     return Markup("".join(parts))
 
 
-def grid_view(grid, selection: Q.Selection, page: int, per_page: int) -> dict:
+def grid_view(grid, selection: Q.Selection, page: int, per_page: int, shown=None) -> dict:
     """Rows of one page of the grid, with colour classes, selection marks and the legend.
+
+    With ``shown`` (a :class:`cfgraph.world.Grid` across seeds) each cell's title is its
+    mean ± half-width and the number of seeds.
 
     Raises
     ------
@@ -74,11 +92,18 @@ def grid_view(grid, selection: Q.Selection, page: int, per_page: int) -> dict:
         rows.append({
             "label": grid.labels[mask], "size": size,
             "selected": mask in rows_selected or selection.layer == size,
-            "cells": _cells_html(grid.values[mask], grid.status[mask], buckets[t], chosen.get(mask, set())),
+            "cells": _cells_html(grid.values[mask], grid.status[mask], buckets[t], chosen.get(mask, set()),
+                                 _tips(shown, mask, len(grid.slices))),
         })
     columns = [{"name": name, "selected": j in selection.columns} for j, name in enumerate(grid.slices)]
     return {"rows": rows, "columns": columns, "scale": scale, "page": page, "pages": pages,
             "n_cells": int(grid.values.size), "n_present": int((~np.isnan(grid.values)).sum())}
+
+
+def _tips(shown, mask: int, m: int) -> list[str] | None:
+    if shown is None or not shown.across_seeds:
+        return None
+    return [interval_text(shown.interval(mask, j)) for j in range(m)]
 
 
 def presets(world: str, grid, focus: Q.Focus) -> list[tuple[str, str]]:
@@ -109,17 +134,17 @@ def _encode(pairs) -> str:
 
 def _context(world_name: str) -> dict:
     world = state.load_world(world_name)
-    grid = state.load_grid(world)
-    selection = state.selection(grid)
-    focus = state.focus(grid, selection)
-    answers = Q.ask_all(grid, focus)
+    shown = state.load_grid(world)
+    grid = shown.table
+    asked = state.ask(world, grid)
+    selection, focus, answers = asked.selection, asked.focus, asked.answers
     open_key = request.args.get("q")
     if open_key and open_key not in Q.TITLES:
         raise CfgraphError(f"unknown question q={open_key[:40]!r} (questions: {', '.join(Q.TITLES)})")
-    metrics, seeds = queries.metrics_and_seeds(get_session(), world)
+    metrics, seeds = world.metrics, world.seeds
     share = url_for("grid.page", world=world.name) + ("?" + _encode(state.kept_args(drop=())) if request.args else "")
     return {
-        "world": world, "grid": grid, "selection": selection, "focus": focus, "answers": answers,
+        "world": world, "grid": grid, "shown": shown, "selection": selection, "focus": focus, "answers": answers,
         "open_key": open_key, "presets": presets(world.name, grid, focus), "share": share,
         "metrics": metrics, "seeds": seeds, "hidden": state.kept_args(drop=state.FOCUS_KEYS),
         "panel_url": url_for("grid.panel", world=world.name),
@@ -133,7 +158,7 @@ def page(world: str):
     ctx = _context(world)
     per_page = int(current_app.config["GRID_PAGE_ROWS"])
     page_no = Q.parse_int(request.args.get("page"), "page") or 1
-    ctx["view"] = grid_view(ctx["grid"], ctx["selection"], page_no, per_page)
+    ctx["view"] = grid_view(ctx["grid"], ctx["selection"], page_no, per_page, ctx["shown"])
     raw = request.args.get("raw")
     ctx["raw"] = (raw == "1") if raw in ("0", "1") else ctx["view"]["n_cells"] <= RAW_DEFAULT_MAX_CELLS
     ctx["palette"] = state.palette()

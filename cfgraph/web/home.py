@@ -7,9 +7,9 @@ from flask import Blueprint, redirect, render_template, url_for
 
 from cfgraph import questions as Q
 from cfgraph.errors import NotFound
-from cfgraph.store import queries
 from cfgraph.web.db import get_session
 from cfgraph.web.lenses import LENSES
+from cfgraph.world import default_world_name, list_worlds
 
 bp = Blueprint("home", __name__)
 
@@ -23,16 +23,12 @@ def default_world() -> str:
     NotFound
         When the store holds no world.
     """
-    worlds = queries.list_worlds(get_session())
-    if not worlds:
-        raise NotFound("the store holds no world yet: run `cfgraph demo` (or `make demo`) first")
-    complete = [w for w in worlds if w["complete"] >= 1.0]
-    return (complete or worlds)[0]["name"]
+    return default_world_name(get_session())
 
 
 @bp.route("/")
 def index():
-    worlds = queries.list_worlds(get_session())
+    worlds = list_worlds(get_session())
     return render_template("home.html", worlds=worlds, questions=Q.QUESTIONS, lenses=LENSES)
 
 

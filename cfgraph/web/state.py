@@ -1,17 +1,17 @@
 """View state from the URL: the world, its grid, the selection and the questions' focus.
 
 Every page reads its whole state from the query string (so a copied link
-reopens the same view); these helpers turn the arguments into library
-objects, raising :class:`~cfgraph.errors.CfgraphError` (400) or
-:class:`~cfgraph.errors.NotFound` (404) with a one-line message.
+reopens the same view); these helpers hand the arguments to the application
+layer (:class:`cfgraph.world.World`), which raises
+:class:`~cfgraph.errors.CfgraphError` (400) or :class:`~cfgraph.errors.NotFound`
+(404) with a one-line message.
 """
 
 from __future__ import annotations
 
 from flask import current_app, request
 
-from cfgraph import questions as Q
-from cfgraph.store import queries
+from cfgraph.world import Grid, Questions, World
 from cfgraph.web.db import get_session
 
 #: Query parameters that make up a grid selection.
@@ -21,33 +21,32 @@ FOCUS_KEYS = ("unit", "pair", "coalition", "k", "alpha", "beta", "tol")
 PALETTES = ("viridis", "heat", "greys")
 
 
-def load_world(name: str):
-    """The stored world called ``name`` (404 when there is none)."""
-    return queries.get_world(get_session(), name)
+def load_world(name: str) -> World:
+    """The stored world called ``name``, read through this request's session (404 when there is none)."""
+    return World.open(get_session(), name)
 
 
-def metric_seed(world, args=None) -> tuple[str, int]:
+def metric_seed(world: World, args=None) -> tuple[str, int]:
     """The requested (or default) metric and seed of a world."""
     args = request.args if args is None else args
-    return queries.choose_metric_seed(get_session(), world, args.get("metric"), args.get("seed"))
+    return world.choose(args.get("metric"), args.get("seed"))
 
 
-def load_grid(world):
-    """The world's grid for the requested (or default) metric and seed."""
-    metric, seed = metric_seed(world)
-    return queries.lattice_table(get_session(), world, metric, seed)
+def load_grid(world: World, args=None) -> Grid:
+    """The world's grid for the requested metric and seed; across seeds (mean ± interval)
+    when no seed is named and two or more are stored."""
+    args = request.args if args is None else args
+    return world.grid(args.get("metric"), args.get("seed"))
 
 
-def selection(grid) -> Q.Selection:
+def ask(world: World, table, keys=None) -> Questions:
+    """The selection, focus and answers of the grid's questions for this request."""
     args = request.args
-    return Q.parse_selection(grid, args.getlist("cell"), args.getlist("row"), args.getlist("col"),
-                             args.get("layer"))
-
-
-def focus(grid, sel: Q.Selection) -> Q.Focus:
-    args = request.args
-    return Q.resolve(grid, sel, unit=args.get("unit"), pair=args.get("pair"), coalition=args.get("coalition"),
-                     k=args.get("k"), alpha=args.get("alpha"), beta=args.get("beta"), tolerance=args.get("tol"))
+    return world.questions(
+        table, cells=args.getlist("cell"), rows=args.getlist("row"), columns=args.getlist("col"),
+        layer=args.get("layer"), keys=keys, unit=args.get("unit"), pair=args.get("pair"),
+        coalition=args.get("coalition"), k=args.get("k"), alpha=args.get("alpha"), beta=args.get("beta"),
+        tolerance=args.get("tol"))
 
 
 def palette() -> str:

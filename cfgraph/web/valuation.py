@@ -1,5 +1,10 @@
 """Values: LOO, Shapley, Banzhaf and Beta Shapley of each unit on each slice, as a table and
-bar charts, and the scaling curve as a line chart (SVG drawn server-side)."""
+bar charts, and the scaling curve as a line chart (SVG drawn server-side).
+
+With several seeds stored and none named, each value is the mean over seeds
+with its 95% interval (the values are linear in the cells: the mean of the
+per-seed values is the value of the mean grid).
+"""
 
 from __future__ import annotations
 
@@ -15,30 +20,50 @@ bp = Blueprint("valuation", __name__)
 def values_model(world) -> dict:
     """The value table of every unit on every slice, and the charts for one slice.
 
+    Returns
+    -------
+    dict
+        ``grid`` (the LatticeTable shown: one seed's, or the mean over seeds), ``seeds``,
+        ``across_seeds``, ``methods``, ``rows`` ([slice, unit, value per method]),
+        ``intervals`` (per row, per method: dict mean, half_width, std, n; None for one seed),
+        ``missing``, ``scaling``, ``bars``, ``line``.
+
     Raises
     ------
     CfgraphError, NotFound
         On bad alpha / beta, or an unknown slice, metric or seed.
     """
-    grid = state.load_grid(world)
+    shown = state.load_grid(world)
+    grid = shown.table
     alpha = Q.parse_float(request.args.get("alpha"), "alpha", Q.DEFAULT_ALPHA)
     beta = Q.parse_float(request.args.get("beta"), "beta", Q.DEFAULT_BETA)
     chosen = request.args.get("slice") or grid.slices[-1]
     j = grid.slice_index(chosen)
-    table = Q.unit_values(grid, alpha, beta)
-    methods = table["methods"]
-    rows = []
+    methods = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
+    result = world.values(methods, None, request.args.get("metric"), request.args.get("seed"))
+    names = result.methods
+    rows, intervals = [], []
     for s, name in enumerate(grid.slices):
         for u, unit in enumerate(grid.letters):
-            rows.append([name, unit] + [Q.jsonable(float(table["values"][m][u, s])) for m in methods])
-    series = [(m, [Q.jsonable(float(table["values"][m][u, j])) for u in range(len(grid.letters))]) for m in methods]
+            rows.append([name, unit] + [Q.jsonable(float(result.mean[m][u, s])) for m in names])
+            intervals.append([_interval(result, m, u, s) for m in names] if result.across_seeds else None)
+    series = [(m, [Q.jsonable(float(result.mean[m][u, j])) for u in range(len(grid.letters))]) for m in names]
     scaling = Q.scaling_table(grid, j)
     return {
-        "grid": grid, "alpha": alpha, "beta": beta, "slice": chosen, "methods": methods, "rows": rows,
-        "missing": table["missing"], "scaling": scaling,
+        "grid": grid, "seeds": result.seeds, "across_seeds": result.across_seeds, "alpha": alpha, "beta": beta,
+        "slice": chosen, "methods": names, "rows": rows, "intervals": intervals,
+        "missing": result.missing_counts(), "scaling": scaling,
         "bars": bar_chart(list(grid.letters), series),
         "line": line_chart(scaling["k"], [(f"mean score on {chosen}", scaling["mean"])]),
     }
+
+
+def _interval(result, method: str, u: int, s: int) -> dict | None:
+    mean = Q.jsonable(float(result.mean[method][u, s]))
+    if mean is None:
+        return None
+    return {"mean": mean, "half_width": Q.jsonable(float(result.half_width[method][u, s])),
+            "std": Q.jsonable(float(result.std[method][u, s])), "n": int(result.count[method][u, s])}
 
 
 @bp.route("/world/<world>/values")

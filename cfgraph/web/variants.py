@@ -18,12 +18,10 @@ from flask import Blueprint, render_template, request
 
 from cfgraph import lattice
 from cfgraph import questions as Q
-from cfgraph.store import queries
-from cfgraph.store.models import World
-from cfgraph.variants import list_variants, recipes, reports, variant_pair
+from cfgraph.variants import recipes, reports, variant_pair
 from cfgraph.variants.poisoning import poison_letter
-from cfgraph.web import reads, state
-from cfgraph.web.db import get_session
+from cfgraph.web import state
+from cfgraph.world import World
 
 bp = Blueprint("variants", __name__)
 
@@ -43,14 +41,14 @@ def variants_model(world: World) -> dict:
     CfgraphError, NotFound
         On an unknown node label, a bad tolerance, or missing cells a summary needs.
     """
-    session = get_session()
+    session = world.session
     if world.kind == "variant":
         return _variant_model(session, world)
-    full = (1 << world.n_units) - 1
-    letters = [u.label for u in world.units]
+    full = (1 << world.n) - 1
+    letters = world.letters
     label = request.args.get("node") or lattice.mask_label(full, letters)
-    mask = reads.parse_node(world, label)
-    listed = list_variants(session, world.name)
+    mask = world.mask_of(label)
+    listed = world.variants()
     moves = []
     for v in listed:
         pair = variant_pair(session, v["name"])
@@ -66,7 +64,7 @@ def variants_model(world: World) -> dict:
             "mean_delta": _num(np.nanmean(pair.delta)) if (~np.isnan(pair.delta)).any() else None,
         })
     return {"mode": "parent", "world": world, "node": lattice.mask_label(mask, letters),
-            "slices": [s.name for s in world.slices], "parent_scores": _parent_scores(session, world, mask),
+            "slices": [s.name for s in world.slices], "parent_scores": _parent_scores(world, mask),
             "moves": moves, "recipe_kinds": recipes.KINDS}
 
 
@@ -95,22 +93,22 @@ def move_target(recipe: dict, mask: int, letters: list[str]) -> int | None:
     return mask
 
 
-def _parent_scores(session, world, mask):
-    metric, seed = state.metric_seed(world)
-    row = queries.cells_at(session, world, [mask], metric, seed)[0]
+def _parent_scores(world: World, mask: int):
+    row = world.cells_at([mask], *state.metric_seed(world))[0]
     return [_num(x) for x in row]
 
 
 def _variant_model(session, world: World) -> dict:
-    parent = session.get(World, world.parent_world_id) if world.parent_world_id else None
-    letter = poison_letter(parent.n_units) if parent else "P"
-    model = {"mode": "variant", "world": world, "parent": parent, "recipe": world.recipe,
-             "move": recipes.describe(world.recipe, letter), "summary": None, "summary_title": None}
+    parent = world.parent()
+    recipe = world.record.recipe
+    letter = poison_letter(parent.n) if parent else "P"
+    model = {"mode": "variant", "world": world, "parent": parent, "recipe": recipe,
+             "move": recipes.describe(recipe, letter), "summary": None, "summary_title": None}
     if parent is None:
         return model
     slices, rows = reports.delta_rows(session, world.name)
     model.update(slices=slices, delta_rows=rows)
-    kind = world.recipe["kind"]
+    kind = recipe["kind"]
     model["delta_title"] = f"Delta against {parent.name}: variant − parent"
     if kind == "poison":
         # Sets without P are the parent's own cells: the informative grid is P's marginal contribution.
@@ -123,7 +121,7 @@ def _variant_model(session, world: World) -> dict:
     elif kind == "weight":
         chosen = request.args.get("slice") or slices[-1]
         _, sweep = reports.weight_rows(session, [world.name], chosen)
-        model.update(summary_title=f"Score along each edge S → S + {world.recipe['unit']} on slice {chosen}",
+        model.update(summary_title=f"Score along each edge S → S + {recipe['unit']} on slice {chosen}",
                      summary=sweep)
     elif kind == "unlearn":
         tolerance = Q.parse_float(request.args.get("tol"), "tolerance", 0.15)

@@ -1,0 +1,230 @@
+"""Reading and writing cells: a world's lattice table, a few training sets' cells, one slice's
+column, which cells are stored, and bulk writes.
+
+Functions take a ``session`` and do not commit. Reading a lattice is one
+query; on SQLite its rows come straight from the DB-API cursor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.orm import Session
+
+from cfgraph import lattice
+from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.store.catalog import get_world
+from cfgraph.store.models import Cell, EvalSlice, Node, World
+from cfgraph.tables import LatticeTable
+
+__all__ = ["lattice_table", "cells_at", "slice_column", "stored_cells", "write_cells", "count_cells",
+           "metrics_and_seeds", "choose_metric_seed", "node_ids", "slice_ids"]
+
+
+def node_ids(session: Session, world: World) -> np.ndarray:
+    """Node id of every training set of a world, indexed by mask: shape (2**n,)."""
+    ids = np.zeros(1 << world.n_units, dtype=np.int64)
+    rows = session.execute(select(Node.mask, Node.id).where(Node.world_id == world.id)).all()
+    masks, values = zip(*rows)
+    ids[np.asarray(masks)] = values
+    return ids
+
+
+def slice_ids(session: Session, world: World) -> dict[str, int]:
+    return dict(session.execute(
+        select(EvalSlice.name, EvalSlice.id).where(EvalSlice.world_id == world.id)
+    ).all())
+
+
+def write_cells(session: Session, rows: list[dict]) -> int:
+    """Insert cells in one executemany. Each row: node_id, slice_id, metric, seed, value,
+    fit_seconds, status, error. A second write of the same cell violates the unique key."""
+    if rows:  # a Core insert of the table: the ORM's bulk path costs 2.4x more per cell
+        session.execute(insert(Cell.__table__), rows)
+    return len(rows)
+
+
+def stored_cells(session: Session, world: World, metrics: list[str], seeds: list[int]) -> np.ndarray:
+    """Which cells of a world are stored, as a boolean array (one indexed query per metric and seed).
+
+    Returns
+    -------
+    ndarray of bool, shape (len(seeds), 2**n, number of slices, len(metrics))
+        True where the cell (training set, slice, metric, seed) is stored, whatever its status.
+    """
+    present = np.zeros((len(seeds), 1 << world.n_units, len(world.slices), len(metrics)), dtype=bool)
+    position = {s.id: p for p, s in enumerate(world.slices)}
+    lookup = np.zeros(max(position, default=0) + 1, dtype=np.int64)
+    lookup[list(position)] = list(position.values())
+    for si, seed in enumerate(seeds):
+        for mi, metric in enumerate(metrics):
+            data = _cell_rows(session, (
+                select(Node.mask, Cell.slice_id).join(Cell, Cell.node_id == Node.id)
+                .where(Node.world_id == world.id, Cell.metric == metric, Cell.seed == seed)
+            ))
+            if len(data):
+                present[si, data[:, 0].astype(np.int64), lookup[data[:, 1].astype(np.int64)], mi] = True
+    return present
+
+
+def count_cells(session: Session, world: World) -> int:
+    """Number of cells stored for a world."""
+    return session.scalar(select(func.count()).select_from(Cell).join(Node, Node.id == Cell.node_id)
+                          .where(Node.world_id == world.id))
+
+
+def metrics_and_seeds(session: Session, world: World) -> tuple[list[str], list[int]]:
+    """The metrics and seeds of a world (its default metric first).
+
+    Read from the world's recipe (``spec``) when it lists them, so no cell is
+    scanned; otherwise from the distinct (metric, seed) pairs of its cells.
+    """
+    spec = world.spec or {}
+    if spec.get("metrics") and spec.get("seeds") is not None:
+        metrics = list(dict.fromkeys([world.metric] + list(spec["metrics"])))
+        return metrics, sorted({int(s) for s in spec["seeds"]}) or [world.seed or 0]
+    rows = session.execute(
+        select(Cell.metric, Cell.seed).distinct()
+        .join(Node, Node.id == Cell.node_id).where(Node.world_id == world.id)
+    ).all()
+    metrics = sorted({m for m, _ in rows}, key=lambda m: (m != world.metric, m))
+    seeds = sorted({s for _, s in rows})
+    return metrics or [world.metric], seeds or [world.seed or 0]
+
+
+def choose_metric_seed(session: Session, world: World, metric: str | None = None,
+                       seed: int | str | None = None) -> tuple[str, int]:
+    """Check a requested metric and seed; default to the world's metric and its lowest seed.
+
+    Raises
+    ------
+    NotFound
+        On a metric or seed the world has no cells for, or a seed that is not an integer.
+    """
+    metrics, seeds = metrics_and_seeds(session, world)
+    metric = metric or metrics[0]
+    if metric not in metrics:
+        raise NotFound(f"world {world.name!r} has no cells for metric {metric!r} (metrics: {', '.join(metrics)})")
+    if seed is None or str(seed).strip() == "":
+        return metric, seeds[0]
+    try:
+        seed = int(seed)
+    except ValueError:
+        raise CfgraphError(f"seed must be an integer, not {str(seed)[:20]!r}") from None
+    if seed not in seeds:
+        raise NotFound(f"world {world.name!r} has no cells for seed {seed} (seeds: {', '.join(map(str, seeds))})")
+    return metric, seed
+
+
+_STATUS = np.array(["ok", "baseline", "constant", "failed"], dtype=object)
+_STATUS_CODE = case(
+    (Cell.status == "ok", 0), (Cell.status == "baseline", 1), (Cell.status == "constant", 2), else_=3
+)
+
+
+def _cell_rows(session: Session, query) -> np.ndarray:
+    """Run a query of numeric columns and return its rows as a float array (None -> NaN).
+
+    On SQLite the rows come from the DB-API cursor of the session's own connection
+    (same transaction), skipping SQLAlchemy's row objects: about three times faster
+    for the 65,536 cells of an n = 16 lattice.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        params = [compiled.params[name] for name in compiled.positiontup]
+        rows = connection.connection.driver_connection.execute(str(compiled), params).fetchall()
+    else:
+        rows = connection.execute(query).all()
+    return np.array(rows, dtype=float).reshape(len(rows), len(query.selected_columns))
+
+
+def lattice_table(session: Session, world: World | str, metric: str | None = None,
+                  seed: int | str | None = None) -> LatticeTable:
+    """All cells of a world for one metric and seed, in one query, as a :class:`LatticeTable`.
+
+    Parameters
+    ----------
+    metric : str, optional
+        Defaults to the world's metric.
+    seed : int, optional
+        Defaults to the lowest seed with cells.
+
+    Raises
+    ------
+    NotFound
+        If the world, or cells for that metric / seed, do not exist.
+    """
+    if isinstance(world, str):
+        world = get_world(session, world)
+    metric, seed = choose_metric_seed(session, world, metric, seed)
+    n = world.n_units
+    letters = [u.label for u in world.units]
+    slices = list(world.slices)
+    position = np.zeros(max([s.id for s in slices], default=0) + 1, dtype=np.int64)
+    position[[s.id for s in slices]] = np.arange(len(slices))
+    values = np.full((1 << n, len(slices)), np.nan)
+    status = np.full(values.shape, "", dtype=object)
+    data = _cell_rows(session, (
+        select(Node.mask, Cell.slice_id, Cell.value, _STATUS_CODE)
+        .join(Cell, Cell.node_id == Node.id)
+        .where(Node.world_id == world.id, Cell.metric == metric, Cell.seed == seed)
+    ))
+    if len(data):
+        masks, cols = data[:, 0].astype(np.int64), position[data[:, 1].astype(np.int64)]
+        values[masks, cols] = data[:, 2]
+        status[masks, cols] = _STATUS[data[:, 3].astype(np.int64)]
+    return LatticeTable(
+        world=world.name, letters=letters, labels=lattice.all_labels(letters),
+        slices=[s.name for s in slices], slice_masks=[s.mask for s in slices],
+        metric=metric, seed=seed, values=values, status=status,
+    )
+
+
+def cells_at(session: Session, world: World, masks, metric: str, seed: int,
+             slice_ids: list[int] | None = None) -> np.ndarray:
+    """Cells of a few training sets on every slice (or on ``slice_ids``), in one indexed query.
+
+    Parameters
+    ----------
+    masks : sequence of int
+        The training sets (repeats allowed).
+    slice_ids : list of int, optional
+        Restrict to these slices (ids); columns follow this order. Default: all, in position order.
+
+    Returns
+    -------
+    ndarray, shape (len(masks), m)
+        NaN where a cell is missing or failed.
+    """
+    masks = np.asarray([int(m) for m in masks], dtype=np.int64)
+    if slice_ids is None:
+        slice_ids = [s.id for s in world.slices]
+    out = np.full((len(masks), len(slice_ids)), np.nan)
+    if not len(masks) or not slice_ids:
+        return out
+    query = (
+        select(Node.mask, Cell.slice_id, Cell.value)
+        .join(Cell, Cell.node_id == Node.id)
+        .where(Node.world_id == world.id, Node.mask.in_(np.unique(masks).tolist()),
+               Cell.slice_id.in_(list(slice_ids)), Cell.metric == metric, Cell.seed == seed)
+    )
+    data = _cell_rows(session, query)
+    if len(data):
+        column = {int(sid): j for j, sid in enumerate(slice_ids)}
+        row_of = {int(m): np.flatnonzero(masks == m) for m in np.unique(masks)}
+        for mask, slice_id, value in data:  # at most (few masks) x m rows
+            out[row_of[int(mask)], column[int(slice_id)]] = value
+    return out
+
+
+def slice_column(session: Session, world: World, slice_id: int, metric: str, seed: int) -> np.ndarray:
+    """Every training set's cell on one slice, shape (2^n,), NaN where missing (one indexed query)."""
+    out = np.full(1 << world.n_units, np.nan)
+    data = _cell_rows(session, (
+        select(Node.mask, Cell.value).join(Cell, Cell.node_id == Node.id)
+        .where(Cell.slice_id == slice_id, Cell.metric == metric, Cell.seed == seed)
+    ))
+    if len(data):
+        out[data[:, 0].astype(np.int64)] = data[:, 1]
+    return out

@@ -1,0 +1,77 @@
+"""Graph queries: a node's add-one / remove-one neighbourhood and the Hasse diagram, from the edge table."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from cfgraph import lattice
+from cfgraph.errors import NotFound
+from cfgraph.store.catalog import get_world
+from cfgraph.store.cells import lattice_table
+from cfgraph.store.models import Edge, Node, Unit, World
+
+__all__ = ["node_neighbourhood", "hasse_diagram"]
+
+
+def node_neighbourhood(session: Session, world: World, mask: int) -> dict:
+    """A node and its add-one / remove-one neighbours, from the edge table (two indexed queries).
+
+    Returns
+    -------
+    dict
+        ``{"node": (id, mask, label), "up": [(unit_label, mask, label)], "down": [...]}``.
+
+    Raises
+    ------
+    NotFound
+        If the world has no node with that mask.
+    """
+    node = session.execute(
+        select(Node.id, Node.mask, Node.label).where(Node.world_id == world.id, Node.mask == mask)
+    ).one_or_none()
+    if node is None:
+        raise NotFound(f"world {world.name!r} has no training set with mask {mask}")
+    other = aliased(Node)
+    up = session.execute(
+        select(Unit.label, other.mask, other.label)
+        .join(Edge, Edge.unit_id == Unit.id).join(other, other.id == Edge.dst_node_id)
+        .where(Edge.src_node_id == node.id).order_by(Unit.idx)
+    ).all()
+    down = session.execute(
+        select(Unit.label, other.mask, other.label)
+        .join(Edge, Edge.unit_id == Unit.id).join(other, other.id == Edge.src_node_id)
+        .where(Edge.dst_node_id == node.id).order_by(Unit.idx)
+    ).all()
+    return {"node": tuple(node), "up": [tuple(r) for r in up], "down": [tuple(r) for r in down]}
+
+
+def hasse_diagram(session: Session, world: World | str, slice_name: str | None = None,
+                  metric: str | None = None, seed: int | None = None) -> nx.DiGraph:
+    """The Hasse diagram of a world's stored nodes and edges as a ``networkx.DiGraph``.
+
+    Nodes are masks (attributes ``label``, ``size``, ``value`` on ``slice_name``);
+    edges S -> S + {i} carry ``unit`` and ``delta`` (the marginal contribution).
+    Paths through the lattice, e.g. ``nx.shortest_path(g, 0, full)``, come from it.
+    """
+    if isinstance(world, str):
+        world = get_world(session, world)
+    nodes = session.execute(
+        select(Node.id, Node.mask, Node.label).where(Node.world_id == world.id)
+    ).all()
+    by_id = {r.id: r.mask for r in nodes}
+    edge_rows = session.execute(
+        select(Edge.src_node_id, Edge.dst_node_id, Unit.label)
+        .join(Unit, Unit.id == Edge.unit_id).where(Edge.world_id == world.id)
+    ).all()
+    values = None
+    if slice_name is not None:
+        table = lattice_table(session, world, metric, seed)
+        column = table.column(slice_name)
+        values = {int(m): float(column[m]) for m in np.flatnonzero(~np.isnan(column))}
+    return lattice.hasse_diagram(
+        [r.mask for r in nodes], [r.label for r in nodes],
+        ((by_id[s], by_id[d], u) for s, d, u in edge_rows), values,
+    )

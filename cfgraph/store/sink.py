@@ -1,0 +1,84 @@
+"""A world in the store as the fitting engine's sink: which cells are stored, and where new ones go.
+
+:func:`cfgraph.evaluate.run` needs no store: it hands finished cells to a sink.
+:class:`StoreSink` is the sink of an exhaustive world (all 2^n training sets
+exist as nodes): it maps each cell's training set (``mask``) to its node id
+and its slice position to the slice's id, and writes each batch in one
+transaction with a bulk insert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cfgraph.store import catalog, cells
+
+__all__ = ["StoreSink"]
+
+
+@dataclass
+class StoreSink:
+    """Cells of a world: what is stored (``present``), and :meth:`write` for new ones.
+
+    Attributes
+    ----------
+    store : cfgraph.store.Store
+    world : str
+        The world's name.
+    n : int
+        Units; the world has 2**n training sets.
+    slices : list of str
+        Slice names in slice order (a cell row's ``slice`` is a position in it).
+    present : ndarray of bool, shape (len(seeds), 2**n, len(slices), len(metrics))
+        True where the cell is stored, whatever its status (:func:`cfgraph.evaluate.plan` reads it).
+    stored : int
+        Cells of the world stored when the sink was opened.
+    node_ids : ndarray of int, shape (2**n,)
+        Node id per training set.
+    slice_ids : list of int
+        Slice id per slice position.
+    """
+
+    store: object
+    world: str
+    n: int
+    slices: list[str]
+    present: np.ndarray
+    stored: int
+    node_ids: np.ndarray
+    slice_ids: list[int]
+
+    @classmethod
+    def open(cls, store, world_name: str, metrics: list[str], seeds: list[int]) -> StoreSink:
+        """Read a world's nodes, slices and stored cells (for ``metrics`` x ``seeds``).
+
+        Raises
+        ------
+        cfgraph.errors.NotFound
+            If there is no such world.
+        """
+        with store.session() as session:
+            world = catalog.get_world(session, world_name)
+            ids = cells.slice_ids(session, world)
+            names = [s.name for s in world.slices]
+            return cls(store=store, world=world_name, n=world.n_units, slices=names,
+                       present=cells.stored_cells(session, world, metrics, seeds),
+                       stored=cells.count_cells(session, world), node_ids=cells.node_ids(session, world),
+                       slice_ids=[ids[name] for name in names])
+
+    def write(self, rows: list[dict]) -> None:
+        """Store :func:`cfgraph.evaluate.fit_node` rows as cells, in one transaction."""
+        node = self.node_ids[np.fromiter((r["mask"] for r in rows), dtype=np.int64, count=len(rows))].tolist()
+        with self.store.transaction() as session:
+            cells.write_cells(session, [{
+                "node_id": node_id, "slice_id": self.slice_ids[r["slice"]], "metric": r["metric"],
+                "seed": r["seed"], "value": r["value"], "fit_seconds": r["fit_seconds"], "status": r["status"],
+                "error": r["error"],
+            } for node_id, r in zip(node, rows)])
+
+    def finish(self) -> None:
+        """Mark the world finished (its ``finished_at`` time)."""
+        with self.store.transaction() as session:
+            catalog.mark_finished(session, catalog.get_world(session, self.world))

@@ -1,0 +1,190 @@
+"""Datasets: built-in tables, real-world CSVs (text, missing values, chosen columns), the task
+inference rule, the encoder/imputer, and seed lists. Known values throughout; the worlds built
+on them are tested in test_worlds.py."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cfgraph.data import MISSING_GROUP, infer_task, load_builtin, load_csv, make_preprocessor
+from cfgraph.errors import CfgraphError
+from cfgraph.worlds import MAX_SEEDS, parse_seeds
+
+#: Six rows: a numeric feature with gaps, a text feature with a gap, a free-text column, a site.
+TABLE = """size,colour,comment,site,price
+1.5,red,"fine, thanks",north,10.5
+NA,blue,12,south,7.25
+2.0,,ok,north,12.0
+?,red,n/a,,9.75
+3.5,green,"",south,20.5
+nan,blue,lovely,north,8.0
+"""
+
+
+@pytest.fixture
+def table(tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text(TABLE)
+    return path
+
+
+def write(tmp_path, text, name="t.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------ the task
+
+@pytest.mark.parametrize("values,task", [
+    (["yes", "no", "yes"], "classification"),   # text
+    (["1", "2", "x"], "classification"),        # any text makes labels
+    (["0", "1", "1", "0"], "classification"),   # two whole numbers: a binary outcome
+    (["-1", "1"], "classification"),
+    (["0.5", "1", "2"], "regression"),          # a fractional part
+    (["1e-3", "2", "2"], "regression"),
+    ([str(k) for k in range(21)], "regression"),  # more than 20 whole numbers
+    (["151.0", "75.0", "141.0"] * 7 + [str(k) for k in range(200, 220)], "regression"),
+])
+def test_task_inference_rule(values, task):
+    assert infer_task(values) == task
+
+
+@pytest.mark.parametrize("values", [["1", "2", "3"], [str(k % 20) for k in range(100)], ["7", "7.0"]])
+def test_a_few_whole_numbers_are_ambiguous(values):
+    with pytest.raises(CfgraphError, match="classification or regression"):
+        infer_task(values)
+
+
+def test_the_ambiguous_task_is_refused_naming_the_column_and_resolved_by_saying_it(tmp_path):
+    path = write(tmp_path, "x,quality\n" + "".join(f"{k},{3 + k % 5}\n" for k in range(30)))
+    with pytest.raises(CfgraphError, match=r"'quality' holds 5 distinct whole number\(s\) \(3, 4, 5, 6, 7\)"):
+        load_csv(path, "quality")
+    as_classes = load_csv(path, "quality", task="classification")
+    assert as_classes.y.tolist()[:3] == ["3", "4", "5"]
+    as_numbers = load_csv(path, "quality", task="regression")
+    assert as_numbers.y.dtype == float and as_numbers.y[:3].tolist() == [3.0, 4.0, 5.0]
+
+
+def test_a_regression_target_must_be_numbers_with_its_line(tmp_path):
+    path = write(tmp_path, "x,y\n1,2.5\n2,high\n3,4\n")
+    with pytest.raises(CfgraphError, match=r"line 3, column 'y': non-numeric value 'high'"):
+        load_csv(path, "y", task="regression")
+    with pytest.raises(CfgraphError, match="holds a single value"):
+        load_csv(write(tmp_path, "x,y\n1,2.5\n2,2.5\n"), "y", task="regression")
+
+
+def test_builtin_datasets_know_their_task():
+    diabetes = load_builtin("diabetes")
+    assert diabetes.task == "regression" and diabetes.X.shape == (442, 10)
+    assert diabetes.y.dtype == float and diabetes.y[0] == 151.0 and diabetes.preprocessor is None
+    assert load_builtin("wine").task == "classification"
+    with pytest.raises(CfgraphError, match="iris is a classification dataset, not regression"):
+        load_builtin("iris", "regression")
+    with pytest.raises(CfgraphError, match="unknown dataset 'boston'"):
+        load_builtin("boston")
+
+
+# ------------------------------------------------------------------ real-world tables
+
+def test_text_features_and_missing_values_are_read_as_they_are(table):
+    data = load_csv(table, "price", "site", drop=["comment"])
+    assert data.task == "regression" and data.y.tolist() == [10.5, 7.25, 12.0, 9.75, 20.5, 8.0]
+    assert data.feature_names == ["size", "colour"] and data.categorical == [1]
+    assert data.X.dtype == object
+    size = data.X[:, 0].astype(float)
+    np.testing.assert_array_equal(np.isnan(size), [False, True, False, True, False, True])  # NA, ?, nan
+    assert size[[0, 2, 4]].tolist() == [1.5, 2.0, 3.5]
+    colour = data.X[:, 1]
+    assert colour[[0, 1, 3, 4]].tolist() == ["red", "blue", "red", "green"] and math.isnan(colour[2])
+    assert data.groups.tolist() == ["north", "south", "north", MISSING_GROUP, "south", "north"]
+    assert len(data.checksum) == 64
+
+
+def test_a_column_that_is_not_a_feature_may_hold_anything(table):
+    """comment mixes numbers and text: refused as a feature (with its line), fine when left out."""
+    with pytest.raises(CfgraphError, match=r"line 3, column 'comment': numeric value '12' in a column of text"):
+        load_csv(table, "price", "site")
+    assert load_csv(table, "price", "site", drop=["comment"]).feature_names == ["size", "colour"]
+    assert load_csv(table, "price", features=["colour"]).feature_names == ["colour"]
+
+
+def test_features_are_chosen_in_the_given_order(table):
+    data = load_csv(table, "price", features=["colour", "size"])
+    assert data.feature_names == ["colour", "size"] and data.categorical == [0]
+    assert data.groups is None
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(features=["size", "weight"]), "no column 'weight' among the features (columns: size, colour, comment"),
+    (dict(drop=["weight"]), "no column 'weight' to drop"),
+    (dict(features=["size"], drop=["comment"]), "not both"),
+    (dict(features=["size", "price"]), "column 'price' is the target"),
+    (dict(group_column="site", features=["site"]), "column 'site' is the grouping column"),
+    (dict(drop=["size", "colour", "comment", "site"]), "no feature columns besides 'price'"),
+])
+def test_bad_column_choices_are_refused(table, kwargs, needle):
+    with pytest.raises(CfgraphError) as caught:
+        load_csv(table, "price", **kwargs)
+    assert needle in str(caught.value)
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("f,label\n1,a\nx,b\n3,b\n", "line 3, column 'f': non-numeric value 'x' in a column of numbers"),
+    ("f,label\nred,a\n3,b\nblue,b\n", "line 3, column 'f': numeric value '3' in a column of text"),
+    ("f,label\n1,a\ninf,b\n", "line 3, column 'f': inf is not a finite number"),
+    ("f,g,label\n1,,a\n2,NA,b\n", "column 'g' has no value on any line"),
+    ("f,label\n1,a\n2,\n", "line 3: missing target value in column 'label'"),
+    ("f,label\n1,a\n2\n", "line 3 has 1 fields, the header has 2"),
+    ("f,label\n1,a\n2,a\n", "single class"),
+])
+def test_bad_files_are_refused_in_one_line_with_the_line_number(tmp_path, body, needle):
+    with pytest.raises(CfgraphError) as caught:
+        load_csv(write(tmp_path, body), "label")
+    assert needle in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_literal_missing_group_name_is_refused(tmp_path):
+    path = write(tmp_path, "f,label,site\n1,a,x\n2,b,(missing)\n")
+    with pytest.raises(CfgraphError, match=r"line 3: the group value '\(missing\)' is reserved"):
+        load_csv(path, "label", "site")
+
+
+def test_the_preprocessor_imputes_medians_and_encodes_categories_it_saw():
+    """Fitted on three rows; a fourth row has a category never seen (all zeros) and a missing size."""
+    X = np.array([[1.0, "red"], [5.0, np.nan], [2.0, "blue"]], dtype=object)
+    pre = make_preprocessor(2, [1]).fit(X)
+    out = pre.transform(np.array([[np.nan, "purple"], [4.0, "red"], [3.0, np.nan]], dtype=object))
+    # columns: size (NaN -> median 2.0), then one-hot of (missing), blue, red in sorted order
+    assert out.tolist() == [[2.0, 0.0, 0.0, 0.0], [4.0, 0.0, 0.0, 1.0], [3.0, 1.0, 0.0, 0.0]]
+
+
+def test_numeric_tables_need_no_preprocessor_unless_a_value_is_missing(tmp_path):
+    assert load_csv(write(tmp_path, "f,label\n1,a\n2,b\n"), "label").preprocessor is None
+    gappy = load_csv(write(tmp_path, "f,label\n1,a\n,b\n3,b\n"), "label")
+    assert gappy.X.dtype == float and gappy.preprocessor is not None
+    assert gappy.preprocessor.fit_transform(gappy.X).ravel().tolist() == [1.0, 2.0, 3.0]
+
+
+# ------------------------------------------------------------------ seeds
+
+@pytest.mark.parametrize("text,seeds", [
+    ("0", [0]), ("0-4", [0, 1, 2, 3, 4]), ("0,2,5-7", [0, 2, 5, 6, 7]), (" 7 , 3-3, 3 ", [3, 7]),
+    ("4-6,5", [4, 5, 6]), (f"0-{MAX_SEEDS - 1}", list(range(MAX_SEEDS))),
+])
+def test_seeds_take_lists_and_ranges(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("", "at least one seed"), (" , ", "at least one seed"), ("-1", "0 or more"), ("2--1", "0 or more"),
+    ("5-3", "the range 5-3 runs backwards"), ("a", "'a' is not a seed or a range"),
+    ("1-", "'1-' is not a seed"), ("1.5", "'1.5' is not a seed"),
+    (f"0-{MAX_SEEDS}", f"more than {MAX_SEEDS} seeds"), ("0-999999999999999", "more than"),
+    (f"0-{MAX_SEEDS - 1},{MAX_SEEDS + 5}", f"more than {MAX_SEEDS} seeds"),
+])
+def test_bad_seed_lists_are_refused_naming_the_input(text, needle):
+    with pytest.raises(CfgraphError) as caught:
+        parse_seeds(text)
+    assert needle in str(caught.value) and f"seeds {text!r}" in str(caught.value)
