@@ -6,8 +6,10 @@
     planning, 4096 fits, scoring 13 slices each, writing 53,248 cells) against the
     floor, the sum over all 2^n training sets of one bare ``fit`` plus one ``predict``
     on the test rows, timed in this process. The ratio is what cfgraph adds.
-(b) The build time for n = 10, 12 and 14 (GaussianNB): time per fit stays flat, so the
-    cost grows as 2^n fits.
+    Also a regression world: diabetes, n = 10, ridge, scored with R^2.
+(b) The build time for n = 10, 12 and 14 (GaussianNB, units drawn at random: KMeans leaves
+    one of 14 clusters without test rows): time per fit stays flat, so the cost grows as
+    2^n fits.
 
 Everything runs in one process with one BLAS / OpenMP thread (build and floor alike), and
 each figure of (a) is the best of ``--repeat`` runs, so other work on the machine blurs
@@ -32,8 +34,8 @@ from cfgraph.store import open_store
 from cfgraph.worlds import build_world, make_spec, prepare
 
 
-def digits_spec(n: int, model: str) -> dict:
-    return make_spec(dataset="digits", group_by="kmeans", units=n, model=model, metrics=["accuracy"],
+def digits_spec(n: int, model: str, group_by: str = "kmeans") -> dict:
+    return make_spec(dataset="digits", group_by=group_by, units=n, model=model, metrics=["accuracy"],
                      seeds=[0], seed=0, eval_slices="units")
 
 
@@ -47,7 +49,7 @@ def floor_seconds(spec: dict) -> float:
         for mask in range(1, 1 << n):
             rows = ((mask >> problem.train_unit) & 1).astype(bool)
             X, y = problem.X_train[rows], problem.y_train[rows]
-            model = make_estimator(spec["model"], 0)
+            model = make_estimator(spec["model"], 0, task=problem.task)
             started = time.perf_counter()
             try:
                 model.fit(X, y).predict(problem.X_test)
@@ -92,9 +94,15 @@ def run(args) -> None:
             build, floor = min(builds), min(floors)
             print(f"  {model:7s} build {build:7.2f} s  floor {floor:7.2f} s  ratio {build / floor:5.2f}  "
                   f"({fits} fits, {cells} cells)")
-        print("(b) GaussianNB build time by n (cost per fit should stay flat)")
+        spec = make_spec(dataset="diabetes", group_by="kmeans", units=10, model="ridge", metrics=["r2"], seeds=[0],
+                         seed=0, eval_slices="units")
+        build, fits, cells = build_seconds(spec, tmp)
+        floor = floor_seconds(spec)
+        print(f"  diabetes, n = 10, 11 slices, ridge, r2: build {build:5.2f} s  floor {floor:5.2f} s  "
+              f"ratio {build / floor:5.2f}  ({fits} fits, {cells} cells)")
+        print("(b) GaussianNB build time by n, random units (KMeans leaves a unit without test rows at n = 14)")
         for n in sizes:
-            build, fits, _ = build_seconds(digits_spec(n, "gnb"), tmp)
+            build, fits, _ = build_seconds(digits_spec(n, "gnb", "random"), tmp)
             print(f"  n = {n:2d}  {fits:6d} fits  {build:7.2f} s  {1e3 * build / fits:6.3f} ms per fit")
 
 

@@ -21,6 +21,8 @@ from sklearn.ensemble import (
 )
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
     f1_score,
     get_scorer,
     get_scorer_names,
@@ -194,6 +196,9 @@ PROBA_METRICS = {
                                                         multi_class="ovo", average="weighted", labels=classes),
     "top_k_accuracy": lambda classes: make_scorer(top_k_accuracy_score, labels=classes,
                                                   response_method=("decision_function", "predict_proba")),
+    "neg_brier_score": lambda classes: make_scorer(brier_score_loss, greater_is_better=False,
+                                                   response_method="predict_proba", labels=classes,
+                                                   **({"pos_label": classes[1]} if len(classes) == 2 else {})),
 }
 #: Binary scorers whose positive class scikit-learn assumes to be 1; with string labels
 #: the positive class is the task's second class in sorted order.
@@ -234,9 +239,10 @@ def check_metric(name: str, classes=None, task: str = "classification"):
         ``r2``, ``neg_mean_squared_error`` ...).
     classes : array-like, optional
         The task's classes, sorted (classification only). Probability scorers
-        (``neg_log_loss``, ``roc_auc_ovr``, ``top_k_accuracy`` ...) then score
-        against all of them, and the binary scorers ``f1``, ``precision``,
-        ``recall`` and ``jaccard`` take the second class as the positive one.
+        (``neg_log_loss``, ``neg_brier_score``, ``roc_auc_ovr``, ``top_k_accuracy`` ...)
+        then score against all of them, and the binary scorers ``f1``,
+        ``precision``, ``recall``, ``jaccard`` and ``average_precision`` take the
+        second class as the positive one.
     task : {"classification", "regression"}
         The metric must be of the task's kind.
 
@@ -269,6 +275,9 @@ def check_metric(name: str, classes=None, task: str = "classification"):
         return PROBA_METRICS[name](list(classes))
     if classes is not None and name in POS_LABEL_METRICS and len(classes) == 2:
         return make_scorer(POS_LABEL_METRICS[name], pos_label=classes[1])
+    if classes is not None and name == "average_precision" and len(classes) == 2:
+        return make_scorer(average_precision_score, pos_label=classes[1],
+                           response_method=("decision_function", "predict_proba"))
     return get_scorer(name)
 
 

@@ -33,7 +33,8 @@ from cfgraph.estimators import make_estimator
 from cfgraph.executors import Executor
 from cfgraph.scoring import Scoring, warning_note
 
-__all__ = ["Problem", "RunReport", "Sink", "Task", "fit_node", "plan", "run", "score_model", "warning_note"]
+__all__ = ["Problem", "RunReport", "Sink", "Task", "build_estimator", "fit_node", "plan", "run", "score_model",
+           "warning_note"]
 
 
 @dataclass
@@ -375,8 +376,7 @@ def run(tasks: Iterable[Task], problem: Problem, sink: Sink, executor: Executor 
     if not todo and not ready:
         report.seconds = time.perf_counter() - started
         return report
-    workers = executor.jobs if executor.jobs > 0 else 8
-    size = chunk or max(1, min(32, len(todo) // (8 * workers)))
+    size = chunk or max(1, min(32, len(todo) // (8 * executor.workers)))
     batches = [todo[i:i + size] for i in range(0, len(todo), size)]
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(todo) + len(ready), desc=desc, unit="fit", disable=not show)

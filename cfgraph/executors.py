@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 
 from cfgraph.errors import CfgraphError
 
@@ -39,6 +39,8 @@ class Executor:
     --------
     >>> sorted(Executor(jobs=1).map_unordered(abs, [-2, 1, -3]))
     [1, 2, 3]
+    >>> Executor("threading", 3).workers
+    3
     """
 
     backend: str = "loky"
@@ -47,6 +49,15 @@ class Executor:
     def __post_init__(self):
         if self.jobs == 0:
             raise CfgraphError("the number of parallel workers must be positive, or -1 for all cores")
+
+    @property
+    def workers(self) -> int:
+        """How many workers ``jobs`` means on this backend (-1: every core)."""
+        try:
+            with parallel_config(backend=self.backend):
+                return max(1, effective_n_jobs(self.jobs))
+        except Exception:  # a backend that cannot tell before it runs (a remote cluster)
+            return max(1, abs(self.jobs))
 
     def map_unordered(self, function: Callable, items: Iterable) -> Iterator:
         """``function(item)`` for every item, yielded as each finishes (in any order).

@@ -10,17 +10,22 @@ Everything here works on a *grid*: any object with the attributes of
 NaN for a missing cell, ``labels`` by mask, ``letters``, ``slices`` and
 ``slice_masks``). It builds on :mod:`cfgraph.values` and knows nothing of SQL
 or Flask.
+
+The answer types live in :mod:`cfgraph.answers` and the value tables
+(:func:`unit_values`, :func:`scaling_table`) in :mod:`cfgraph.value_tables`;
+both are re-exported here, with the selection API of :mod:`cfgraph.selection`,
+so the grid panel and the Values page need only this module.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from cfgraph import lattice, summaries
+from cfgraph import lattice
 from cfgraph import values as V
+from cfgraph.answers import LIST_LIMIT, Answer, CellRef, fill_cells, gather_cells, jsonable  # noqa: F401
 from cfgraph.errors import CfgraphError, MissingCells
 from cfgraph.selection import (  # noqa: F401  (the grid panel's API: selection, then questions)
     DEFAULT_ALPHA,
@@ -35,9 +40,7 @@ from cfgraph.selection import (  # noqa: F401  (the grid panel's API: selection,
     resolve,
     selection_params,
 )
-
-#: How many used / missing cells an answer lists by name (the counts are always exact).
-LIST_LIMIT = 64
+from cfgraph.value_tables import scaling_table, unit_values  # noqa: F401  (the Values page's tables)
 
 QUESTIONS = (
     ("loo", "Leave-one-out"),
@@ -56,113 +59,8 @@ QUESTIONS = (
 TITLES = dict(QUESTIONS)
 
 
-# --------------------------------------------------------------------- answers
-
-
-@dataclass
-class CellRef:
-    """One cell by name: training-set label, slice name, value (None when missing).
-
-    Examples
-    --------
-    >>> CellRef("AB", "A", 0.9)
-    CellRef(train='AB', slice='A', value=0.9)
-    """
-
-    train: str
-    slice: str
-    value: float | None = None
-
-
-@dataclass
-class Answer:
-    """A question's answer, or why it has none yet.
-
-    Attributes
-    ----------
-    status : str
-        ``"answered"``; ``"partial"`` (computed from the cells present, some
-        missing); ``"missing"`` (cells needed are missing); or ``"not
-        applicable"`` (the selection does not pose it; ``reason`` says why).
-    formula : str
-        The general formula.
-    worked : str
-        The formula with this selection's cells and numbers filled in.
-    cells, missing : list of CellRef
-        At most :data:`LIST_LIMIT` each; ``n_used`` and ``n_missing`` are the exact counts.
-    columns, table : list
-        A detail table (e.g. the value of every unit), when there is one.
-
-    Examples
-    --------
-    >>> Answer("loo", "Leave-one-out", "f(S) − f(S − i)", value=float("nan")).to_dict()["value"] is None
-    True
-    """
-
-    key: str
-    title: str
-    formula: str
-    status: str = "answered"
-    value: float | None = None
-    worked: str = ""
-    reason: str = ""
-    cells: list[CellRef] = field(default_factory=list)
-    missing: list[CellRef] = field(default_factory=list)
-    n_used: int = 0
-    n_missing: int = 0
-    columns: list[str] = field(default_factory=list)
-    table: list[list] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (NaN becomes None)."""
-        out = {k: getattr(self, k) for k in ("key", "title", "formula", "status", "worked", "reason",
-                                             "n_used", "n_missing", "columns")}
-        out["value"] = jsonable(self.value)
-        out["cells"] = [vars(c) for c in self.cells]
-        out["missing"] = [vars(c) for c in self.missing]
-        out["table"] = [[jsonable(x) for x in row] for row in self.table]
-        return out
-
-
-def jsonable(x):
-    """A JSON-ready scalar: NaN becomes None, numpy numbers become Python numbers.
-
-    Examples
-    --------
-    >>> jsonable(np.float64("nan")), jsonable(np.int64(2)), jsonable("x")
-    (None, 2, 'x')
-    """
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
 def _fmt(x: float | None) -> str:
     return "?" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
-
-
-def _gather(grid: GridLike, masks, cols) -> tuple[list[CellRef], list[CellRef], int, int]:
-    """Used and missing cells among (masks[t], cols[t]); counts are exact, lists capped."""
-    masks = np.atleast_1d(np.asarray(masks, dtype=np.int64))
-    cols = np.broadcast_to(np.atleast_1d(np.asarray(cols, dtype=np.int64)), masks.shape)
-    cells = grid.values[masks, cols]
-    present = ~np.isnan(cells)
-    used_idx = np.flatnonzero(present)
-    miss_idx = np.flatnonzero(~present)
-    used = [CellRef(grid.labels[masks[t]], grid.slices[cols[t]], float(cells[t])) for t in used_idx[:LIST_LIMIT]]
-    missing = [CellRef(grid.labels[masks[t]], grid.slices[cols[t]]) for t in miss_idx[:LIST_LIMIT]]
-    return used, missing, len(used_idx), len(miss_idx)
-
-
-def _needs(grid: GridLike, answer: Answer, masks, cols) -> bool:
-    """Fill the answer's cells; mark it missing and return False when any is absent."""
-    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, masks, cols)
-    if answer.n_missing:
-        answer.status = "missing"
-        return False
-    return True
 
 
 def _na(key: str, formula: str, reason: str) -> Answer:
@@ -200,7 +98,7 @@ def leave_one_out(grid: GridLike, focus: Focus) -> Answer:
     T = S & ~(1 << i)
     answer = Answer(key, TITLES[key], formula)
     answer.worked = f"{_f(grid, S, E)} − {_f(grid, T, E)}"
-    if _needs(grid, answer, [S, T], E):
+    if fill_cells(grid, answer, [S, T], E):
         a, b = _v(grid, S, E), _v(grid, T, E)
         answer.value = float(V.leave_one_out(grid.values[:, E], base=S, units=[i])[i])
         answer.worked += f" = {_fmt(a)} − {_fmt(b)} = {_fmt(answer.value)}  (unit {grid.letters[i]})"
@@ -223,7 +121,7 @@ def evaluation_move(grid: GridLike, focus: Focus) -> Answer:
     if E2 is None:
         return _na(key, formula, "select a second cell in the same row (or a second column)")
     answer = Answer(key, TITLES[key], formula, worked=f"{_f(grid, S, E2)} − {_f(grid, S, E)}")
-    if _needs(grid, answer, [S, S], [E, E2]):
+    if fill_cells(grid, answer, [S, S], [E, E2]):
         a, b = _v(grid, S, E2), _v(grid, S, E)
         answer.value = a - b
         answer.worked += f" = {_fmt(a)} − {_fmt(b)} = {_fmt(answer.value)}"
@@ -251,7 +149,7 @@ def group_leave_one_out(grid: GridLike, focus: Focus) -> Answer:
         return _na(key, formula, f"the coalition {grid.labels[C]} is not part of {grid.labels[S]}")
     T = S & ~C
     answer = Answer(key, TITLES[key], formula, worked=f"{_f(grid, S, E)} − {_f(grid, T, E)}")
-    if _needs(grid, answer, [S, T], E):
+    if fill_cells(grid, answer, [S, T], E):
         a, b = _v(grid, S, E), _v(grid, T, E)
         answer.value = float(V.group_leave_one_out(grid.values[:, E], C, base=S))
         answer.worked += f" = {_fmt(a)} − {_fmt(b)} = {_fmt(answer.value)}  (coalition {grid.labels[C]})"
@@ -285,7 +183,7 @@ def pair_interaction(grid: GridLike, focus: Focus) -> Answer:
     corners = [B | 1 << i | 1 << j, B | 1 << i, B | 1 << j, B]
     answer = Answer(key, TITLES[key], formula,
                     worked=" − ".join(_f(grid, m, E) for m in corners[:3]) + f" + {_f(grid, B, E)}")
-    if _needs(grid, answer, corners, E):
+    if fill_cells(grid, answer, corners, E):
         v = [_v(grid, m, E) for m in corners]
         answer.value = float(V.pair_interaction(grid.values[:, E], i, j, base=B))
         answer.worked += (f" = {_fmt(v[0])} − {_fmt(v[1])} − {_fmt(v[2])} + {_fmt(v[3])} = {_fmt(answer.value)}"
@@ -323,7 +221,7 @@ def semivalue_answer(grid: GridLike, focus: Focus, kind: str) -> Answer:
     key = kind
     answer = Answer(key, TITLES[key], _SEMIVALUE_FORMULAS[kind])
     n, E = len(grid.letters), focus.column
-    if not _needs(grid, answer, np.arange(1 << n), E):
+    if not fill_cells(grid, answer, np.arange(1 << n), E):
         answer.worked = f"needs every cell of column {grid.slices[E]}"
         return answer
     column = grid.values[:, E]
@@ -372,7 +270,7 @@ def scaling_law(grid: GridLike, focus: Focus) -> Answer:
     key = "scaling"
     answer = Answer(key, TITLES[key], "m(k, E) = mean over |S| = k of f(S, E)")
     n, E = len(grid.letters), focus.column
-    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, np.arange(1 << n), E)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = gather_cells(grid, np.arange(1 << n), E)
     mean, count, every = V.layer_means(grid.values[:, E])
     answer.worked = (f"m({focus.k}, {grid.slices[E]}) = {_fmt(mean[focus.k])} "
                      f"from {count[focus.k]} of {every[focus.k]} training sets of size {focus.k}")
@@ -410,7 +308,7 @@ def evaluation_scaling(grid: GridLike, focus: Focus) -> Answer:
         return _na(key, formula, "this world's slices are not unions of units (it needs one slice per union of units: 'powerset' slices)")
     answer = Answer(key, TITLES[key], formula)
     S, n = focus.train, len(grid.letters)
-    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, np.full(len(idx), S), idx)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = gather_cells(grid, np.full(len(idx), S), idx)
     mean, count, every = V.layer_means(grid.values[S, idx], sizes, n + 1)
     k = _nearest_layer(focus.k, every)
     answer.worked = (f"e({grid.labels[S]}, {k}) = {_fmt(mean[k])} over {count[k]} of {every[k]} slices "
@@ -438,7 +336,7 @@ def diagonal_scaling(grid: GridLike, focus: Focus) -> Answer:
     answer = Answer(key, TITLES[key], formula)
     n = len(grid.letters)
     trains = np.array([grid.slice_masks[j] for j in idx], dtype=np.int64)
-    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, trains, idx)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = gather_cells(grid, trains, idx)
     mean, count, every = V.layer_means(grid.values[trains, idx], sizes, n + 1)
     k = _nearest_layer(focus.k, every)
     own = [j for j in idx if grid.slice_masks[j] == focus.train]
@@ -464,7 +362,7 @@ def subset_scan(grid: GridLike, focus: Focus) -> Answer:
     n, E, k = len(grid.letters), focus.column, focus.k
     masks = lattice.layer(n, k)
     answer = Answer(key, TITLES[key], formula)
-    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, masks, E)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = gather_cells(grid, masks, E)
     try:
         best, value, missing = V.best_of_size(grid.values[:, E], k)
     except MissingCells:
@@ -513,7 +411,7 @@ def unlearning_audit(grid: GridLike, focus: Focus) -> Answer:
     inside = lattice.members(S, n)
     others = [S & ~(1 << u) for u in inside]
     answer = Answer(key, TITLES[key], formula)
-    answer.cells, answer.missing, answer.n_used, answer.n_missing = _gather(grid, [S] + others, E)
+    answer.cells, answer.missing, answer.n_used, answer.n_missing = gather_cells(grid, [S] + others, E)
     answer.columns = ["unit", "f(S \\ {i}, E)", "|Δ|", "verdict"]
     base = _v(grid, S, E)
     gaps = np.abs(V.leave_one_out(grid.values[:, E], base=S, missing="nan"))
@@ -588,56 +486,3 @@ def ask_all(grid: GridLike, focus: Focus) -> list[Answer]:
     0.3
     """
     return [ask(grid, focus, key) for key, _ in QUESTIONS]
-
-
-# --------------------------------------------------------------- value tables
-
-
-def unit_values(grid: GridLike, alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA) -> dict:
-    """LOO (from the full set), Shapley, Banzhaf and Beta Shapley of every unit on every slice.
-
-    Returns
-    -------
-    dict
-        ``methods`` (list of names), ``values`` (dict name -> ndarray (n, m),
-        NaN where undefined) and ``missing`` (list of dict: method, slice, count
-        of the distinct cells it lacks).
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
-    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
-    >>> unit_values(g)["values"]["shapley"].round(4).tolist()
-    [[0.4, 0.25], [0.3, 0.15]]
-    """
-    methods = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
-    arrays, problems = summaries.value_arrays(grid, methods)
-    lacking: dict[tuple[str, str], set] = {}
-    for p in problems:
-        lacking.setdefault((p["method"], p["slice"]), set()).update(p["missing"])
-    missing = [{"method": m, "slice": s, "count": len(cells)} for (m, s), cells in lacking.items()]
-    return {"methods": list(arrays), "values": arrays, "missing": missing}
-
-
-def scaling_table(grid: GridLike, column: int) -> dict:
-    """Mean score by layer k on one slice, with counts.
-
-    Returns
-    -------
-    dict
-        ``k`` (list of int), ``mean`` (list, None where no cell), ``present`` and ``total`` per k.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
-    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
-    >>> scaling_table(g, 0)["mean"], scaling_table(g, 0)["present"]
-    ([0.2, 0.55, 0.9], [1, 2, 1])
-    """
-    n = len(grid.letters)
-    mean, count, every = V.layer_means(grid.values[:, column])
-    return {"slice": grid.slices[column], "k": list(range(n + 1)),
-            "mean": [jsonable(float(x)) for x in mean], "present": count.tolist(), "total": every.tolist()}
-

@@ -10,8 +10,10 @@ The numbers still come from scikit-learn's own scorer objects: they are handed
 a fitted stand-in (:class:`CachedClassifier` or :class:`CachedRegressor`) whose
 methods return the cached answers for the row indices passed as ``X``. So
 ``pos_label``, ``labels=`` and response-method choices behave exactly as when
-the scorer calls the real model. Accuracy, the default metric, is the mean of
-a 0/1 score per row and is read off one comparison of all test rows.
+the scorer calls the real model. The commonest metrics (accuracy, R^2, mean
+squared and absolute errors, :data:`SLICE_METRICS`) are computed for every slice
+at once, from one comparison of all test rows and a product with the slices'
+membership matrix.
 """
 
 from __future__ import annotations
@@ -19,16 +21,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy.sparse import csr_array
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.metaestimators import available_if
 
 from cfgraph.estimators import AllClasses, check_metric
 
 __all__ = ["CachedClassifier", "CachedRegressor", "Responses", "Scoring", "warning_note"]
-
-#: Response methods a scorer may ask a model for.
-RESPONSE_METHODS = ("predict", "predict_proba", "decision_function")
-
 
 def warning_note(caught) -> str | None:
     """The first caught warning as one line (as cells record them), or None.
@@ -124,9 +123,18 @@ class CachedRegressor(RegressorMixin, _Cached):
     """Stand-in for a fitted regressor."""
 
 
-#: Metrics that are the mean over the slice's rows of a per-row 0/1 score, as scikit-learn
-#: computes them (``accuracy_score`` is ``np.average(y_true == y_pred)``).
-ROW_MEANS = {"accuracy": lambda y_true, y_pred: y_true == y_pred}
+#: Metrics computed for every slice at once from ``predict`` on all test rows: for each, a
+#: function ``(scoring, y_pred) -> values`` of shape (slices,), NaN where the slice needs
+#: scikit-learn's own scorer (R^2 on fewer than two rows or on a constant target). Accuracy
+#: is a mean of 0/1 scores, so its sums are exact and its values are bit for bit
+#: ``accuracy_score``'s; the others agree with scikit-learn's to rounding (about 1e-15).
+SLICE_METRICS = {
+    "accuracy": lambda s, y_pred: s.slice_means(s.y_test == y_pred),
+    "neg_mean_squared_error": lambda s, y_pred: -s.slice_means((s.y_test - y_pred) ** 2),
+    "neg_root_mean_squared_error": lambda s, y_pred: -np.sqrt(s.slice_means((s.y_test - y_pred) ** 2)),
+    "neg_mean_absolute_error": lambda s, y_pred: -s.slice_means(np.abs(s.y_test - y_pred)),
+    "r2": lambda s, y_pred: 1 - s.membership @ ((s.y_test - y_pred) ** 2) / s.total_sum_of_squares,
+}
 
 
 class Scoring:
@@ -157,8 +165,26 @@ class Scoring:
         self.classes = problem.classes
         self.task = problem.task
         self.scorers = {m: check_metric(m, problem.classes, problem.task) for m in problem.metrics}
-        self.row_means = {m: ROW_MEANS[m] for m in self.scorers if m in ROW_MEANS}
-        self._membership = self._sizes = None  # (slices, n_test) 0/1 and slice sizes, built when first needed
+        self.fast = {m: SLICE_METRICS[m] for m in self.scorers if m in SLICE_METRICS}
+        #: (slices, n_test) sparse 0/1: which test rows each slice holds (sparse, as powerset slices are many).
+        self.sizes = np.array([len(rows) for rows in self.slice_rows], dtype=float)
+        self.membership = csr_array(
+            (np.ones(int(self.sizes.sum())),
+             (np.repeat(np.arange(len(self.slice_rows)), self.sizes.astype(int)),
+              np.concatenate([np.asarray(rows, dtype=np.int64) for rows in self.slice_rows] or [np.zeros(0, int)]))),
+            shape=(len(self.slice_rows), len(self.y_test)))
+        if self.task == "regression" and "r2" in self.fast:
+            # Per slice, sum (y - mean of the slice's y)^2, as r2_score takes it; NaN sends a slice
+            # with fewer than two rows or a constant target to r2_score itself.
+            self.total_sum_of_squares = np.array([
+                np.sum((self.y_test[rows] - np.mean(self.y_test[rows])) ** 2) if len(rows) > 1 else np.nan
+                for rows in self.slice_rows])
+            self.total_sum_of_squares[self.total_sum_of_squares == 0] = np.nan
+
+    def slice_means(self, per_row: np.ndarray) -> np.ndarray:
+        """Mean of a per-row score over each slice's rows, shape (slices,) (NaN for an empty slice)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.membership @ per_row.astype(float) / self.sizes
 
     def scorer(self, metric: str):
         """The scikit-learn scorer of ``metric`` (a metric added after construction is checked now)."""
@@ -190,17 +216,21 @@ class Scoring:
         responses = Responses(model, self.X_test)
         stand_in = (CachedClassifier if self.task == "classification" else CachedRegressor)(responses)
         metrics = {m for _, m in wanted}
-        per_row = {} if per_slice else {m: self._per_row(m, responses) for m in metrics & self.row_means.keys()}
+        fast = {} if per_slice else {m: self._all_slices(m, responses) for m in metrics & self.fast.keys()}
         out = []
         for position, metric in wanted:
             rows = self.slice_rows[position]
             if not len(rows):
                 out.append((None, "score: the slice has no test rows"))
                 continue
-            if metric in per_row:
-                means, note = per_row[metric]
-                out.append((float(means[position]), note) if means is not None else (None, note))
-                continue
+            if metric in fast:
+                values, note = fast[metric]
+                if values is None:
+                    out.append((None, note))
+                    continue
+                if np.isfinite(values[position]):
+                    out.append((float(values[position]), note))
+                    continue
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
@@ -217,21 +247,14 @@ class Scoring:
             out.append((value, warning_note(caught)))
         return out
 
-    def _per_row(self, metric: str, responses: Responses) -> tuple[np.ndarray | None, str | None]:
-        """A row-mean metric on every slice (shape (slices,)), and its note (as :meth:`score` gives).
-
-        The per-row scores are 0 or 1, so the membership product sums them exactly and
-        each mean is bit for bit ``np.average`` over the slice's rows.
-        """
+    def _all_slices(self, metric: str, responses: Responses) -> tuple[np.ndarray | None, str | None]:
+        """A :data:`SLICE_METRICS` metric on every slice (shape (slices,)), and its note as :meth:`score` gives it."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                scores = self.row_means[metric](self.y_test, responses.get("predict", slice(None)))
+                y_pred = responses.get("predict", slice(None))
             except Exception as exc:
                 return None, f"score: {type(exc).__name__}: {exc}"
-        if self._membership is None:
-            self._membership = np.zeros((len(self.slice_rows), len(self.y_test)))
-            for position, rows in enumerate(self.slice_rows):
-                self._membership[position, rows] = 1.0
-            self._sizes = np.maximum(self._membership.sum(axis=1), 1)
-        return self._membership @ scores.astype(float) / self._sizes, warning_note(caught)
+            with np.errstate(all="ignore"):
+                values = self.fast[metric](self, y_pred)
+        return values, warning_note(caught)

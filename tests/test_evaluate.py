@@ -292,3 +292,21 @@ def test_precomputed_rows_are_written_not_refitted():
 def test_an_executor_needs_workers():
     with pytest.raises(CfgraphError, match="positive"):
         Executor(jobs=0)
+
+
+def test_the_store_sink_writes_a_batch_whole_or_not_at_all(iris_store):
+    from sqlalchemy.exc import IntegrityError
+
+    from cfgraph.store.sink import StoreSink
+
+    sink = StoreSink.open(iris_store, "iris", ["accuracy"], [0])
+    assert sink.present.all() and sink.stored == 16 * 5
+    row = {"slice": 0, "metric": "accuracy", "seed": 0, "value": 0.5, "fit_seconds": 0.0, "status": "ok",
+           "error": None}
+    new = [{**row, "mask": 3, "metric": "balanced_accuracy"}, {**row, "mask": 3}]  # the second is stored already
+    with pytest.raises(IntegrityError):
+        sink.write(new)
+    assert StoreSink.open(iris_store, "iris", ["balanced_accuracy"], [0]).stored == 16 * 5
+    sink.write(new[:1])
+    again = StoreSink.open(iris_store, "iris", ["balanced_accuracy"], [0])
+    assert again.present[0, 3, 0, 0] and again.present.sum() == 1

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
-from sklearn.dummy import DummyClassifier
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import get_scorer_names
 from sklearn.naive_bayes import GaussianNB
@@ -52,6 +52,10 @@ def problem_of(X, y, task, rng):
     one_class = np.flatnonzero(y_test == y_test[0]) if task == "classification" else np.argsort(y_test)[:15]
     slices = [np.arange(len(test)), one_class, np.sort(rng.choice(len(test), 12, replace=False)),
               np.array([3]), np.array([], dtype=int)]
+    if task == "regression":  # and rows sharing one target value (R^2 is then 1 or 0 by convention)
+        values, counts = np.unique(y_test, return_counts=True)
+        slices.append(np.flatnonzero(y_test == values[counts.argmax()]))
+        assert len(slices[-1]) >= 2
     classes = np.unique(y) if task == "classification" else None
     return Problem(X_train=X[train], y_train=y[train], train_unit=np.zeros(len(train), int), X_test=X[test],
                    y_test=y_test, slice_rows=slices, classes=classes, model="gnb",
@@ -110,7 +114,7 @@ def test_binary_string_label_scores_equal_per_slice_scorers(rng):
     for name, model in fitted_classifiers(problem.X_train, problem.y_train).items():
         if name != "lacking a class":
             scored += assert_same(problem, model, CLASSIFICATION)
-    for metric in ("f1", "precision", "recall", "jaccard", "roc_auc"):  # positive class "malignant"
+    for metric in ("f1", "precision", "recall", "jaccard", "roc_auc", "average_precision", "neg_brier_score"):
         assert Scoring(problem).score(fitted_classifiers(problem.X_train, problem.y_train)["gnb"],
                                       [(0, metric)])[0][0] is not None
     assert scored > 0.5 * 4 * len(CLASSIFICATION) * 5
@@ -120,9 +124,13 @@ def test_regression_scores_equal_per_slice_scorers(rng):
     X, y = load_diabetes(return_X_y=True)
     problem = problem_of(X, y, "regression", rng)
     models = {"ridge": make_pipeline(StandardScaler(), Ridge()).fit(problem.X_train, problem.y_train),
-              "tree": DecisionTreeRegressor(random_state=0, max_depth=4).fit(problem.X_train, problem.y_train)}
+              "tree": DecisionTreeRegressor(random_state=0, max_depth=4).fit(problem.X_train, problem.y_train),
+              "constant": DummyRegressor(strategy="constant", constant=problem.y_test[problem.slice_rows[-1][0]])
+              .fit(problem.X_train, problem.y_train)}
     scored = sum(assert_same(problem, model, REGRESSION) for model in models.values())
-    assert scored > 0.5 * 2 * len(REGRESSION) * 5
+    assert scored > 0.5 * 3 * len(REGRESSION) * 6
+    # A perfect constant on a constant slice: R^2 is 1 by scikit-learn's convention, read from its own scorer.
+    assert Scoring(problem).score(models["constant"], [(5, "r2")]) == [(1.0, None)]
 
 
 def test_accuracy_is_read_from_one_prediction(rng):
@@ -155,3 +163,20 @@ def test_a_failing_predict_fails_every_cell_with_its_message(rng):
     scores = Scoring(problem).score(Broken().fit(problem.X_train, problem.y_train),
                                     [(0, "accuracy"), (1, "f1_macro")])
     assert scores == [(None, "score: RuntimeError: no answer")] * 2
+
+
+def test_regression_errors_are_read_from_one_prediction(rng):
+    X, y = load_diabetes(return_X_y=True)
+    problem = problem_of(X, y, "regression", rng)
+
+    class Counting(Ridge):
+        calls = 0
+
+        def predict(self, X):
+            type(self).calls += 1
+            return super().predict(X)
+
+    model = Counting().fit(problem.X_train, problem.y_train)
+    metrics = ["r2", "neg_mean_squared_error", "neg_root_mean_squared_error", "neg_mean_absolute_error"]
+    scores = Scoring(problem).score(model, [(p, m) for p in (0, 1, 2) for m in metrics])
+    assert Counting.calls == 1 and all(v is not None for v, _ in scores)

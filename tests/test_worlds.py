@@ -250,3 +250,28 @@ def test_saying_the_task_settles_an_ambiguous_target(tmp_path, quality_csv):
 def test_an_empty_column_list_is_refused(tmp_path, quality_csv):
     assert_refused(invoke(tmp_path / "e.db", "run", "--csv", quality_csv, "--target", "quality", "--task",
                           "regression", "--features", " , "), "the list of feature columns is empty")
+
+
+def test_a_classification_table_with_text_and_gaps_trains_logistic_regression(store, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    lines = ["age,job,income,city,churn"]
+    for k in range(120):
+        age = "" if k % 9 == 0 else str(20 + (k * 7) % 50)
+        income = "NA" if k % 7 == 0 else f"{40 + (k * 13) % 30}.5"
+        lines.append(f"{age},{['clerk', 'nurse', 'chef', '?'][k % 4]},{income},{'xy'[k % 2]},"
+                     f"{'yes' if k % 4 == 0 or k % 5 == 0 else 'no'}")
+    path = tmp_path / "churn.csv"
+    path.write_text("\n".join(lines) + "\n")
+    spec = make_spec(csv_path=str(path), target="churn", group_by="city", units=None,
+                     metrics=["accuracy", "neg_log_loss"])
+    assert (spec["task"], spec["model"]) == ("classification", "logreg")
+    report = build_world(store, "churn", spec, progress=False)
+    assert report.failed == 0 and report.fits == 4
+    data = load_csv(path, "churn", "city")
+    assert data.categorical == [1]
+    train, test = train_test_split(np.arange(120), test_size=0.3, random_state=0, stratify=data.y)
+    model = make_pipeline(make_preprocessor(3, [1]), StandardScaler(), LogisticRegression(max_iter=2000))
+    model.fit(data.X[train], data.y[train])
+    grid = cells(store, "churn", "accuracy")
+    assert grid[("AB", "all", 0)] == (pytest.approx(model.score(data.X[test], data.y[test]), abs=1e-12), "ok")

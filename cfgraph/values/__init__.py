@@ -1,0 +1,67 @@
+"""Summaries over a lattice of cells: leave-one-out, semivalues, interactions, scaling, seeds.
+
+Every function takes ``v``, the utility of every training set, as a numpy array
+indexed by bitmask: shape ``(2**n,)`` for one evaluation slice or
+``(2**n, m)`` for m slices at once. A missing cell is ``NaN``. Each summary
+either computes from the cells it needs or raises
+:class:`~cfgraph.errors.MissingCells` naming them (the local ones can instead
+return NaN with ``missing="nan"``). Nothing here knows of SQL.
+
+This package is the one implementation of these formulas: the grid's questions,
+the graph's lenses, the value tables and the variant reports all call it.
+One module per family, all re-exported here (``from cfgraph import values``):
+
+- :mod:`~cfgraph.values.semivalues`: Shapley, Banzhaf, Beta Shapley and any
+  semivalue. All weight a coalition only by its size, so they are small dot
+  products over :func:`~cfgraph.lattice.layer_sums`, one O(2^n) pass of matrix
+  products over the table.
+- :mod:`~cfgraph.values.ablations`: marginal contributions, leave-one-out,
+  group leave-one-out (a data strike) and pair interactions: the local ones.
+- :mod:`~cfgraph.values.layers`: layer means, the scaling curve and the best
+  training set of a size.
+- :mod:`~cfgraph.values.surrogates`: the linear datamodel.
+- :mod:`~cfgraph.values.intervals`: mean over seeds with a Student-t interval.
+"""
+
+from cfgraph.lattice import layer_sums
+from cfgraph.values._common import n_units_of
+from cfgraph.values.ablations import (
+    MISSING_POLICIES,
+    group_leave_one_out,
+    leave_one_out,
+    marginal_contributions,
+    pair_interaction,
+)
+from cfgraph.values.intervals import seed_interval
+from cfgraph.values.layers import best_of_size, layer_means, scaling_curve
+from cfgraph.values.semivalues import (
+    banzhaf,
+    beta_shapley,
+    semivalue,
+    semivalue_from_layer_sums,
+    semivalue_table,
+    semivalue_weights,
+    shapley,
+)
+from cfgraph.values.surrogates import datamodel
+
+__all__ = [
+    "n_units_of",
+    "marginal_contributions",
+    "semivalue_weights",
+    "layer_sums",
+    "semivalue_from_layer_sums",
+    "semivalue_table",
+    "semivalue",
+    "shapley",
+    "banzhaf",
+    "beta_shapley",
+    "leave_one_out",
+    "group_leave_one_out",
+    "pair_interaction",
+    "layer_means",
+    "scaling_curve",
+    "best_of_size",
+    "datamodel",
+    "seed_interval",
+]
