@@ -16,13 +16,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CfgraphError", "MissingCells", "NotFound", "__version__",
-    "open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds",
+    "open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds", "World",
 ]
+_API = ("open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds", "World")
 
 
 def __getattr__(name):
     # The API pulls in scikit-learn and SQLAlchemy: load it on first use, not on `import cfgraph`.
-    if name in ("open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds"):
+    if name in _API:
         from cfgraph import api
 
         return getattr(api, name)

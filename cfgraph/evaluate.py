@@ -225,12 +225,50 @@ def fit_node(problem: Problem, mask: int, seed: int, wanted, scoring: Scoring | 
     [('baseline', -1.0), ('constant', -1.0), ('ok', -0.5)]
     """
     scoring = scoring or Scoring(problem)
+    started = time.perf_counter()
+    model, status, note = fit_training_set(problem, mask, seed)
+    fit_seconds = time.perf_counter() - started
+    return score_model(problem, model, mask, seed, wanted, status, note, fit_seconds, scoring=scoring)
+
+
+def fit_training_set(problem: Problem, mask: int, seed: int, estimator=None) -> tuple[object, str, str | None]:
+    """Fit one training set: the fitted model, its cell status and a note.
+
+    The one place that decides what a training set's model is (see :func:`fit_node`
+    for the rules): the empty set's baseline, the constant predictor of a constant
+    target, or ``estimator`` (default: the problem's model, built with ``seed``)
+    fitted on the set's rows with their sample weights.
+
+    Parameters
+    ----------
+    problem : Problem
+    mask : int
+        The training set, a bitmask of units.
+    seed : int
+        Model seed (``random_state``); it also seeds the classification baseline.
+    estimator : estimator, optional
+        An unfitted (or warm-startable) estimator to fit instead of a new one.
+
+    Returns
+    -------
+    model : fitted estimator, or None when the fit raised
+    status : {"ok", "baseline", "constant", "failed"}
+    note : str or None
+        The error of a failed fit, else the first warning raised while fitting.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Problem(X_train=np.array([[0.], [1.], [2.]]), y_train=np.array(["a", "a", "b"]),
+    ...             train_unit=np.array([0, 0, 1]), X_test=np.array([[1.]]), y_test=np.array(["a"]),
+    ...             slice_rows=[np.array([0])], classes=np.array(["a", "b"]), model="gnb", metrics=["accuracy"])
+    >>> [fit_training_set(p, m, 0)[1] for m in (0, 1, 3)]
+    ['baseline', 'constant', 'ok']
+    """
     rows = problem.training_rows(mask)
     y = problem.y_train[rows]
     regression = problem.task == "regression"
     stub_X = np.zeros((1 if regression else len(problem.classes), 1))
-    started = time.perf_counter()
-    error = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -245,16 +283,14 @@ def fit_node(problem: Problem, mask: int, seed: int, wanted, scoring: Scoring | 
                          DummyClassifier(strategy="constant", constant=y[0]).fit(stub_X, problem.classes))
             else:
                 status = "ok"
-                model = build_estimator(problem, seed)
+                model = estimator if estimator is not None else build_estimator(problem, seed)
                 if problem.sample_weight is not None:
                     model.fit(problem.X_train[rows], y, **_weight_kwargs(model, problem.sample_weight[rows]))
                 else:
                     model.fit(problem.X_train[rows], y)
         except Exception as exc:  # a fit that raises is stored as failed, never replaced by a number
-            status, model, error = "failed", None, f"fit: {type(exc).__name__}: {exc}"
-    fit_seconds = time.perf_counter() - started
-    return score_model(problem, model, mask, seed, wanted, status, error or warning_note(caught), fit_seconds,
-                       scoring=scoring)
+            return None, "failed", f"fit: {type(exc).__name__}: {exc}"
+    return model, status, warning_note(caught)
 
 
 def score_model(problem: Problem, model, mask: int, seed: int, wanted, status: str, note: str | None,

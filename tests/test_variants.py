@@ -478,3 +478,80 @@ def test_strike_budget_and_envelope_read_a_regression_lattice(dia_db):
     budget = json.loads(invoke(dia_db, "budget", "dia", "--prices", "1,1,1", "--budget", "1", "--format",
                                "json").stdout)
     assert budget[0]["value"] == pytest.approx(max(grid[(1 << i, "all")] for i in range(3)), abs=1e-12)
+
+
+# ------------------------------------------------------------------ regression unlearning
+
+def test_sisa_on_a_regression_world_averages_the_shards_ridge_predictions(dia_db):
+    """Setting: the diabetes parent (3 random units, ridge, r2). SISA removal of B from ABC leaves
+    the shards of A and C; its cell at AC is, on every slice, r2 of the mean of the two shard
+    ridges' predictions on the slice's rows, computed here with scikit-learn alone."""
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from cfgraph.worlds import prepare
+
+    result = invoke(dia_db, "variant", "unlearn", "dia", "--unit", "B", "--method", "sisa", "--format", "json")
+    assert result.exit_code == 0, result.output
+    problem = prepare(make_spec(**DIABETES_SPEC)).problem
+    shards = [make_pipeline(StandardScaler(), Ridge()).fit(problem.X_train[problem.train_unit == k],
+                                                           problem.y_train[problem.train_unit == k])
+              for k in (0, 2)]
+    mean_prediction = (shards[0].predict(problem.X_test) + shards[1].predict(problem.X_test)) / 2
+    by_hand = [r2_score(problem.y_test[rows], mean_prediction[rows]) for rows in problem.slice_rows]
+    s = open_store(dia_db)
+    p = pair(s, "dia~unlearn-B-sisa")
+    s.close()
+    np.testing.assert_allclose(p.values[0b101], by_hand, rtol=0, atol=1e-12)
+    assert np.abs(p.values[0b101] - p.base[0b101]).max() > 0.01  # not exact retraining on AC
+
+
+def test_sisa_on_a_regression_world_with_one_shard_or_none_is_exact_retraining(dia_store):
+    """Removing A from AB, AC or A leaves one shard (B, C) or none (the empty set's baseline):
+    nothing is aggregated, so those cells are the parent's exact retraining; sets with A are copied."""
+    report = build_variant(dia_store, "dia", {"kind": "unlearn", "unit": "A", "method": "sisa"})
+    assert report.run.failed == 0 and report.run.statuses.get("baseline") == 4
+    p = pair(dia_store, report.name)
+    single = [0b000, 0b010, 0b100]
+    np.testing.assert_allclose(p.values[single], p.base[single], rtol=0, atol=1e-12)
+    with_a = np.arange(8) & 1 != 0
+    np.testing.assert_array_equal(p.values[with_a], p.base[with_a])
+    assert np.abs(p.values[0b110] - p.base[0b110]).max() > 1e-6  # two shards: an average, not a refit
+
+
+def test_warmstart_on_a_ridge_regression_world_names_the_models_that_support_it(dia_db):
+    before = snapshot(dia_db)
+    result = invoke(dia_db, "variant", "unlearn", "dia", "--method", "warmstart")
+    assert_refused(result, "this world's model 'ridge' (Ridge) has no warm_start; regression models that have "
+                           "both include sklearn.linear_model.SGDRegressor")
+    assert snapshot(dia_db) == before
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_every_model_named_as_warm_startable_has_warm_start_and_max_iter(task):
+    from cfgraph.evaluate import Problem
+    from cfgraph.variants.unlearning import WARM_START_MODELS, warm_start_keys
+
+    for model in WARM_START_MODELS[task]:
+        problem = Problem(np.zeros((1, 1)), np.zeros(1), np.zeros(1, int), np.zeros((1, 1)), np.zeros(1), [],
+                          np.array([0, 1]) if task == "classification" else None, model, [], task=task)
+        warm, iters = warm_start_keys(problem)
+        assert warm.endswith("warm_start") and iters.endswith("max_iter"), model
+
+
+def test_warm_started_lasso_removal_approaches_exact_retraining_as_iterations_grow(store):
+    """Setting: diabetes with a Lasso parent (convex, coordinate descent). A warm start from the
+    model of T + A stopped after one solver pass leaves a visible gap; run to convergence it
+    reaches the optimum exact retraining finds, to the solver's tolerance."""
+    build_world(store, "dia-lasso", make_spec(**{**DIABETES_SPEC, "model": "sklearn.linear_model.Lasso"}),
+                progress=False)
+    gaps = []
+    for iterations in (1, 1000):
+        report = build_variant(store, "dia-lasso", {"kind": "unlearn", "unit": "A", "method": "warmstart",
+                                                    "iterations": iterations})
+        assert report.run.failed == 0
+        p = pair(store, report.name)
+        gaps.append(np.abs(p.values - p.base).max())
+    assert gaps[0] > 1e-3 and gaps[1] < 1e-4

@@ -12,12 +12,13 @@ exact
     Retrain from scratch on T: the reference; its gap is 0 by construction.
 sisa
     SISA training with one shard per unit: one model per unit, the ensemble
-    of a training set's shards averages their predicted probabilities;
-    removing i drops i's shard and retrains nothing.
+    of a training set's shards averages their predicted probabilities
+    (classification) or their predictions (regression); removing i drops
+    i's shard and retrains nothing.
 warmstart
     Start from the model fitted on T + i and run a few solver iterations on T
-    (``warm_start=True, max_iter=iterations``); needs a model with
-    ``warm_start`` (logreg).
+    (``warm_start=True, max_iter=iterations``); needs a model with both
+    parameters (:data:`WARM_START_MODELS`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import warnings
 from functools import partial
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.dummy import DummyClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.pipeline import Pipeline
 
 from cfgraph import evaluate
 from cfgraph import values as V
@@ -38,6 +39,14 @@ from cfgraph.store.sink import StoreSink
 from cfgraph.variants.derived import Derived
 
 DEFAULT_TOLERANCE = 0.15
+
+#: Models with both ``warm_start`` and ``max_iter``, which warm-started removal needs, per task
+#: (short names and dotted paths as ``cfgraph run --model`` takes them; not an exhaustive list).
+WARM_START_MODELS = {
+    "classification": ("logreg", "sklearn.linear_model.SGDClassifier", "sklearn.neural_network.MLPClassifier"),
+    "regression": ("sklearn.linear_model.SGDRegressor", "sklearn.linear_model.ElasticNet",
+                   "sklearn.linear_model.Lasso", "sklearn.neural_network.MLPRegressor"),
+}
 
 
 class ShardEnsemble(ClassifierMixin, BaseEstimator):
@@ -74,6 +83,39 @@ class ShardEnsemble(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
+class ShardMeanRegressor(RegressorMixin, BaseEstimator):
+    """Mean of already fitted shard regressors' predictions (SISA's aggregation for a numeric target).
+
+    Parameters
+    ----------
+    shards : list of fitted regressors
+        At least one.
+
+    References
+    ----------
+    Bourtoule et al. (2021), "Machine unlearning", IEEE S&P (SISA training: the shards'
+    models are aggregated; for regression, their predictions are averaged).
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyRegressor
+    >>> shards = [DummyRegressor(strategy="constant", constant=c).fit([[0]], [c]) for c in (1.0, 4.0)]
+    >>> ShardMeanRegressor(shards).fit().predict(np.zeros((2, 1))).tolist()
+    [2.5, 2.5]
+    """
+
+    def __init__(self, shards=()):
+        self.shards = shards
+
+    def fit(self, X=None, y=None):
+        self.n_shards_ = len(self.shards)
+        return self
+
+    def predict(self, X):
+        """Mean prediction of the shards, shape (len(X),)."""
+        return np.mean([model.predict(X) for model in self.shards], axis=0)
+
+
 def derive(prepared, recipe: dict, letters: list[str]) -> Derived:
     """An unlearn world: the parent's problem with a runner that removes unit i approximately.
 
@@ -85,20 +127,48 @@ def derive(prepared, recipe: dict, letters: list[str]) -> Derived:
     problem = prepared.problem
     i = letters.index(recipe["unit"])
     if recipe["method"] == "warmstart":
-        _warm_keys(evaluate.build_estimator(problem, None))
+        warm_start_keys(problem)
     runner = partial(run_unlearning, unit=i, method=recipe["method"], iterations=recipe["iterations"])
     return Derived(problem=problem, units=list(prepared.units), model_spec=problem.model,
                    copy_bits=1 << i, copy_if_clear=False, runner=runner)
 
 
-def _warm_keys(estimator) -> tuple[str, str]:
-    params = estimator.get_params()
+def warm_start_keys(problem: evaluate.Problem) -> tuple[str, str]:
+    """The parameter names that warm-start the problem's model and cap its solver iterations.
+
+    Returns
+    -------
+    (str, str)
+        The ``warm_start`` and ``max_iter`` parameters of the final estimator
+        (prefixed by their pipeline steps).
+
+    Raises
+    ------
+    CfgraphError
+        If the model lacks either parameter; the message names models of the
+        world's task that have both (:data:`WARM_START_MODELS`).
+
+    Examples
+    --------
+    >>> from cfgraph.evaluate import Problem
+    >>> p = Problem(np.zeros((1, 1)), np.zeros(1), np.zeros(1, int), np.zeros((1, 1)), np.zeros(1), [],
+    ...             np.array([0, 1]), "logreg", ["accuracy"])
+    >>> warm_start_keys(p)
+    ('logisticregression__warm_start', 'logisticregression__max_iter')
+    """
+    final = evaluate.build_estimator(problem, None)
+    params = final.get_params()
     warm = [k for k in params if k == "warm_start" or k.endswith("__warm_start")]
     iters = [k for k in params if k == "max_iter" or k.endswith("__max_iter")]
     if not warm or not iters:
+        while isinstance(final, Pipeline):
+            final = final.steps[-1][1]
+        lacks = " or ".join(name for name, found in (("warm_start", warm), ("max_iter", iters)) if not found)
         raise CfgraphError(
-            f"warmstart unlearning needs a model with warm_start and max_iter (e.g. logreg), "
-            f"not {type(estimator).__name__}; use the sisa or exact method"
+            f"warmstart unlearning continues the old model's solver, so it needs a model with warm_start and "
+            f"max_iter, and this world's model {problem.model!r} ({type(final).__name__}) has no {lacks}; "
+            f"{problem.task} models that have both include {', '.join(WARM_START_MODELS[problem.task])}; "
+            "or use the sisa or exact method"
         )
     return warm[-1], iters[-1]
 
@@ -135,19 +205,7 @@ def run_unlearning(store, world_name: str, problem: evaluate.Problem, seeds: lis
 
 def _fit(problem, mask: int, seed: int, estimator=None):
     """Fit one training set as :func:`cfgraph.evaluate.fit_node` does: (model, status, note)."""
-    rows = problem.training_rows(mask)
-    y = problem.y_train[rows]
-    stub = np.zeros((len(problem.classes), 1))
-    if len(np.unique(y)) == 1:
-        return DummyClassifier(strategy="constant", constant=y[0]).fit(stub, problem.classes), "constant", None
-    model = estimator if estimator is not None else evaluate.build_estimator(problem, seed)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model.fit(problem.X_train[rows], y)
-        except Exception as exc:  # stored as failed, never replaced by a number
-            return None, "failed", f"fit: {type(exc).__name__}: {exc}"
-    return model, "ok", evaluate.warning_note(caught)
+    return evaluate.fit_training_set(problem, mask, seed, estimator)
 
 
 def _removal_task(problem, unit, method, iterations, shards, task):
@@ -166,7 +224,9 @@ def _removal_cells(problem, mask, seed, wanted, unit, method, iterations, shards
         if failed:
             model, status, note = None, "failed", failed[0][2]
         else:
-            model = ShardEnsemble([m[0] for m in members], problem.classes).fit()
+            fitted = [m[0] for m in members]
+            model = (ShardMeanRegressor(fitted) if problem.task == "regression"
+                     else ShardEnsemble(fitted, problem.classes)).fit()
             status = "constant" if all(m[1] == "constant" for m in members) else "ok"
             note = next((m[2] for m in members if m[2]), None)
     else:
@@ -176,18 +236,19 @@ def _removal_cells(problem, mask, seed, wanted, unit, method, iterations, shards
 
 def _warm_removal(problem, mask, seed, unit, iterations):
     """Warm-started refit on ``mask`` from the model fitted on ``mask + unit``."""
-    rows = problem.training_rows(mask)
-    classes_after = np.unique(problem.y_train[rows])
+    regression = problem.task == "regression"
     before, status, note = _fit(problem, mask | 1 << unit, seed)
-    warm_key, iter_key = _warm_keys(evaluate.build_estimator(problem, seed))
-    if status == "ok" and np.array_equal(before.classes_, classes_after):
+    warm_key, iter_key = warm_start_keys(problem)
+    if status == "ok" and (regression or
+                           np.array_equal(before.classes_, np.unique(problem.y_train[problem.training_rows(mask)]))):
         before.set_params(**{warm_key: True, iter_key: iterations})
         return _fit(problem, mask, seed, estimator=before)
-    # No usable coefficients (the set before removal was one class, or removal drops a
-    # class): a cold start with the same iteration budget.
+    # No usable coefficients (the set before removal had a constant target or failed to fit,
+    # or removal drops a class): a cold start with the same iteration budget.
     cold = evaluate.build_estimator(problem, seed).set_params(**{iter_key: iterations})
     model, status, note = _fit(problem, mask, seed, estimator=cold)
-    return model, status, note or "warm start impossible (classes changed); cold start"
+    why = "the model before removal was not fitted" if regression else "classes changed"
+    return model, status, note or f"warm start impossible ({why}); cold start"
 
 
 def audit(exact: np.ndarray, approx: np.ndarray, unit: int, tolerance: float = DEFAULT_TOLERANCE) -> dict:
