@@ -260,7 +260,7 @@ def grid(ctx, world, metric, seed, fmt):
 
 @main.command("values")
 @click.argument("world")
-@click.option("--method", default="all", show_default=True, help="loo, shapley, banzhaf, beta:ALPHA,BETA, or all.")
+@click.option("--method", default="all", show_default=True, help="loo, shapley, banzhaf, beta:ALPHA,BETA, datamodel (joined with +), or all.")
 @click.option("--slice", "slice_name", default="*", show_default=True,
               help="An evaluation slice by name (e.g. A, or all: the slice of every test row); * for every slice.")
 @click.option("--metric", help="Metric (default: the world's).")

@@ -12,13 +12,15 @@ import numpy as np
 from cfgraph import values as V
 from cfgraph.errors import CfgraphError, MissingCells
 
-METHODS = ("loo", "shapley", "banzhaf", "beta")
+METHODS = ("loo", "shapley", "banzhaf", "beta", "datamodel")
 
 
 def parse_methods(text: str) -> list[tuple[str, tuple]]:
-    """Parse ``loo``, ``shapley``, ``banzhaf``, ``beta:ALPHA,BETA`` (default 16,1) or ``all``.
+    """Parse ``loo``, ``shapley``, ``banzhaf``, ``beta:ALPHA,BETA`` (default 16,1), ``datamodel`` or ``all``.
 
-    Several may be joined with ``+`` or ``;``.
+    Several may be joined with ``+`` or ``;``. ``all`` is LOO, Shapley, Banzhaf and
+    Beta(16, 1); ``datamodel`` (the coefficients of a linear datamodel, Ilyas et al.
+    2022) is asked for by name.
 
     Raises
     ------
@@ -35,7 +37,7 @@ def parse_methods(text: str) -> list[tuple[str, tuple]]:
         part = part.strip().lower()
         if part == "all":
             out += [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (16.0, 1.0))]
-        elif part in ("loo", "shapley", "banzhaf"):
+        elif part in ("loo", "shapley", "banzhaf", "datamodel"):
             out.append((part, ()))
         elif part == "beta" or part.startswith("beta:"):
             params = part.partition(":")[2] or "16,1"
@@ -46,7 +48,7 @@ def parse_methods(text: str) -> list[tuple[str, tuple]]:
             V.semivalue_weights(2, "beta", alpha, beta)  # validates alpha, beta > 0
             out.append(("beta", (alpha, beta)))
         else:
-            raise CfgraphError(f"unknown method {part!r} (use loo, shapley, banzhaf, beta:A,B or all)")
+            raise CfgraphError(f"unknown method {part[:40]!r} (use loo, shapley, banzhaf, beta:A,B, datamodel or all)")
     return out
 
 
@@ -108,6 +110,13 @@ def value_arrays(table, methods: list[tuple[str, tuple]], slices: list[str] | No
             for i, j in zip(*np.nonzero(np.isnan(out))):  # a loop over the values lacking a cell
                 needed = [m for m in (full, full & ~(1 << int(i))) if absent[m, j]]
                 problems.append(_problem(table, name, slices[j], table.letters[i], needed, "leave-one-out"))
+        elif method == "datamodel":  # a least-squares fit per slice, on the cells present
+            for j in range(len(slices)):
+                try:
+                    out[:, j] = V.datamodel(v[:, j])[0]
+                except MissingCells:
+                    problems.append(_problem(table, name, slices[j], None, np.flatnonzero(absent[:, j]),
+                                             f"a datamodel (at least {n + 1} cells)"))
         else:
             kind = "beta" if method == "beta" else method
             weights = V.semivalue_weights(n, kind, *params)

@@ -377,3 +377,32 @@ def test_mean_of_per_seed_values_is_the_value_of_the_mean_grid():
         mean, _, _, k = V.seed_interval(per_seed)
         assert (k == 5).all()
         np.testing.assert_allclose(mean, compute(mean_grid), rtol=0, atol=1e-12)
+
+
+def test_datamodel_of_a_complete_lattice_is_the_banzhaf_value():
+    # Under the uniform distribution over training sets, the least-squares linear fit of a game
+    # on the membership vector has the Banzhaf values as coefficients (Hammer & Holzman 1992).
+    from types import SimpleNamespace
+
+    from cfgraph import summaries
+
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(1 << 5, 2))
+    table = SimpleNamespace(values=v, labels=[str(m) for m in range(32)], letters=list("ABCDE"), slices=["x", "y"])
+    arrays, problems = summaries.value_arrays(table, summaries.parse_methods("datamodel+banzhaf"))
+    assert problems == []
+    np.testing.assert_allclose(arrays["datamodel"], arrays["banzhaf"], atol=1e-10)
+    assert not np.allclose(arrays["datamodel"], summaries.value_arrays(table, [("shapley", ())])[0]["shapley"])
+
+
+def test_datamodel_needs_n_plus_one_cells_and_says_which_slice():
+    from types import SimpleNamespace
+
+    from cfgraph import summaries
+
+    v = np.full((8, 1), np.nan)
+    v[[0, 7, 3], 0] = [0.1, 0.9, 0.5]
+    table = SimpleNamespace(values=v, labels=[str(m) for m in range(8)], letters=list("ABC"), slices=["all"])
+    arrays, problems = summaries.value_arrays(table, summaries.parse_methods("datamodel"))
+    assert np.isnan(arrays["datamodel"]).all()
+    assert [p["slice"] for p in problems] == ["all"] and "datamodel" in problems[0]["error"]
