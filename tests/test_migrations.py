@@ -93,3 +93,22 @@ def test_downgrade_restores_the_old_schema_and_names(upgraded):
     assert "task" not in columns
     views = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
     assert "grid_summary" not in views and {"grid", "marginal", "variant_delta"} <= views
+
+
+def test_grid_summary_std_is_exact_for_agreeing_seeds_and_large_scores(tmp_path):
+    """Seeds that agree give std 0, and scores in the thousands keep their digits (a one-pass
+    sum-of-squares formula gave 256 for three equal MSEs of about 3,000)."""
+    path = tmp_path / "old.db"
+    _database_at_0004(path)
+    migrate(make_engine(f"sqlite:///{path}"))
+    con = sqlite3.connect(path)
+    scores = {1: [3071.123456789] * 3, 2: [3071.1, 3071.3, 3070.9], 3: [1e6 + 0.1, 1e6 + 0.2, 1e6 + 0.3]}
+    for node, values in scores.items():
+        for seed, value in enumerate(values):
+            con.execute("UPDATE cell SET value = ? WHERE node_id = ? AND seed = ?", (value, node, seed))
+    con.commit()
+    got = dict(con.execute("SELECT n.id, g.std FROM grid_summary g JOIN node n ON n.label = g.train_set "
+                           "WHERE g.world = 'old'").fetchall())
+    assert got[1] < 1e-9
+    for node in (2, 3):
+        assert math.isclose(got[node], np.std(scores[node], ddof=1), rel_tol=1e-9)

@@ -27,26 +27,27 @@ OLD_STATUSES = "('ok', 'baseline', 'single_class', 'failed')"
 BOTH_STATUSES = "('ok', 'baseline', 'single_class', 'constant', 'failed')"
 NEW_STATUSES = "('ok', 'baseline', 'constant', 'failed')"
 
-# The sample standard deviation in one pass: sqrt((sum x^2 - (sum x)^2 / n) / (n - 1)).
-# Scores are O(1) and seeds few, so the cancellation this invites costs < 1e-10 here.
+# The sample standard deviation in two passes: each value's distance from its cell's mean
+# (a window average), so cells whose seeds agree get 0 and scores of any scale (an MSE in
+# the thousands) lose no digits, as the one-pass sum-of-squares formula would.
 GRID_SUMMARY_VIEW = """
 CREATE VIEW grid_summary AS
 SELECT w.name AS world,
        n.label AS train_set,
        s.name AS eval_slice,
-       c.metric AS metric,
-       avg(c.value) AS mean,
-       CASE WHEN count(c.value) > 1 THEN
-           sqrt(max(sum(c.value * c.value) - sum(c.value) * sum(c.value) / count(c.value), 0.0)
-                / (count(c.value) - 1))
+       d.metric AS metric,
+       avg(d.value) AS mean,
+       CASE WHEN count(*) > 1 THEN
+           sqrt(sum((d.value - d.cell_mean) * (d.value - d.cell_mean)) / (count(*) - 1))
        END AS std,
-       count(c.value) AS n
-FROM cell c
-JOIN node n ON n.id = c.node_id
-JOIN eval_slice s ON s.id = c.slice_id
+       count(*) AS n
+FROM (SELECT node_id, slice_id, metric, value,
+             avg(value) OVER (PARTITION BY node_id, slice_id, metric) AS cell_mean
+      FROM cell WHERE value IS NOT NULL) d
+JOIN node n ON n.id = d.node_id
+JOIN eval_slice s ON s.id = d.slice_id
 JOIN world w ON w.id = n.world_id
-WHERE c.value IS NOT NULL
-GROUP BY w.name, n.label, s.name, c.metric
+GROUP BY d.node_id, d.slice_id, d.metric, w.name, n.label, s.name
 """
 
 
