@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -43,6 +44,20 @@ class CfgraphGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
+        # Warnings raised on the way to a refusal (numpy overflow, scikit-learn checks) are held
+        # back so bad input prints one line; a command that succeeds shows them at its end.
+        refused = False
+        try:
+            with warnings.catch_warnings(record=True) as held:
+                return self._invoke(ctx)
+        except click.exceptions.Exit as exc:
+            refused = exc.exit_code == 2
+            raise
+        finally:
+            for w in [] if refused else held:  # shown once the recorder is gone
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except CfgraphError as exc:
@@ -241,6 +256,10 @@ def grid(ctx, world, metric, seed, fmt):
     """Print a world's grid: rows = training sets, columns = evaluation slices (blank = missing).
 
     The unit legend (label, name, definition, training rows) follows the grid.
+    Across several seeds the table shows "mean ± half-width" (4 places); --format csv
+    gives full-precision numbers in four columns per slice: SLICE (the mean),
+    SLICE_half_width, SLICE_std and SLICE_n; --format json gives each cell as
+    {mean, half_width, std, n}.
     """
     from cfgraph.world import World
 
@@ -254,7 +273,11 @@ def grid(ctx, world, metric, seed, fmt):
                                "rows": [dict(zip(columns, row)) for row in rows]},
                               indent=2, ensure_ascii=False))
         return
-    click.echo(render(columns, [[_pm(c) for c in row] for row in rows], fmt))
+    if fmt == "csv":
+        columns, rows = _interval_columns(columns, rows, keep=1)
+    else:
+        rows = [[_pm(c) for c in row] for row in rows]
+    click.echo(render(columns, rows, fmt))
     render_units(units, fmt, note=f"{table.metric}, {_seed_note(shown.seeds, shown.across_seeds)}")
 
 
@@ -273,6 +296,9 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
 
     With several seeds stored, each value is the mean over seeds ± the half-width of
     its 95% Student-t interval, and n is the number of seeds. The unit legend follows.
+    --format csv gives full-precision numbers instead: one row per (slice, unit) and,
+    per method, the columns METHOD (the mean), METHOD_half_width, METHOD_std and
+    METHOD_n; --format json gives one record per value with value, half_width, std, n.
     """
     from cfgraph.world import World
 
@@ -291,7 +317,7 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
                                "units": [u.to_dict() for u in units], "values": rows,
                                "missing": result.problems}, indent=2, ensure_ascii=False))
         return
-    click.echo(render(*_values_wide(rows), fmt))
+    click.echo(render(*_values_wide(rows, numbers=fmt == "csv"), fmt))
     render_units(units, fmt, note=f"{result.metric}, {_seed_note(result.seeds, result.across_seeds)}")
     for p in result.problems:
         unit = f" of unit {p['unit']}" if p.get("unit") else ""
@@ -333,22 +359,51 @@ def serve(ctx, host, port, debug):
     app.run(host=host, port=port, debug=debug, use_reloader=debug)
 
 
-def _values_wide(rows: list[dict]) -> tuple[list[str], list[list]]:
+def _values_wide(rows: list[dict], numbers: bool = False) -> tuple[list[str], list[list]]:
     """Value rows pivoted to one line per (slice, unit) and one column per method.
 
-    Rows across seeds (with ``half_width`` and ``n``) show "mean ± half-width" and a column n.
+    Rows across seeds (with ``half_width`` and ``n``) show "mean ± half-width" and a column n;
+    with ``numbers`` (CSV) they give full-precision numbers in the columns METHOD (the mean),
+    METHOD_half_width, METHOD_std and METHOD_n instead.
     """
     names = list(dict.fromkeys(r["method"] for r in rows))
     across = any("half_width" in r for r in rows)
     wide: dict = {}
     for r in rows:
-        cell = _pm({"mean": r["value"], "half_width": r.get("half_width")}) if across else r["value"]
+        if across:
+            cell = {"mean": r["value"], "half_width": r.get("half_width"), "std": r.get("std"), "n": r["n"]}
+        else:
+            cell = r["value"]
         entry = wide.setdefault((r["slice"], r["unit"]), {})
         entry[r["method"]] = cell
         if across:
             entry["n"] = max(entry.get("n", 0), r["n"])
+    if across and numbers:
+        columns = ["slice", "unit"] + names
+        return _interval_columns(columns, [[s, u] + [v.get(n) for n in names] for (s, u), v in wide.items()], keep=2)
     columns = ["slice", "unit"] + names + (["n"] if across else [])
-    return columns, [[s, u] + [v.get(n) for n in columns[2:]] for (s, u), v in wide.items()]
+    return columns, [[s, u] + [_pm(v.get(n)) if n != "n" else v.get(n) for n in columns[2:]]
+                     for (s, u), v in wide.items()]
+
+
+def _interval_columns(columns: list[str], rows: list[list], keep: int) -> tuple[list[str], list[list]]:
+    """Spread mean ± interval cells over four numeric columns: NAME, NAME_half_width, NAME_std, NAME_n.
+
+    The first ``keep`` columns are labels and stay as they are; rows without interval cells
+    (one seed) are returned unchanged. A missing cell leaves all four columns blank.
+    """
+    if not any(isinstance(c, dict) for row in rows for c in row[keep:]):
+        return columns, rows
+    out_columns = columns[:keep] + [f"{c}{suffix}" for c in columns[keep:]
+                                    for suffix in ("", "_half_width", "_std", "_n")]
+    out_rows = []
+    for row in rows:
+        out = list(row[:keep])
+        for cell in row[keep:]:
+            cell = cell if isinstance(cell, dict) else {}
+            out += [cell.get("mean"), cell.get("half_width"), cell.get("std"), cell.get("n")]
+        out_rows.append(out)
+    return out_columns, out_rows
 
 
 DEMO_WORLD = "digits"

@@ -51,6 +51,8 @@ GRID_FIELDS = ("train_set", "eval_slice", "value")
 SEPARATORS = "+,"
 #: Longest unit name the store keeps (``unit.name``).
 MAX_NAME = 200
+#: The largest seed (numpy's and scikit-learn's ``random_state`` is a 32-bit unsigned integer).
+MAX_SEED = 2**32 - 1
 
 
 def read_grid_file(path: str | Path) -> list[tuple[int, dict]]:
@@ -258,11 +260,34 @@ def _value(raw) -> float:
         if isinstance(raw, bool):
             raise ValueError(raw)
         value = float(raw) if isinstance(raw, (int, float)) else float(str(raw).strip())
-    except ValueError:
-        raise CfgraphError(f"value {raw!r} is not a number") from None
+    except (ValueError, OverflowError):
+        raise CfgraphError(f"value {str(raw)[:40]!r} is not a finite number") from None
     if not math.isfinite(value):
         raise CfgraphError(f"value {raw!r} is not a finite number")
     return value
+
+
+def _seed(raw) -> int:
+    """A cell's seed: a whole number in 0..2**32-1 (numpy's random_state range); absent means 0.
+
+    Raises
+    ------
+    CfgraphError
+        On text or a JSON value that is not a whole number, or one outside the range.
+    """
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return 0
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise CfgraphError(f"seed {json.dumps(raw)[:40]} is not a whole number")
+    try:
+        seed = int(raw.strip()) if isinstance(raw, str) else int(raw)
+    except (ValueError, OverflowError):
+        raise CfgraphError(f"seed {str(raw)[:40]!r} is not a whole number") from None
+    if isinstance(raw, float) and raw != seed:
+        raise CfgraphError(f"seed {raw!r} is not a whole number")
+    if not 0 <= seed <= MAX_SEED:
+        raise CfgraphError(f"seed {str(seed)[:40]} is outside 0..{MAX_SEED} (2**32-1, scikit-learn's random_state)")
+    return seed
 
 
 def import_grid(store, path: str | Path, world: str, units: list[str] | None = None,
@@ -319,6 +344,12 @@ def import_grid(store, path: str | Path, world: str, units: list[str] | None = N
         for f in GRID_FIELDS:
             if rec.get(f) is None or (f != "train_set" and str(rec.get(f)).strip() == ""):
                 raise CfgraphError(f"{path}: {where} {line}: missing field {f!r}")
+        for f in ("train_set", "eval_slice", "metric"):  # JSON may hold lists, numbers, objects
+            if rec.get(f) is not None and not isinstance(rec[f], str):
+                raise CfgraphError(f"{path}: {where} {line}: {f} must be text (a string), not "
+                                   f"{type(rec[f]).__name__} {json.dumps(rec[f])[:40]}")
+        if not isinstance(rec["value"], (str, int, float)) or isinstance(rec["value"], bool):
+            raise CfgraphError(f"{path}: {where} {line}: value {json.dumps(rec['value'])[:40]} is not a number")
     try:
         units = check_units(units) if units is not None else infer_units(
             ((line, rec["train_set"]) for line, rec in records), where)
@@ -339,9 +370,9 @@ def import_grid(store, path: str | Path, world: str, units: list[str] | None = N
             raise CfgraphError(f"{path}: {where} {line}: eval_slice name longer than 200 characters")
         metric = str(rec.get("metric") or "score").strip()
         try:
-            seed = int(str(rec.get("seed") if rec.get("seed") not in (None, "") else 0).strip())
-        except ValueError:
-            raise CfgraphError(f"{path}: {where} {line}: seed {rec.get('seed')!r} is not an integer") from None
+            seed = _seed(rec.get("seed"))
+        except CfgraphError as exc:
+            raise CfgraphError(f"{path}: {where} {line}: {exc}") from None
         key = (mask, slice_name, metric, seed)
         if key in seen_keys:
             raise CfgraphError(

@@ -25,6 +25,7 @@ import numpy as np
 
 from cfgraph import lattice
 from cfgraph import values as V
+from cfgraph.display import fixed
 from cfgraph.answers import LIST_LIMIT, Answer, CellRef, fill_cells, gather_cells, jsonable  # noqa: F401
 from cfgraph.errors import CfgraphError, MissingCells
 from cfgraph.selection import (  # noqa: F401  (the grid panel's API: selection, then questions)
@@ -60,7 +61,7 @@ TITLES = dict(QUESTIONS)
 
 
 def _fmt(x: float | None) -> str:
-    return "?" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+    return fixed(x, 4, missing="?")
 
 
 def _na(key: str, formula: str, reason: str) -> Answer:

@@ -408,6 +408,60 @@ class World:
         ids = None if slice_names is None else [self.find_slice(s).id for s in slice_names]
         return cells.cells_at(self.session, self.record, masks, metric, seed, ids)
 
+    def cells_across_seeds(self, masks=None, slice_name: str | None = None,
+                           metric: str | None = None) -> dict[str, np.ndarray]:
+        """One slice's cells over every stored seed: the per-cell mean and its 95% interval.
+
+        Reads only ``masks`` on that slice (one indexed query per seed), or with
+        ``masks=None`` the slice's column (every training set): never the other
+        slices, and for a few masks never the whole lattice.
+
+        Parameters
+        ----------
+        masks : sequence of int, optional
+            The training sets (default: all 2**n, in mask order).
+        slice_name : str, optional
+            Default: the first slice.
+        metric : str, optional
+            Default: the world's metric.
+
+        Returns
+        -------
+        dict
+            ``mean`` (NaN unless every seed holds the cell, as the grid's mean table),
+            ``std``, ``half_width`` (95% Student-t; NaN below two seeds) and ``n``
+            (seeds holding the cell): arrays of shape (len(masks),) or (2**n,);
+            ``seeds``: the seeds read.
+
+        Raises
+        ------
+        NotFound
+            On an unknown slice or metric.
+
+        Examples
+        --------
+        >>> from cfgraph.store import open_store
+        >>> from cfgraph.resources import seed_file
+        >>> from cfgraph.grids import import_grid
+        >>> store = open_store("sqlite://")
+        >>> _ = import_grid(store, seed_file("toy_grid.csv"), "toy")
+        >>> with World.open(store, "toy") as toy:
+        ...     spread = toy.cells_across_seeds([0b1101], "B")
+        >>> spread["mean"].tolist(), spread["n"].tolist()
+        ([0.55], [1])
+        """
+        metric, _ = self.choose(metric)
+        slice_id = self.find_slice(slice_name).id
+        if masks is None:
+            stack = np.stack([cells.slice_column(self.session, self.record, slice_id, metric, s)
+                              for s in self.seeds])
+        else:
+            stack = np.stack([cells.cells_at(self.session, self.record, masks, metric, s, [slice_id])[:, 0]
+                              for s in self.seeds])
+        _, std, half_width, count = _seed_interval(stack)
+        return {"mean": stack.mean(axis=0), "std": std, "half_width": half_width, "n": count,
+                "seeds": list(self.seeds)}
+
     def neighbourhood(self, mask: int) -> dict:
         """A training set and its add-one / remove-one neighbours, from the edge table.
 

@@ -36,6 +36,8 @@ DEFAULT_MODEL = {"classification": "logreg", "regression": "ridge"}
 DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
 #: The most seeds one request may name (each is a whole lattice of fits).
 MAX_SEEDS = 1000
+#: The largest seed: numpy's and scikit-learn's ``random_state`` is a 32-bit unsigned integer.
+MAX_SEED = 2**32 - 1
 #: Spec keys that newer versions added, with the value an older stored spec means.
 SPEC_DEFAULTS = {"task": "classification", "features": None, "drop": None}
 
@@ -50,6 +52,47 @@ class Prepared:
     slices: list[SliceSpec]
     problem: evaluate.Problem
     stratified: bool = False
+
+
+def seed_range_text() -> str:
+    """The rule every seed follows, for error messages."""
+    return f"a seed is a whole number from 0 to {MAX_SEED} (2**32-1, scikit-learn's random_state)"
+
+
+def check_seed(value, what: str = "seed") -> int:
+    """A seed as an int, checked to be a whole number in 0..2**32-1.
+
+    Parameters
+    ----------
+    value : int or str
+    what : str
+        What the seed is, for the error message.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    CfgraphError
+        On a value that is not a whole number or lies outside 0..2**32-1.
+
+    Examples
+    --------
+    >>> check_seed("7"), check_seed(2**32 - 1)
+    (7, 4294967295)
+    """
+    if isinstance(value, bool):
+        raise CfgraphError(f"{what} {value!r}: {seed_range_text()}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CfgraphError(f"{what} {str(value)[:40]!r}: {seed_range_text()}") from None
+    if isinstance(value, float) and value != number:
+        raise CfgraphError(f"{what} {value!r}: {seed_range_text()}")
+    if not 0 <= number <= MAX_SEED:
+        raise CfgraphError(f"{what} {str(number)[:40]}: {seed_range_text()}")
+    return number
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -68,7 +111,7 @@ def parse_seeds(text: str) -> list[int]:
     Raises
     ------
     CfgraphError
-        Naming the text, on an empty list, a negative seed, a reversed range,
+        Naming the text, on an empty list, a seed outside 0..2**32-1, a reversed range,
         an item that is not a seed or range, or more than 1000 seeds.
 
     Examples
@@ -90,8 +133,8 @@ def parse_seeds(text: str) -> list[int]:
             raise CfgraphError(f"seeds {text!r}: {item!r} is not a seed or a range like 0-9")
         low = int(match[1])
         high = int(match[2]) if match[2] is not None else low
-        if min(low, high) < 0:
-            raise CfgraphError(f"seeds {text!r}: seeds must be 0 or more (scikit-learn's random_state)")
+        if min(low, high) < 0 or max(low, high) > MAX_SEED:
+            raise CfgraphError(f"seeds {text!r}: {seed_range_text()}")
         if high < low:
             raise CfgraphError(f"seeds {text!r}: the range {item} runs backwards; write {high}-{low}")
         if high - low >= MAX_SEEDS:  # checked before the range is built
@@ -190,11 +233,10 @@ def make_spec(*, dataset: str | None = None, csv_path: str | None = None, target
     for metric in metrics:
         check_metric(metric, task=task)
     make_estimator(model, task=task)  # raises on an unknown model, or one of the other task
-    seeds = sorted({int(s) for s in seeds})
+    seeds = sorted({check_seed(s) for s in seeds})
     if not seeds:
         raise CfgraphError("give at least one model seed (e.g. 0)")
-    if seeds[0] < 0 or seed < 0:
-        raise CfgraphError(f"seeds must be 0 or more (scikit-learn's random_state), not {min(seeds[0], seed)}")
+    seed = check_seed(seed, what="split seed")
     if len(seeds) > MAX_SEEDS:
         raise CfgraphError(f"{len(seeds)} seeds is more than {MAX_SEEDS}")
     return {
@@ -387,6 +429,12 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
             existing = None
         if existing is not None:
             if existing.kind != "trained" or _identity(existing.spec or {}) != _identity(spec):
+                if (existing.kind == "trained" and existing.spec.get("csv_sha256")
+                        and _identity({**existing.spec, "csv_sha256": None}) == _identity({**spec, "csv_sha256": None})):
+                    raise CfgraphError(
+                        f"world {name!r} was built from {spec['csv']} before the file changed (its checksum "
+                        "differs); replace the world to rebuild it from the new file, or choose another world name"
+                    )
                 raise CfgraphError(
                     f"world {name!r} exists with a different recipe; replace it to rebuild it "
                     "or choose another name"

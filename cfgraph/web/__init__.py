@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 from urllib.parse import quote, urlencode
 
 from flask import Flask, g, has_request_context, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.resources import resource_dir
 from cfgraph.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_MS
@@ -84,6 +84,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["num"] = format_number
+    app.jinja_env.filters["signed"] = lambda x, digits=4: format_number(x, digits, signed=True)
     app.jinja_env.filters["pct"] = lambda x: "" if x is None else f"{100 * x:.1f}%"
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["query_url"] = query_url
@@ -106,18 +107,16 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def format_number(x, digits: int = 4) -> str:
-    """A score for display: fixed decimals; blank for a missing one."""
-    if x is None:
-        return ""
-    if isinstance(x, float) and math.isnan(x):
-        return ""
-    if isinstance(x, (int,)) and not isinstance(x, bool):
-        return str(x)
+def format_number(x, digits: int = 4, signed: bool = False) -> str:
+    """A score for display (the ``num`` filter): fixed decimals by :func:`cfgraph.display.fixed`,
+    never ``-0.000``; blank for a missing one; an integer or text as it is."""
+    if x is None or (isinstance(x, int) and not isinstance(x, bool)):
+        return "" if x is None else str(x)
     try:
-        return f"{float(x):.{digits}f}"
+        float(x)
     except (TypeError, ValueError):
         return str(x)
+    return fixed(x, digits, signed=signed)
 
 
 def query_url(**changes) -> str:

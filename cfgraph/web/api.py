@@ -23,7 +23,7 @@ from cfgraph.web.graph import graph_model
 from cfgraph.web.grid import row_order
 from cfgraph.web.sql_page import execute, result_json
 from cfgraph.web.training_set import node_model
-from cfgraph.web.valuation import values_model
+from cfgraph.web.valuation import default_slice, values_model
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -139,10 +139,11 @@ def values(world: str):
 
 @bp.route("/worlds/<world>/scaling")
 def scaling(world: str):
-    """Mean score by training-set size k on one slice (``slice``, default the last)."""
+    """Mean score by training-set size k on one slice (``slice``; by default the values page's:
+    ``all``, else the first complete slice, else the first)."""
     w = state.load_world(world)
     table = state.load_grid(w).table
-    j = table.slice_index(request.args.get("slice") or table.slices[-1])
+    j = table.slice_index(request.args.get("slice") or default_slice(table))
     return {"world": w.name, **Q.scaling_table(table, j)}
 
 
@@ -165,15 +166,29 @@ def path(world: str):
 
 @bp.route("/worlds/<world>/graph")
 def graph(world: str):
-    """The graph page's data: current node, neighbours, walked path and the lens."""
+    """The graph page's data: current node, neighbours, walked path and the lens.
+
+    As on the page, with two or more seeds and none named each value is the mean over
+    seeds (``seed`` is null) and each node also has ``half_width`` and ``n``.
+    """
     model = graph_model(state.load_world(world))
-    labels, column = model["labels"], model["column"]
+    labels, column, spread = model["labels"], model["column"], model["spread"]
+
+    def node(mask):
+        out = {"train_set": labels[mask], "value": _clean(float(column[mask]))}
+        if spread is not None:
+            c = spread.interval(mask)
+            out.update(half_width=c and c["half_width"], n=c["n"] if c else 0)
+        return out
+
+    here = node(model["node"])
     return {
-        "world": world, "slice": model["slice"].name, "node": labels[model["node"]],
-        "value": _clean(float(column[model["node"]])), "whole": model["whole"],
-        "up": [{"train_set": labels[m], "value": _clean(float(column[m]))} for m in model["up"]],
-        "down": [{"train_set": labels[m], "value": _clean(float(column[m]))} for m in model["down"]],
-        "path": [{"train_set": labels[m], "value": _clean(float(column[m]))} for m in model["path"]],
+        "world": world, "slice": model["slice"].name, "metric": model["metric"], "seed": model["seed"],
+        "seeds": spread.seeds if spread is not None else [model["seed"]],
+        "node": here.pop("train_set"), **here, "whole": model["whole"],
+        "up": [node(m) for m in model["up"]],
+        "down": [node(m) for m in model["down"]],
+        "path": [node(m) for m in model["path"]],
         "lens": model["lens"].to_dict(labels) if model["lens"] else None,
     }
 

@@ -7,9 +7,11 @@ page needs no inline style (the Content-Security-Policy forbids it).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from cfgraph.display import compact, fixed
 
 BUCKETS = 10
 
@@ -63,6 +65,29 @@ def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [round(first + t * step, 10) for t in range(int((hi - first) / step + 1e-9) + 1)]
 
 
+#: Width of one tick-label character (11 px text), and room left of the tick labels for
+#: the rotated axis title: together they keep a long tick ("-1e+05") off the title.
+TICK_CHAR_PX = 7
+TITLE_ROOM_PX = 26
+
+
+def tick_labels(ticks: list[float]) -> list[str]:
+    """Tick values as short labels (three significant digits, never "-0").
+
+    Examples
+    --------
+    >>> tick_labels([-100000.0, -50000.0, 0.0])
+    ['-1e+05', '-5e+04', '0']
+    """
+    return [compact(t) for t in ticks]
+
+
+def _room_for(frame: Frame, labels: list[str]) -> Frame:
+    """The frame with a left margin wide enough for the longest tick label and the axis title."""
+    need = TITLE_ROOM_PX + TICK_CHAR_PX * max((len(t) for t in labels), default=0) + 6
+    return frame if frame.left >= need else replace(frame, left=need)
+
+
 @dataclass
 class Frame:
     """A plot area inside an SVG of ``width`` x ``height`` with margins for axes."""
@@ -107,6 +132,8 @@ def bar_chart(groups: list[str], series: list[tuple[str, list[float | None]]], f
         hi = lo + 1.0
     ticks = _ticks(lo, hi)
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    labels = tick_labels(ticks)
+    frame = _room_for(frame, labels)
 
     def y(v):
         return frame.y0 - (v - lo) / (hi - lo) * (frame.y0 - frame.y1)
@@ -122,10 +149,10 @@ def bar_chart(groups: list[str], series: list[tuple[str, list[float | None]]], f
             x = frame.x0 + g * slot + slot * 0.1 + s * bar_w
             top, bottom = sorted((y(v), y(0.0)))
             bars.append({"x": round(x, 1), "y": round(top, 1), "w": round(bar_w * 0.92, 1),
-                         "h": round(max(bottom - top, 0.5), 1), "cls": f"s{s}", "title": f"{group} {name}: {v:.4f}"})
+                         "h": round(max(bottom - top, 0.5), 1), "cls": f"s{s}", "title": f"{group} {name}: {fixed(v)}"})
     return {
         "frame": frame, "bars": bars, "zero": round(y(0.0), 1),
-        "yticks": [(round(y(t), 1), f"{t:g}") for t in ticks],
+        "yticks": [(round(y(t), 1), text) for t, text in zip(ticks, labels)],
         "groups": [(round(frame.x0 + (g + 0.5) * slot, 1), group) for g, group in enumerate(groups)],
         "legend": [(f"s{s}", name) for s, (name, _) in enumerate(series)],
     }
@@ -147,6 +174,8 @@ def line_chart(xs: list[int], series: list[tuple[str, list[float | None]]], fram
         lo, hi = lo - 0.05, hi + 0.05
     ticks = _ticks(lo, hi)
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    labels = tick_labels(ticks)
+    frame = _room_for(frame, labels)
     xlo, xhi = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
 
     def px(x):
@@ -157,10 +186,10 @@ def line_chart(xs: list[int], series: list[tuple[str, list[float | None]]], fram
 
     lines = []
     for s, (name, vs) in enumerate(series):
-        pts = [(round(px(x), 1), round(py(v), 1), f"k={x}: {v:.4f}")
+        pts = [(round(px(x), 1), round(py(v), 1), f"k={x}: {fixed(v)}")
                for x, v in zip(xs, vs) if v is not None and not math.isnan(v)]
         lines.append({"cls": f"s{s}", "name": name, "points": " ".join(f"{a},{b}" for a, b, _ in pts),
                       "dots": pts})
     return {"frame": frame, "lines": lines,
             "xticks": [(round(px(x), 1), str(x)) for x in xs],
-            "yticks": [(round(py(t), 1), f"{t:g}") for t in ticks]}
+            "yticks": [(round(py(t), 1), text) for t, text in zip(ticks, labels)]}

@@ -4,7 +4,11 @@ Up to ``WHOLE_LATTICE_MAX_UNITS`` units the whole diagram is drawn in layers
 by size; beyond, the current node with its add-one and remove-one neighbours
 (read from the edge table with indexed queries, never the whole lattice) and
 the path walked so far. The state (slice, node, path, lens, unit, pair,
-coalition, k, order) is in the URL.
+coalition, k, order, metric, seed) is in the URL.
+
+With two or more seeds stored and none named, node scores are the per-cell
+mean over seeds (as on the grid page) and each node's title carries its 95%
+interval; the seed stack is read only for the training sets the page shows.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import numpy as np
 from flask import Blueprint, current_app, render_template, request
 
 from cfgraph import lattice
+from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.questions import parse_int
 from cfgraph.web import lenses, query_url, state
 from cfgraph.web.charts import Scale
+from cfgraph.web.grid import interval_text
 
 bp = Blueprint("graph", __name__)
 
@@ -44,6 +50,35 @@ class SparseColumn:
 
     def __getitem__(self, mask) -> float:
         return self.cells.get(int(mask), math.nan)
+
+
+class SeedSpread:
+    """Each read training set's 95% interval over seeds on one slice, by mask.
+
+    ``summary`` is :meth:`cfgraph.world.World.cells_across_seeds` for ``masks``
+    (None: every training set, indexed by mask).
+    """
+
+    def __init__(self, masks, summary: dict):
+        self.summary = summary
+        self.row = None if masks is None else {int(m): t for t, m in enumerate(masks)}
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.summary["seeds"]
+
+    def interval(self, mask) -> dict | None:
+        """``{"mean", "half_width", "std", "n"}`` of one training set (None when missing or not read)."""
+        t = int(mask) if self.row is None else self.row.get(int(mask))
+        if t is None or math.isnan(self.summary["mean"][t]):
+            return None
+        half, std = float(self.summary["half_width"][t]), float(self.summary["std"][t])
+        return {"mean": float(self.summary["mean"][t]), "half_width": None if math.isnan(half) else half,
+                "std": None if math.isnan(std) else std, "n": int(self.summary["n"][t])}
+
+    def text(self, mask) -> str:
+        """"0.912 ± 0.013 (n=5)", or "" when the cell is missing."""
+        return interval_text(self.interval(mask))
 
 
 def parse_path(world, text: str | None, node: int) -> list[int]:
@@ -102,10 +137,16 @@ def graph_model(world, args=None) -> dict:
         up = [m for _, m, _ in hood["up"]]
         down = [m for _, m, _ in hood["down"]]
     lens_masks = lenses.needed(lens_key, n, params) if lens_key else []
-    if whole or lens_masks is None:
+    # the slice's whole column, or only the nodes the page shows (a large world)
+    masks = None if whole or lens_masks is None else sorted(set([node] + up + down + path + lens_masks))
+    spread = None
+    if world.across_seeds(args.get("seed")):
+        seed = None
+        spread = SeedSpread(masks, world.cells_across_seeds(masks, the_slice.name, metric))
+        column = spread.summary["mean"] if masks is None else SparseColumn(masks, spread.summary["mean"])
+    elif masks is None:
         column = world.column(the_slice.name, metric, seed)
     else:
-        masks = sorted(set([node] + up + down + path + lens_masks))
         column = SparseColumn(masks, world.cells_at(masks, metric, seed, [the_slice.name])[:, 0])
     lens = lenses.compute(lens_key, n, column, labels, letters, params) if lens_key else None
     if whole:
@@ -114,7 +155,8 @@ def graph_model(world, args=None) -> dict:
         longest = max(len(labels[m]) for m in [node] + up + down)
         placed, width, height = lenses.local_layout(node, up, down, longest)
     return {
-        "world": world, "metric": metric, "seed": seed, "slice": the_slice, "n": n, "letters": letters,
+        "world": world, "metric": metric, "seed": seed, "seeds": world.seeds, "spread": spread,
+        "slice": the_slice, "n": n, "letters": letters,
         "labels": labels, "node": node, "path": path, "up": up, "down": down, "whole": whole,
         "column": column, "lens": lens, "lens_key": lens_key, "params": params, "placed": placed,
         "width": width, "height": height, "full": full,
@@ -165,6 +207,7 @@ def svg_model(model: dict) -> dict:
         css = scale.css(float(value))
         nodes.append({
             "mask": p.mask, "x": p.x, "y": p.y, "label": labels[p.mask], "value": float(value), "cls": css,
+            "title": f"{labels[p.mask]}: {score_text(model, p.mask) or 'missing'}",
             "r": radius, "ty": p.y if inside else p.y + radius + 11,
             "tcls": ("m" if css == "m" else "t" + css[1:]) if inside else "outside",
             "state": "current" if p.mask == model["node"] else ("hi" if p.mask in lens_nodes else
@@ -201,13 +244,32 @@ def quick_moves(model: dict) -> list[tuple[str, str]]:
     return out
 
 
+def score_text(model: dict, mask: int) -> str:
+    """A training set's score for a title: "0.912 ± 0.013 (n=5)" across seeds, else "0.9124"."""
+    if model["spread"] is not None:
+        return model["spread"].text(mask)
+    return fixed(model["column"][mask])
+
+
 def path_steps(model: dict) -> list[list]:
+    """Rows (step, training set, score, change, score's title) of the walked path."""
     column, labels, path = model["column"], model["labels"], model["path"]
     steps = []
     for t, mask in enumerate(path):
         before = column[path[t - 1]] if t else math.nan
-        steps.append([t, labels[mask], float(column[mask]), float(column[mask] - before) if t else math.nan])
+        steps.append([t, labels[mask], float(column[mask]), float(column[mask] - before) if t else math.nan,
+                      score_text(model, mask) if model["spread"] is not None else ""])
     return steps
+
+
+def lens_titles(model: dict) -> list[list[str]]:
+    """Per lens step row, per cell: the title of a training set's score across seeds ("" elsewhere)."""
+    lens = model["lens"]
+    if lens is None or model["spread"] is None or not {"score", "training set"} <= set(lens.columns):
+        return [[""] * len(row) for row in (lens.steps if lens else [])]
+    at, label_at = lens.columns.index("score"), lens.columns.index("training set")
+    return [[score_text(model, model["world"].mask_of(row[label_at])) if j == at else "" for j in range(len(row))]
+            for row in lens.steps]
 
 
 @bp.route("/world/<world>/graph")
@@ -216,7 +278,8 @@ def page(world: str):
     model = graph_model(state.load_world(world))
     return render_template(
         "graph.html", **model, svg=svg_model(model), moves=moves(model), quick=quick_moves(model),
-        steps=path_steps(model), lens_names=lenses.LENSES, palette=state.palette(),
+        steps=path_steps(model), lens_titles=lens_titles(model), lens_names=lenses.LENSES,
+        palette=state.palette(),
         hidden=state.kept_args(drop=("unit", "pair", "coalition", "k", "order", "lens")),
         slice_hidden=state.kept_args(drop=("slice",)),
         current_value=float(model["column"][model["node"]]),

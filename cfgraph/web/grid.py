@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from markupsafe import Markup
 
 from cfgraph import questions as Q
+from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.web import state
 from cfgraph.web.charts import Scale
@@ -43,8 +44,8 @@ def interval_text(cell: dict | None) -> str:
     """
     if cell is None:
         return ""
-    half = "" if cell["half_width"] is None else f" ± {cell['half_width']:.3f}"
-    return f"{cell['mean']:.3f}{half} (n={cell['n']})"
+    half = "" if cell["half_width"] is None else f" ± {fixed(cell['half_width'], 3)}"
+    return f"{fixed(cell['mean'], 3)}{half} (n={cell['n']})"
 
 
 def _cells_html(values: np.ndarray, status: np.ndarray, buckets: np.ndarray, selected: set[int],
@@ -56,7 +57,7 @@ def _cells_html(values: np.ndarray, status: np.ndarray, buckets: np.ndarray, sel
         sel = " sel" if j in selected else ""
         if b >= 0:
             tip = f' title="{tips[j]}"' if tips else ""
-            parts.append(f'<td class="c{b}{sel}"{tip}>{v:.3f}</td>')
+            parts.append(f'<td class="c{b}{sel}"{tip}>{fixed(v, 3)}</td>')
         elif status[j] == "failed":
             parts.append(f'<td class="f{sel}">fail</td>')
         else:
@@ -68,7 +69,8 @@ def grid_view(grid, selection: Q.Selection, page: int, per_page: int, shown=None
     """Rows of one page of the grid, with colour classes, selection marks and the legend.
 
     With ``shown`` (a :class:`cfgraph.world.Grid` across seeds) each cell's title is its
-    mean ± half-width and the number of seeds.
+    mean ± half-width and the number of seeds, and ``n_stored`` counts the stored cells
+    of every seed (``n_cells`` and ``n_present`` are per seed).
 
     Raises
     ------
@@ -96,8 +98,13 @@ def grid_view(grid, selection: Q.Selection, page: int, per_page: int, shown=None
                                  _tips(shown, mask, len(grid.slices))),
         })
     columns = [{"name": name, "selected": j in selection.columns} for j, name in enumerate(grid.slices)]
+    present = int((~np.isnan(grid.values)).sum())
+    across = shown is not None and shown.across_seeds
     return {"rows": rows, "columns": columns, "scale": scale, "page": page, "pages": pages,
-            "n_cells": int(grid.values.size), "n_present": int((~np.isnan(grid.values)).sum())}
+            "n_cells": int(grid.values.size), "n_present": present,
+            # across seeds: every (cell, seed) the store holds, against cells per seed x seeds
+            "n_seeds": len(shown.seeds) if across else 1,
+            "n_stored": int(shown.summary["n"].sum()) if across else present}
 
 
 def _tips(shown, mask: int, m: int) -> list[str] | None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from cfgraph import lattice
 from cfgraph import values as V
+from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
 
 #: The lenses by key, with their titles.
@@ -133,7 +134,7 @@ def needed(key: str, n: int, p: LensParams) -> list[int] | None:
 
 
 def _fmt(x: float) -> str:
-    return "?" if x is None or math.isnan(x) else f"{x:+.4f}"
+    return fixed(x, 4, signed=True, missing="?")
 
 
 def _dense(column, n: int, masks: list[int] | None) -> np.ndarray:
@@ -232,8 +233,8 @@ def compute(key: str, n: int, column, labels, letters, p: LensParams) -> LensVie
         view.total_steps = len(coalitions)
         if present.all():
             view.value = float(V.shapley(v)[i])
-            view.summary = (f"{len(coalitions)} edges add {letters[i]}; Shapley value {view.value:.4f}, "
-                            f"Banzhaf {float(V.banzhaf(v)[i]):.4f}")
+            view.summary = (f"{len(coalitions)} edges add {letters[i]}; Shapley value {fixed(view.value)}, "
+                            f"Banzhaf {fixed(V.banzhaf(v)[i])}")
         else:
             view.summary = (f"{len(coalitions)} edges add {letters[i]}; {int((~present).sum())} lack a cell, "
                             "so the Shapley value is not defined yet")
@@ -255,7 +256,7 @@ def compute(key: str, n: int, column, labels, letters, p: LensParams) -> LensVie
             best, score, _ = V.best_of_size(v, p.k)
             view.value = float(mean[p.k])
             view.summary = (f"{int(count[p.k])} of {int(total[p.k])} training sets of size {p.k}: mean "
-                            f"{view.value:.4f}, best {labels[best]} ({score:.4f})")
+                            f"{fixed(view.value)}, best {labels[best]} ({fixed(score)})")
         else:
             view.summary = f"no training set of size {p.k} has a score on this slice"
         view.columns = ["training set", "score"]

@@ -28,6 +28,25 @@ def _topic_href(topic: dict) -> str | None:
     return None
 
 
+def distinct_topics(topics: list[dict]) -> list[dict]:
+    """A shelf's topics without repeats, in order: a question and a glossary term often share a
+    label ("Banzhaf value"); the first (the question, whose link opens an answer) is kept.
+
+    Examples
+    --------
+    >>> distinct_topics([{"label": "Banzhaf value", "kind": "questions"}, {"label": "Semivalue"},
+    ...                  {"label": "banzhaf value", "kind": "glossary"}])
+    [{'label': 'Banzhaf value', 'kind': 'questions'}, {'label': 'Semivalue'}]
+    """
+    seen, out = set(), []
+    for topic in topics:
+        key = str(topic["label"]).strip().casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(topic)
+    return out
+
+
 def related_data() -> dict:
     """The view for this request's ``q``, ``collection`` and ``topic`` arguments.
 
@@ -55,6 +74,8 @@ def related_data() -> dict:
         kind = "questions" if topic_id in related_map["questions"] else "glossary"
         topic = {"id": topic_id, "kind": kind, "label": entry.get("label", topic_id)}
         view["topic"] = {**topic, "href": _topic_href(topic)}
+    for shelf in view["shelves"]:  # after the topic filter, which matches any of a shelf's topic ids
+        shelf["topics"] = distinct_topics(shelf["topics"])
     return view
 
 

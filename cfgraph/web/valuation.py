@@ -8,6 +8,7 @@ per-seed values is the value of the mean grid).
 
 from __future__ import annotations
 
+import numpy as np
 from flask import Blueprint, render_template, request
 
 from cfgraph import questions as Q
@@ -15,6 +16,30 @@ from cfgraph.web import state
 from cfgraph.web.charts import bar_chart, line_chart
 
 bp = Blueprint("valuation", __name__)
+
+
+#: The slice the charts open on when the world has one of this name.
+DEFAULT_SLICE = "all"
+
+
+def default_slice(table) -> str:
+    """The slice the charts show by default: ``all`` when present, else the first slice with
+    every cell present for the table's metric, else the first slice.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> t = SimpleNamespace(slices=["code-bench", "overall"], values=np.array([[np.nan, 0.3], [np.nan, 0.4]]))
+    >>> default_slice(t)
+    'overall'
+    >>> default_slice(SimpleNamespace(slices=["A", "all"], values=np.full((2, 2), np.nan)))
+    'all'
+    """
+    slices = list(table.slices)
+    if DEFAULT_SLICE in slices:
+        return DEFAULT_SLICE
+    complete = ~np.isnan(np.asarray(table.values, dtype=float)).any(axis=0)
+    return next((s for s, full in zip(slices, complete.tolist()) if full), slices[0])
 
 
 def values_model(world) -> dict:
@@ -37,7 +62,7 @@ def values_model(world) -> dict:
     grid = shown.table
     alpha = Q.parse_float(request.args.get("alpha"), "alpha", Q.DEFAULT_ALPHA)
     beta = Q.parse_float(request.args.get("beta"), "beta", Q.DEFAULT_BETA)
-    chosen = request.args.get("slice") or grid.slices[-1]
+    chosen = request.args.get("slice") or default_slice(grid)
     j = grid.slice_index(chosen)
     methods = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
     result = world.values(methods, None, request.args.get("metric"), request.args.get("seed"))
