@@ -173,9 +173,14 @@ def import_grid_cmd(ctx, file, name, units, replace):
                units are the names seen, sorted, labelled A, B, C, ...
     The empty set is written as ∅, {}, empty, -, 0 or an empty field.
 
+    In a letters file CM is always the units C and M; in a names file, CM beside
+    the units C and M is ambiguous (one unit or two? write C+M) and refused.
+    JSON train_set, eval_slice and metric must be strings (not lists), value a
+    number or numeric string, seed a whole number in 0..2**32-1.
+
     --units fixes the units and their bit order (a unit no training set uses
-    is kept, with no cells). A malformed or ambiguous file (CM beside C and M:
-    one unit or two?) is refused with its line number, and nothing is written.
+    is kept, with no cells). A malformed or ambiguous file is refused with its
+    line (record) number, and nothing is written.
     """
     from cfgraph.grids import import_grid
 

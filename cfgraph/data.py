@@ -28,6 +28,10 @@ from cfgraph.estimators import TASKS, check_task
 __all__ = ["BUILTIN", "MISSING", "MISSING_GROUP", "TASKS", "Dataset", "infer_task", "is_missing",
            "load_builtin", "load_csv", "make_preprocessor"]
 
+#: The largest magnitude a numeric feature or regression target may have: squares and sums of
+#: squares (scaling, variances, squared errors) of larger values overflow float64 (about 1.8e308).
+#: Its inverse is the smallest non-zero magnitude (smaller squares underflow to 0).
+MAX_MAGNITUDE = 1e100
 #: Built-in datasets and their tasks (all ship inside scikit-learn).
 BUILTIN = {
     "iris": "classification",
@@ -321,6 +325,7 @@ def load_csv(path: str | Path, target: str, group_column: str | None = None, *, 
         if label.lower() in MISSING:
             raise CfgraphError(f"{path}: line {r + 2}: missing target value in column {target!r}")
     if task is None:
+        _refuse_stray_text(path, target, labels)
         task = infer_task(labels, f"{path}: the target column {target!r}")
     if task == "regression":
         y = np.empty(len(labels))
@@ -356,6 +361,31 @@ def load_csv(path: str | Path, target: str, group_column: str | None = None, *, 
                    categorical=categorical, source=str(path), checksum=hashlib.sha256(raw).hexdigest())
 
 
+def _refuse_stray_text(path, target: str, labels: list[str]) -> None:
+    """Refuse a target of numbers with a few text values: a typo would make it a task of many classes.
+
+    A target that is mostly numbers (more numbers than text) but holds some text
+    is refused at its first text value; a user whose labels really are text
+    says so with the task, classification.
+    """
+    text = [r for r, label in enumerate(labels) if not _is_number(label)]
+    if text and len(text) < len(labels) - len(text):
+        r = text[0]
+        raise CfgraphError(
+            f"{path}: line {r + 2}, column {target!r}: text value {labels[r][:30]!r} in a target of numbers "
+            f"({len(labels) - len(text)} numbers, {len(text)} text); fix the value, or say the task is "
+            "classification if the labels really are text"
+        )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def _choose_columns(path, header, target, group_column, features, drop) -> list[str]:
     """The feature columns: ``features`` as given, else every other column but ``drop``."""
     def known(names, what):
@@ -386,12 +416,21 @@ def _choose_columns(path, header, target, group_column, features, drop) -> list[
 
 
 def _finite(path, line: int, column: str, cell: str, why: str) -> float:
+    """A numeric cell as a float: finite and at most MAX_MAGNITUDE in absolute value."""
     try:
         value = float(cell)
     except ValueError:
         raise CfgraphError(f"{path}: line {line}, column {column!r}: non-numeric value {cell!r} ({why})") from None
     if not math.isfinite(value):
         raise CfgraphError(f"{path}: line {line}, column {column!r}: {cell} is not a finite number")
+    if abs(value) > MAX_MAGNITUDE:
+        raise CfgraphError(f"{path}: line {line}, column {column!r}: {cell[:30]} is too large in magnitude "
+                           f"(over {MAX_MAGNITUDE:g}: its square overflows the models' float arithmetic); "
+                           "rescale the column")
+    if 0 < abs(value) < 1 / MAX_MAGNITUDE:
+        raise CfgraphError(f"{path}: line {line}, column {column!r}: {cell[:30]} is too small in magnitude "
+                           f"(under {1 / MAX_MAGNITUDE:g} but not 0: its square underflows to 0 in the models' "
+                           "float arithmetic); rescale the column")
     return value
 
 

@@ -261,7 +261,7 @@ def _value(raw) -> float:
             raise ValueError(raw)
         value = float(raw) if isinstance(raw, (int, float)) else float(str(raw).strip())
     except (ValueError, OverflowError):
-        raise CfgraphError(f"value {str(raw)[:40]!r} is not a finite number") from None
+        raise CfgraphError(f"value {str(raw)[:40]!r} is not a number") from None
     if not math.isfinite(value):
         raise CfgraphError(f"value {raw!r} is not a finite number")
     return value
@@ -278,13 +278,13 @@ def _seed(raw) -> int:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return 0
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise CfgraphError(f"seed {json.dumps(raw)[:40]} is not a whole number")
+        raise CfgraphError(f"seed {json.dumps(raw)[:40]} is not an integer")
     try:
         seed = int(raw.strip()) if isinstance(raw, str) else int(raw)
     except (ValueError, OverflowError):
-        raise CfgraphError(f"seed {str(raw)[:40]!r} is not a whole number") from None
+        raise CfgraphError(f"seed {str(raw)[:40]!r} is not an integer") from None
     if isinstance(raw, float) and raw != seed:
-        raise CfgraphError(f"seed {raw!r} is not a whole number")
+        raise CfgraphError(f"seed {raw!r} is not an integer")
     if not 0 <= seed <= MAX_SEED:
         raise CfgraphError(f"seed {str(seed)[:40]} is outside 0..{MAX_SEED} (2**32-1, scikit-learn's random_state)")
     return seed

@@ -75,7 +75,12 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
             view = clone(preprocessor).fit(X_train)
             X_train, X_test = view.transform(X_train), view.transform(X_test)
         scaler = StandardScaler().fit(X_train)
-        km = KMeans(n_clusters=n, n_init=10, random_state=seed).fit(scaler.transform(X_train))
+        scaled = scaler.transform(X_train)
+        distinct = len(np.unique(np.asarray(scaled, dtype=float), axis=0))
+        if distinct < n:  # KMeans would warn and leave clusters empty
+            raise CfgraphError(f"kmeans cannot make {n} units: the training rows have only {distinct} distinct "
+                               "feature vector(s) once standardised; use fewer units or another grouping")
+        km = KMeans(n_clusters=n, n_init=10, random_state=seed).fit(scaled)
         order = np.argsort(-np.bincount(km.labels_, minlength=n), kind="stable")
         relabel = np.empty(n, dtype=int)
         relabel[order] = np.arange(n)

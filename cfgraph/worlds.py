@@ -56,7 +56,7 @@ class Prepared:
 
 def seed_range_text() -> str:
     """The rule every seed follows, for error messages."""
-    return f"a seed is a whole number from 0 to {MAX_SEED} (2**32-1, scikit-learn's random_state)"
+    return f"a seed is a whole number, 0 or more and up to {MAX_SEED} (2**32-1, scikit-learn's random_state)"
 
 
 def check_seed(value, what: str = "seed") -> int:
@@ -133,12 +133,14 @@ def parse_seeds(text: str) -> list[int]:
             raise CfgraphError(f"seeds {text!r}: {item!r} is not a seed or a range like 0-9")
         low = int(match[1])
         high = int(match[2]) if match[2] is not None else low
-        if min(low, high) < 0 or max(low, high) > MAX_SEED:
+        if min(low, high) < 0:
             raise CfgraphError(f"seeds {text!r}: {seed_range_text()}")
         if high < low:
             raise CfgraphError(f"seeds {text!r}: the range {item} runs backwards; write {high}-{low}")
         if high - low >= MAX_SEEDS:  # checked before the range is built
             raise CfgraphError(f"seeds {text!r}: more than {MAX_SEEDS} seeds")
+        if high > MAX_SEED:
+            raise CfgraphError(f"seeds {text!r}: {seed_range_text()}")
         seeds.update(range(low, high + 1))
     if len(seeds) > MAX_SEEDS:
         raise CfgraphError(f"seeds {text!r}: more than {MAX_SEEDS} seeds")

@@ -276,3 +276,91 @@ def test_panel_inputs_accept_their_defaults(watched):
         "Array.from(document.querySelectorAll('#panel input[type=number]')).map(i => [i.name, i.checkValidity()])")
     assert valid and all(ok for _, ok in valid), valid
     watched.check()
+
+
+#: Three seeds of a 3-unit regression grid (neg_mean_squared_error) on slice "all": v(mask), masks 0..7.
+MSE_SEEDS = {0: [-100000.0, -60000, -70000, -40000, -80000, -50000, -55000, -30000],
+             1: [-100000.0, -62000, -70000, -42000, -80000, -52000, -56000, -31000],
+             2: [-100000.0, -64000, -71000, -44000, -81000, -54000, -57000, -32000]}
+LONG_CSV = "/data/some/quite/long/directory/name/for/datasets/iris_measurements_2024_cleaned_v2.csv"
+
+
+@pytest.fixture(scope="module")
+def seeds_url(iris_db, tmp_path_factory):
+    """A server over iris plus "mse": a 3-seed regression world read from a long CSV path."""
+    from cfgraph.store import catalog
+    from cfgraph.tables import SliceSpec, UnitSpec
+
+    path = tmp_path_factory.mktemp("browser-seeds") / "cfgraph.db"
+    shutil.copy(iris_db, path)
+    store = open_store(path)
+    with store.transaction() as session:
+        world = catalog.create_world(session, "mse", kind="trained", task="regression",
+                                     units=[UnitSpec(u) for u in "ABC"], slices=[SliceSpec("all")],
+                                     metric="neg_mean_squared_error", eval_slices="units", dataset=LONG_CSV,
+                                     model_spec="sklearn.linear_model.Ridge",
+                                     spec={"metrics": ["neg_mean_squared_error"], "seeds": [0, 1, 2]})
+        ids, sids = cells.node_ids(session, world), cells.slice_ids(session, world)
+        cells.write_cells(session, [
+            {"node_id": int(ids[m]), "slice_id": sids["all"], "metric": "neg_mean_squared_error", "seed": seed,
+             "value": v, "fit_seconds": 0.0, "status": "ok"}
+            for seed, grid in MSE_SEEDS.items() for m, v in enumerate(grid)])
+    store.close()
+    app = create_app({"DATABASE_URL": str(path)})
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    app.extensions["cfgraph.store"].close()
+
+
+@pytest.fixture
+def seeds_page(browser, seeds_url, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    w = Watched(page, seeds_url, tmp_path)
+    yield w
+    context.close()
+    w.check()
+
+
+def test_home_table_fits_the_window(seeds_page):
+    page = seeds_page.page
+    seeds_page.goto("/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    right = page.evaluate("document.getElementById('worlds').getBoundingClientRect().right")
+    assert right <= page.evaluate("document.querySelector('.table-wrap').getBoundingClientRect().right") + 0.5
+    row = page.locator("#worlds tbody tr:has(a:text-is('mse'))")
+    cells = row.locator("td.num")
+    line = cells.first.bounding_box()["height"]
+    assert all(abs(cells.nth(i).bounding_box()["height"] - line) < 1 for i in range(cells.count()))
+    stored = row.locator("td.num", has_text="24 / 24")
+    assert page.evaluate("(td) => td.getClientRects().length === 1 && td.scrollWidth <= td.clientWidth",
+                         stored.element_handle())
+    seeds_page.shot("home-wide")
+
+
+def test_lattice_across_seeds_and_regression_chart_ticks(seeds_page):
+    page = seeds_page.page
+    seeds_page.goto("/world/mse/graph?node=A")
+    expect(page.locator("#seed-summary")).to_contain_text("mean over n = 3 seeds")
+    title = page.locator('#lattice a.node-link[data-label="A"] title').text_content()
+    assert title.startswith("A: -62000.000 ± ") and title.endswith("(n=3)")
+    assert page.locator("#node-value").inner_text() == "-62000.0000"
+    page.locator("#seed-links a", has_text="seed 1").click()
+    expect(page.locator("#node-value")).to_have_text("-62000.0000")
+    page.locator("#seed-links a", has_text="seed 2").click()
+    expect(page.locator("#node-value")).to_have_text("-64000.0000")
+    seeds_page.shot("graph-seeds")
+    seeds_page.goto("/world/mse/values")
+    for chart in ("#value-bars", "#scaling-line"):
+        boxes = page.evaluate(f"""Array.from(document.querySelectorAll('{chart} text.ylab')).map(t => {{
+            const r = t.getBoundingClientRect(); return [t.textContent, r.left, r.right, r.top, r.bottom]; }})""")
+        *ticks, title = boxes  # the axis title is the last y label
+        for text, left, right, top, bottom in ticks:
+            assert left > title[2] or bottom < title[3] or top > title[4], (text, title)
+    seeds_page.shot("values-regression")

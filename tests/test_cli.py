@@ -254,7 +254,9 @@ def test_resuming_on_an_edited_csv_is_refused(tmp_path):
     assert invoke(db, *args).exit_code == 0
     write_csv(tmp_path / "m.csv", "\n".join(lines[:-1] + ["59,b"]) + "\n")
     before = snapshot(db)
-    assert_refused(invoke(db, *args, "--seeds", "0,1"), "different recipe")
+    assert_refused(invoke(db, *args, "--seeds", "0,1"), "before the file changed")
+    assert_refused(invoke(db, *args), "replace the world")
+    assert_refused(invoke(db, *args, "--model", "tree"), "different recipe")  # not only the file differs
     assert snapshot(db) == before
 
 
@@ -265,3 +267,176 @@ def test_slice_all_is_the_slice_and_star_is_every_slice(db):
     assert {r["slice"] for r in every["values"]} == {"A", "B", "C", "D", "all"}
     toy = json.loads(invoke(db, "values", "toy", "--method", "loo", "--slice", "all", "--format", "json").output)
     assert {p["slice"] for p in toy["missing"]} == {"A", "B", "C", "D"}  # toy has no slice named all
+
+
+# --- seeds outside numpy's random_state range, and where a refusal leaves the store --------------
+
+@pytest.mark.parametrize("option,value", [
+    ("--seeds", "99999999999999999999"), ("--seeds", "4294967296"), ("--seeds", "0,4294967296"),
+    ("--seeds", "4294967290-4294967299"), ("--seeds", "-1"), ("--seed", "99999999999999999999"),
+    ("--seed", "4294967296"), ("--seed", "-3"),
+])
+def test_a_seed_outside_random_states_range_is_refused_before_any_write(db, option, value):
+    before = snapshot(db)
+    for world in ("fresh", "iris"):  # a new world is not created; an existing one keeps its spec
+        result = invoke(db, "run", "--dataset", "iris", "--model", "gnb", "--group-by", "kmeans", "--units", "4",
+                        "--test-size", "0.4", f"{option}={value}", "--world", world)
+        assert_refused(result, "0 or more and up to 4294967295")
+    assert snapshot(db) == before
+
+
+def test_the_largest_seed_is_accepted(tmp_path):
+    db = tmp_path / "big.db"
+    result = invoke(db, "run", "--dataset", "iris", "--model", "gnb", "--units", "2",
+                    "--seeds", "4294967295", "--seed", "4294967295", "--world", "w")
+    assert result.exit_code == 0, result.output
+    assert json.loads(invoke(db, "grid", "w", "--format", "json").output)["seeds"] == [4294967295]
+
+
+# --- machine-readable CSV across seeds -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def three_seed_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("seeds") / "s.db"
+    result = invoke(db, "run", "--dataset", "wine", "--model", "tree", "--units", "3", "--seeds", "0-2",
+                    "--world", "w")
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def test_grid_csv_across_seeds_has_full_precision_numbers_in_columns(three_seed_db):
+    out = invoke(three_seed_db, "grid", "w", "--format", "csv").stdout
+    rows = list(csv.DictReader(out.splitlines()))
+    data = json.loads(invoke(three_seed_db, "grid", "w", "--format", "json").output)
+    slices = [c for c in data["rows"][0] if c != "train_set"]
+    assert list(rows[0]) == ["train_set"] + [f"{s}{x}" for s in slices
+                                             for x in ("", "_half_width", "_std", "_n")]
+    assert "±" not in out
+    spread = 0
+    for row, expected in zip(rows, data["rows"], strict=True):
+        assert row["train_set"] == expected["train_set"]
+        for s in slices:
+            cell = expected[s]
+            if cell is None:  # the empty training set's slice may be missing: all four blank
+                assert [row[s + x] for x in ("", "_half_width", "_std", "_n")] == ["", "", "", ""]
+                continue
+            assert float(row[s]) == cell["mean"]  # exact: no rounding to 4 places
+            assert int(row[s + "_n"]) == cell["n"] == 3
+            assert float(row[s + "_std"]) == cell["std"]
+            assert float(row[s + "_half_width"]) == cell["half_width"]
+            spread += cell["std"] > 0
+    assert spread > 0  # the seeds do disagree somewhere, so the interval columns carry information
+
+
+def test_values_csv_across_seeds_has_full_precision_numbers_in_columns(three_seed_db):
+    out = invoke(three_seed_db, "values", "w", "--method", "loo+shapley", "--format", "csv").stdout
+    rows = list(csv.DictReader(out.splitlines()))
+    assert list(rows[0]) == ["slice", "unit"] + [f"{m}{x}" for m in ("loo", "shapley")
+                                                 for x in ("", "_half_width", "_std", "_n")]
+    data = json.loads(invoke(three_seed_db, "values", "w", "--method", "loo+shapley", "--format", "json").output)
+    expected = {(r["slice"], r["unit"], r["method"]): r for r in data["values"]}
+    assert len(expected) == 2 * len(rows)
+    for row in rows:
+        for m in ("loo", "shapley"):
+            e = expected[(row["slice"], row["unit"], m)]
+            assert float(row[m]) == e["value"]
+            assert float(row[m + "_half_width"]) == e["half_width"]
+            assert float(row[m + "_std"]) == e["std"]
+            assert int(row[m + "_n"]) == e["n"] == 3
+    table = invoke(three_seed_db, "values", "w", "--method", "loo").stdout
+    assert "±" in table  # the table keeps the readable text
+
+
+def test_csv_with_one_seed_keeps_one_column_per_slice(db):
+    rows = list(csv.reader(invoke(db, "grid", "iris", "--format", "csv").stdout.splitlines()))
+    assert rows[0] == ["train_set", "A", "B", "C", "D", "all"]
+    data = json.loads(invoke(db, "grid", "iris", "--format", "json").output)
+    assert float(rows[-1][5]) == data["rows"][-1]["all"]  # a bare full-precision number
+
+
+# --- warnings never leak around a refusal ------------------------------------------------------
+
+def _warning_group():
+    import warnings
+
+    import click
+
+    from cfgraph.cli import CfgraphGroup
+    from cfgraph.errors import CfgraphError
+
+    @click.group(cls=CfgraphGroup)
+    def group():
+        pass
+
+    @group.command()
+    @click.option("--fail", is_flag=True)
+    def warn(fail):
+        warnings.warn("overflow encountered in square", RuntimeWarning)
+        if fail:
+            raise CfgraphError("bad input")
+        click.echo("done")
+
+    return group
+
+
+def test_a_warning_before_a_refusal_is_not_printed():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")  # as outside the test suite: warnings are shown, not raised
+        refused = CliRunner().invoke(_warning_group(), ["warn", "--fail"])
+        after_refusal = len(shown)
+        done = CliRunner().invoke(_warning_group(), ["warn"])
+    assert_refused(refused, "bad input")
+    assert after_refusal == 0
+    assert done.exit_code == 0 and [str(w.message) for w in shown] == ["overflow encountered in square"]
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("x,y\n" + "".join(f"{i % 7},{1e300 * i}\n" for i in range(1, 60)), "line 2, column 'y'"),
+    ("x,y\n" + "".join(f"{1e308 if i == 5 else i},{i * 1.5}\n" for i in range(1, 60)), "line 6, column 'x'"),
+    ("x,y\n" + "".join(f"{-2e101 if i == 9 else i},{i * 1.5}\n" for i in range(1, 60)), "line 10, column 'x'"),
+    ("x,y\n" + "".join(f"{i},{i * 1.5 if i != 30 else 1.5e100}\n" for i in range(1, 60)), "line 31, column 'y'"),
+])
+def test_numbers_too_large_for_float_arithmetic_are_refused_in_one_line(db, tmp_path, body, needle):
+    import warnings
+
+    path = write_csv(tmp_path / "big.csv", body)
+    before = snapshot(db)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        result = invoke(db, "run", "--csv", path, "--target", "y", "--group-by", "random", "--units", "2",
+                        "--world", "big")
+    assert_refused(result, needle)
+    assert "too large in magnitude" in result.output
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("stray,line", [("abc", 301), ("twelve", 2), ("12.5.1", 150)])
+def test_a_numeric_target_with_stray_text_is_refused_naming_it(db, tmp_path, stray, line):
+    prices = [f"{100 + 3 * i}" for i in range(300)]
+    prices[line - 2] = stray
+    path = write_csv(tmp_path / "prices.csv", "x,price\n" + "".join(f"{i % 7},{p}\n" for i, p in enumerate(prices)))
+    before = snapshot(db)
+    result = invoke(db, "run", "--csv", path, "--target", "price", "--group-by", "random", "--units", "2",
+                    "--world", "prices")
+    assert_refused(result, f"line {line}, column 'price': text value {stray!r}")
+    assert "classification" in result.output
+    assert snapshot(db) == before
+    # Said explicitly, hundreds of distinct numbers (and the stray text) are classes.
+    result = invoke(db, "run", "--csv", path, "--target", "price", "--task", "classification", "--model", "tree",
+                    "--group-by", "random", "--units", "2", "--world", "prices")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("column,units,distinct", [
+    (lambda i: 1, "4", 1), (lambda i: i % 2, "4", 2), (lambda i: i % 3, "5", 3),
+])
+def test_kmeans_with_fewer_distinct_rows_than_units_is_refused_without_a_warning(db, tmp_path, column, units, distinct):
+    # The suite turns warnings into errors, so a ConvergenceWarning from KMeans would fail this test.
+    body = "x,y\n" + "".join(f"{column(i)},{i * 1.5}\n" for i in range(40))
+    path = write_csv(tmp_path / "few.csv", body)
+    before = snapshot(db)
+    result = invoke(db, "run", "--csv", path, "--target", "y", "--units", units, "--world", "few")
+    assert_refused(result, f"kmeans cannot make {units} units: the training rows have only {distinct} distinct")
+    assert snapshot(db) == before

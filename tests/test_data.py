@@ -188,3 +188,69 @@ def test_bad_seed_lists_are_refused_naming_the_input(text, needle):
     with pytest.raises(CfgraphError) as caught:
         parse_seeds(text)
     assert needle in str(caught.value) and f"seeds {text!r}" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999", "4294967296", "0,4294967296", "4294967290-4294967299",
+                                  "4294967296-4294967297"])
+def test_seeds_beyond_random_states_range_are_refused(text):
+    with pytest.raises(CfgraphError) as caught:
+        parse_seeds(text)
+    assert "up to 4294967295" in str(caught.value) and f"seeds {text!r}" in str(caught.value)
+
+
+def test_the_largest_seed_is_a_seed():
+    assert parse_seeds("4294967294-4294967295") == [4294967294, 4294967295]
+
+
+def _numbers_csv(tmp_path, rows, header="x,y"):
+    path = tmp_path / "n.csv"
+    path.write_text(header + "\n" + "".join(f"{a},{b}\n" for a, b in rows))
+    return path
+
+
+@pytest.mark.parametrize("rows,needle", [
+    ([(i % 7, 1e300 * i) for i in range(1, 40)], "line 2, column 'y': 1e+300 is too large in magnitude"),
+    ([(1e308 if i == 3 else i, i) for i in range(1, 40)], "line 4, column 'x': 1e+308 is too large"),
+    ([(i, -1e150 if i == 10 else i * 0.5) for i in range(1, 40)], "line 11, column 'y': -1e+150 is too large"),
+    ([(i, "1.5e101" if i == 1 else i * 0.5) for i in range(1, 40)], "line 2, column 'y': 1.5e101 is too large"),
+])
+def test_numbers_whose_square_overflows_are_refused_with_line_and_column(tmp_path, rows, needle):
+    with pytest.raises(CfgraphError) as caught:  # and no RuntimeWarning: the suite turns warnings into errors
+        load_csv(_numbers_csv(tmp_path, rows), "y", task="regression" if "'y'" in needle else None)
+    assert needle in str(caught.value)
+
+
+def test_numbers_up_to_the_limit_load(tmp_path):
+    rows = [(1e100 if i == 1 else i, -1e100 if i == 2 else i * 0.5) for i in range(1, 40)]
+    data = load_csv(_numbers_csv(tmp_path, rows), "y")
+    assert data.task == "regression" and data.X[0, 0] == 1e100 and data.y[1] == -1e100
+
+
+@pytest.mark.parametrize("stray,row", [("abc", 299), ("N.A.", 0), ("1,5", 150), ("twelve", 42)])
+def test_a_target_of_numbers_with_stray_text_is_refused(tmp_path, stray, row):
+    prices = [str(100 + 3 * i) for i in range(300)]
+    prices[row] = stray
+    path = tmp_path / "p.csv"
+    path.write_text("x,price\n" + "".join(f'{i % 5},"{p}"\n' for i, p in enumerate(prices)))
+    with pytest.raises(CfgraphError) as caught:
+        load_csv(path, "price")
+    message = str(caught.value)
+    assert f"line {row + 2}, column 'price': text value {stray!r}" in message and "classification" in message
+    data = load_csv(path, "price", task="classification")  # said explicitly: 300 classes are allowed
+    assert data.task == "classification" and len(set(data.y)) == 300
+
+
+def test_a_target_of_mostly_text_is_still_classes(tmp_path):
+    labels = ["cat", "dog"] * 20 + ["3"]
+    path = tmp_path / "t.csv"
+    path.write_text("x,label\n" + "".join(f"{i},{lab}\n" for i, lab in enumerate(labels)))
+    assert load_csv(path, "label").task == "classification"
+
+
+@pytest.mark.parametrize("cell", ["1e-300", "-3e-101", "5e-200"])
+def test_numbers_whose_square_underflows_are_refused(tmp_path, cell):
+    rows = [(cell if i == 4 else i, i * 0.5) for i in range(1, 40)]
+    with pytest.raises(CfgraphError, match=f"line 5, column 'x': {cell} is too small in magnitude"):
+        load_csv(_numbers_csv(tmp_path, rows), "y")
+    zeros = load_csv(_numbers_csv(tmp_path, [(0 if i == 4 else i, i * 0.5) for i in range(1, 40)]), "y")
+    assert zeros.X[3, 0] == 0.0  # zero itself is fine

@@ -225,3 +225,74 @@ def test_replace_swaps_an_imported_world(store, tmp_path):
         import_grid(store, seed_file("toy_grid.csv"), "w")
     import_grid(store, seed_file("toy_grid.csv"), "w", replace=True)
     assert [label for label, _ in units_of(store, "w")] == ["A", "B", "C", "D"]
+
+
+@pytest.mark.parametrize("record,needle", [
+    ({"train_set": ["A", "B"], "eval_slice": "x", "value": 1}, 'record 2: train_set must be text (a string), not list'),
+    ({"train_set": 3, "eval_slice": "x", "value": 1}, "record 2: train_set must be text (a string), not int"),
+    ({"train_set": "A", "eval_slice": ["x"], "value": 1}, "record 2: eval_slice must be text (a string), not list"),
+    ({"train_set": "A", "eval_slice": 7, "value": 1}, "record 2: eval_slice must be text (a string), not int"),
+    ({"train_set": "A", "eval_slice": "x", "value": 1, "metric": {"a": 1}}, "record 2: metric must be text"),
+    ({"train_set": "A", "eval_slice": "x", "value": 1, "metric": 5}, "record 2: metric must be text"),
+    ({"train_set": "A", "eval_slice": "x", "value": True}, "record 2: value true is not a number"),
+    ({"train_set": "A", "eval_slice": "x", "value": [1]}, "record 2: value [1] is not a number"),
+    ({"train_set": "A", "eval_slice": "x", "value": "abc"}, "record 2: value 'abc' is not a number"),
+    ({"train_set": "A", "eval_slice": "x", "value": 10 ** 400}, "record 2: value"),
+    ({"train_set": "A", "eval_slice": "x", "value": 1, "seed": 99999999999999999999}, "record 2: seed 99999999999999999999 is outside 0..4294967295"),
+    ({"train_set": "A", "eval_slice": "x", "value": 1, "seed": -1}, "record 2: seed -1 is outside"),
+    ({"train_set": "A", "eval_slice": "x", "value": 1, "seed": 2 ** 32}, "record 2: seed 4294967296 is outside"),
+    ({"train_set": "A", "eval_slice": "x", "value": 1, "seed": 1.5}, "record 2: seed 1.5 is not an integer"),
+    ({"train_set": "A", "eval_slice": "x", "value": 1, "seed": True}, "record 2: seed true is not an integer"),
+    ({"train_set": "A", "eval_slice": "x", "value": 1, "seed": "1e3"}, "record 2: seed '1e3' is not an integer"),
+])
+def test_json_records_of_the_wrong_type_are_refused_whole(tmp_path, record, needle):
+    db = tmp_path / "g.db"
+    assert invoke(db, "import-grid", str(seed_file("toy_grid.csv")), "--world", "toy").exit_code == 0
+    before = dump(db)
+    cells = [{"train_set": "B", "eval_slice": "x", "value": 0.5}, record]
+    result = invoke(db, "import-grid", str(write(tmp_path / "bad.json", json.dumps(cells))), "--world", "bad")
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.output
+    assert dump(db) == before
+
+
+@pytest.mark.parametrize("seed,needle", [
+    ("-1", "line 3: seed -1 is outside 0..4294967295"), ("99999999999999999999", "line 3: seed 99999999999999999999"),
+    ("4294967296", "line 3: seed 4294967296 is outside"), ("2.5", "line 3: seed '2.5' is not an integer"),
+])
+def test_csv_seeds_outside_random_states_range_are_refused(tmp_path, seed, needle):
+    db = tmp_path / "g.db"
+    assert invoke(db, "import-grid", str(seed_file("toy_grid.csv")), "--world", "toy").exit_code == 0
+    before = dump(db)
+    body = f"train_set,eval_slice,value,seed\nA,x,0.5,0\nB,x,0.5,{seed}\n"
+    result = invoke(db, "import-grid", str(write(tmp_path / "bad.csv", body)), "--world", "bad")
+    assert result.exit_code == 2 and needle in result.output and len(result.output.strip().splitlines()) == 1, \
+        result.output
+    assert dump(db) == before
+
+
+def test_the_largest_seed_imports(store, tmp_path):
+    body = "train_set,eval_slice,value,seed\nA,x,0.5,4294967295\nA,x,0.7,0\n"
+    import_grid(store, write(tmp_path / "g.csv", body), "g")
+    assert table_of(store, "g", seed=4294967295).column("x")[1] == 0.5
+
+
+@pytest.mark.parametrize("labels", [["CM", "C", "M"], ["MC", "M", "C"], ["CMW", "CM", "C", "M", "W"]])
+def test_in_a_letters_file_cm_beside_c_and_m_is_the_units_c_and_m(store, tmp_path, labels):
+    body = "train_set,eval_slice,value\n" + "".join(f"{t},x,{k / 10}\n" for k, t in enumerate(labels))
+    import_grid(store, write(tmp_path / "g.csv", body), "g")
+    table = table_of(store, "g")
+    assert table.letters == sorted(set("".join(labels)))
+    full = table.mask_of(labels[0])
+    assert full.bit_count() == len(labels[0]) and table.column("x")[full] == 0.0
+
+
+@pytest.mark.parametrize("labels,line", [(["code", "C", "M", "CM"], 5), (["C+M", "web", "CM"], 4),
+                                         (["MW", "M", "W", "math"], 2)])
+def test_in_a_names_file_cm_beside_c_and_m_is_ambiguous(store, tmp_path, labels, line):
+    body = "train_set,eval_slice,value\n" + "".join(f"{t},x{k},0.5\n" for k, t in enumerate(labels))
+    with pytest.raises(CfgraphError, match=f"line {line}: '(CM|MW)' could be one unit or the units"):
+        import_grid(store, write(tmp_path / "g.csv", body), "g")
+    with store.session() as session:
+        assert find_world(session, "g") is None

@@ -638,3 +638,211 @@ def test_internal_errors_show_no_traceback(app, monkeypatch):
     assert response.status_code == 500
     assert "secret detail" not in text(response) and "Traceback" not in text(response)
     assert json.loads(app.test_client().get("/api/worlds").get_data())["status"] == 500
+
+
+# ------------------------------------------------- seeds, slices, numbers, layout
+
+#: Three seeds of a full 3-unit grid on slice "all": v(mask) for masks 0..7. The empty set
+#: scores a tiny negative R^2 (as a regression baseline does), which must not print as -0.000.
+SEEDS3 = {0: [-1e-5, 0.5, 0.4, 0.7, 0.3, 0.6, 0.5, 0.8],
+          1: [-1e-5, 0.6, 0.4, 0.8, 0.3, 0.7, 0.5, 0.9],
+          2: [-1e-5, 0.7, 0.5, 0.9, 0.3, 0.8, 0.6, 1.0]}
+#: Student-t 97.5% quantile with 2 degrees of freedom (three seeds).
+T_2 = 4.302652729911275
+LONG_CSV = "/data/some/quite/long/directory/name/for/datasets/iris_measurements_2024_cleaned_v2.csv"
+
+
+@pytest.fixture(scope="module")
+def seeds_db(tmp_path_factory):
+    """"s3" (3 units, 3 seeds, metric r2), "named" (named units; slice code-bench holds cells only
+    for another metric), "wide" (a CSV path and a dotted model), and the related-work snapshot."""
+    from cfgraph.semble import service
+    from cfgraph.store import catalog
+    from cfgraph.tables import SliceSpec, UnitSpec
+
+    path = tmp_path_factory.mktemp("seeds") / "seeds.db"
+    store = open_store(path)
+    with store.transaction() as session:
+        for name, dataset, model in (("s3", "diabetes", "ridge"),
+                                     ("wide", LONG_CSV, "sklearn.naive_bayes.GaussianNB")):
+            world = catalog.create_world(session, name, kind="trained", units=[UnitSpec(u) for u in "ABC"],
+                                         slices=[SliceSpec("all")], metric="r2", eval_slices="units",
+                                         dataset=dataset, model_spec=model,
+                                         spec={"metrics": ["r2"], "seeds": sorted(SEEDS3)})
+            ids, sids = cells.node_ids(session, world), cells.slice_ids(session, world)
+            cells.write_cells(session, [
+                {"node_id": int(ids[m]), "slice_id": sids["all"], "metric": "r2", "seed": seed, "value": v,
+                 "fit_seconds": 0.0, "status": "ok"}
+                for seed, grid in SEEDS3.items() for m, v in enumerate(grid)])
+    grid = path.parent / "named.csv"
+    with open(grid, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["train_set", "eval_slice", "value", "metric"])
+        for label, value in (("∅", 0.3), ("code", 0.4), ("math", 0.45), ("code+math", 0.6)):
+            writer.writerow([label, "overall", value, "accuracy"])
+            if label != "∅":
+                writer.writerow([label, "code-bench", value / 2, "pass_rate"])
+    import_grid(store, grid, "named")
+    service.import_snapshot(store, resource_dir("seed_data") / "semble_snapshot.json")
+    store.close()
+    return path
+
+
+@pytest.fixture
+def seeds_client(seeds_db):
+    app = create_app({"DATABASE_URL": str(seeds_db), "TESTING": True})
+    yield app.test_client()
+    app.extensions["cfgraph.store"].close()
+
+
+def _node_titles(body: str) -> dict[str, str]:
+    return dict(re.findall(r'data-label="([^"]+)"><g class="node[^"]*"><title>[^:]+: ([^<]*)</title>', body))
+
+
+def test_lattice_shows_the_mean_over_seeds_with_intervals_and_seed_links(seeds_client):
+    half = T_2 * 0.1 / np.sqrt(3)
+    body = text(seeds_client.get("/world/s3/graph?node=A"))
+    assert "mean over n = 3 seeds" in body and "seed 0 ·" not in body
+    titles = _node_titles(body)
+    assert titles["A"] == f"0.600 ± {half:.3f} (n=3)" and titles["AB"] == f"0.800 ± {half:.3f} (n=3)"
+    assert titles["C"] == "0.300 ± 0.000 (n=3)" and len(titles) == 8
+    assert re.search(r'id="node-value">0\.6000</strong>\s*<span id="node-interval">± ' + f"{half:.3f}", body)
+    links = re.search(r'id="seed-links">(.*?)</p>', body, re.S).group(1)
+    assert re.search(r'href="/world/s3/graph\?node=A"\s+aria-current="true">mean over seeds</a>', links)
+    for s in (0, 1, 2):
+        assert f'node=A&amp;seed={s}" >seed {s}</a>' in links
+    api = seeds_client.get("/api/worlds/s3/graph?node=A").json
+    assert api["seed"] is None and api["seeds"] == [0, 1, 2]
+    assert api["value"] == pytest.approx(0.6) and api["half_width"] == pytest.approx(half) and api["n"] == 3
+    assert {d["train_set"]: d["value"] for d in api["up"]} == pytest.approx({"AB": 0.8, "AC": 0.7})
+    # one seed, named: that seed's cells and no interval
+    one = text(seeds_client.get("/world/s3/graph?node=A&seed=2"))
+    assert _node_titles(one)["A"] == "0.7000" and "mean over n =" not in one
+    assert re.search(r'seed=2" aria-current="true">seed 2</a>', one)
+    assert seeds_client.get("/api/worlds/s3/graph?node=A&seed=1").json["value"] == pytest.approx(0.6)
+    assert seeds_client.get("/api/worlds/s3/graph?node=A&seed=0").json["value"] == pytest.approx(0.5)
+
+
+def test_lattice_lens_tables_carry_the_interval_of_each_score(seeds_client):
+    half = T_2 * 0.1 / np.sqrt(3)
+    body = text(seeds_client.get("/world/s3/graph?lens=permutation&order=ABC"))
+    lens = re.search(r'<section id="lens">.*?</section>', body, re.S).group(0)
+    assert f'<td title="0.600 ± {half:.3f} (n=3)">0.6000</td>' in lens  # step 1 adds A
+    assert f'<td title="0.800 ± {half:.3f} (n=3)">0.8000</td>' in lens  # step 2: AB
+    path = re.search(r'<section id="path">.*?</section>', body, re.S).group(0)
+    assert '<td title="0.000 ± 0.000 (n=3)">0.0000</td>' in path  # ∅: three equal seeds, no spread
+
+
+def test_large_world_across_seeds_reads_only_the_shown_nodes(seeds_db, monkeypatch):
+    """Beyond the whole-diagram limit the seed stack covers the neighbourhood, not 2^n masks."""
+    import cfgraph.seeds
+
+    def refuse(*_a, **_k):
+        raise AssertionError("read the whole lattice")
+
+    read = []
+    cells_at = cells.cells_at
+
+    def record(session, world, masks, *args, **kwargs):
+        read.append(sorted(set(int(m) for m in masks)))
+        return cells_at(session, world, masks, *args, **kwargs)
+
+    for name in ("lattice_table", "slice_column"):
+        monkeypatch.setattr(cells, name, refuse)
+    monkeypatch.setattr(cfgraph.seeds, "load_seed_stack", refuse)
+    monkeypatch.setattr(cells, "cells_at", record)
+    app = create_app({"DATABASE_URL": str(seeds_db), "TESTING": True, "WHOLE_LATTICE_MAX_UNITS": 2})
+    body = text(app.test_client().get("/world/s3/graph?node=A&path=∅,A"))
+    assert len(_node_titles(body)) == 1 + 2 + 1  # A, AB and AC above, ∅ below
+    assert _node_titles(body)["AB"].startswith("0.800 ± ")
+    assert read and len(read) == 3 and all(m == [0, 1, 3, 5] for m in read)  # one read per seed
+    app.extensions["cfgraph.store"].close()
+
+
+def test_grid_counts_the_cells_of_every_seed(seeds_client):
+    across = text(seeds_client.get("/world/s3/grid"))
+    assert '<span id="cell-count">24 of 24 cells stored over 3 seeds (8 per seed)</span>' in across
+    one = text(seeds_client.get("/world/s3/grid?seed=1"))
+    assert '<span id="cell-count">8 of 8 cells stored</span>' in one
+    named = text(seeds_client.get("/world/named/grid"))
+    assert '<span id="cell-count">4 of 8 cells stored</span>' in named  # the pass_rate cells are another metric
+
+
+def test_panel_says_its_answers_use_the_mean_over_seeds(seeds_client):
+    for path in ("/world/s3/grid", "/world/s3/grid/panel?cell=AB:all"):
+        assert text(seeds_client.get(path)).count('id="panel-seeds"') == 1
+    assert "mean over n = 3 seeds" in text(seeds_client.get("/world/s3/grid/panel"))
+    assert 'id="panel-seeds"' not in text(seeds_client.get("/world/s3/grid/panel?seed=0"))
+
+
+def test_values_charts_open_on_all_else_the_first_complete_slice(seeds_client, client):
+    slices = [s["name"] for s in seeds_client.get("/api/worlds/named").json["slices"]]
+    assert slices[-1] == "code-bench"  # the last slice has no cells for the world's metric
+    named = text(seeds_client.get("/world/named/values"))
+    assert re.search(r"<option selected>overall</option>", named) and "Scaling curve on slice overall" in named
+    assert named.count("<rect class=\"s") >= 4 * 3  # the bars are drawn (code-bench has no accuracy cells)
+    assert seeds_client.get("/api/worlds/named/scaling").json["present"] == [1, 2, 1]
+    iris = text(client.get("/world/iris/values"))  # slices A..D then all
+    assert "<option selected>all</option>" in iris
+
+
+def test_no_negative_zero_on_any_page(seeds_client):
+    grid = text(seeds_client.get("/world/s3/grid"))
+    row = re.search(r'data-t="∅"[^>]*>∅</th>(.*?)</tr>', grid).group(1)
+    assert ">0.000</td>" in row and 'title="0.000 ± 0.000 (n=3)"' in row
+    for path in ("/world/s3/grid?cell=∅:all", "/world/s3/graph", "/world/s3/graph?lens=layer&k=0",
+                 "/world/s3/graph?lens=ablation&node=A", "/world/s3/values", "/world/s3/node/∅",
+                 "/world/s3/grid?seed=0"):
+        body = text(seeds_client.get(path))
+        assert not re.search(r"-0\.0+(?![0-9])", body), path
+
+
+def test_chart_ticks_stay_clear_of_the_axis_title():
+    from cfgraph.web.charts import TICK_CHAR_PX, bar_chart, line_chart
+
+    for chart in (bar_chart(["A", "B"], [("shapley", [-100000.0, -20000.0])]),
+                  line_chart([0, 1, 2], [("mean", [-512345.0, -400000.0, -300000.0])])):
+        labels = [t for _, t in chart["yticks"]]
+        assert all(len(t) <= 8 for t in labels), labels
+        widest = max(len(t) for t in labels)
+        # tick labels end 6 px left of the axis; the rotated title is drawn around x = 12
+        assert chart["frame"].x0 - 6 - TICK_CHAR_PX * widest >= 20
+    assert [t for _, t in bar_chart(["A"], [("v", [-100000.0])])["yticks"]][:2] == ["-1e+05", "-8e+04"]
+    assert [t for _, t in bar_chart(["A"], [("v", [0.25])])["yticks"]] == ["0", "0.05", "0.1", "0.15", "0.2",
+                                                                          "0.25"]
+
+
+def test_number_filter_never_prints_negative_zero(app):
+    with app.app_context():
+        num, signed = app.jinja_env.filters["num"], app.jinja_env.filters["signed"]
+        assert (num(-0.00001, 3), num(-0.0), num(-0.0012, 3), num(float("nan")), num(7)) == \
+               ("0.000", "0.0000", "-0.001", "", "7")
+        assert (signed(-0.00001), signed(0.0125)) == ("+0.0000", "+0.0125")
+
+
+def test_home_table_scrolls_in_its_wrapper_and_shortens_paths(seeds_client):
+    body = text(seeds_client.get("/"))
+    wrapped = re.search(r'<div class="table-wrap">\s*<table class="data worlds" id="worlds">.*?</table>\s*</div>',
+                        body, re.S)
+    assert wrapped
+    assert f'<td class="long" title="{LONG_CSV}">iris_measurements_2024_cleaned_v2.csv</td>' in body
+    css = (resource_dir("templates") / "static" / "cfgraph.css").read_text()
+    assert re.search(r"\.table-wrap \{[^}]*overflow-x: auto", css)
+    assert ' style="' not in body
+
+
+def test_related_shelves_list_each_topic_once(seeds_client):
+    data = seeds_client.get("/api/related").json
+    assert data["shelves"]
+    for shelf in data["shelves"]:
+        labels = [t["label"].casefold() for t in shelf["topics"]]
+        assert len(labels) == len(set(labels)), (shelf["title"], labels)
+    valuation = next(s for s in data["shelves"] if s["title"] == "Data valuation")
+    banzhaf = [t for t in valuation["topics"] if t["label"] == "Banzhaf value"]
+    assert len(banzhaf) == 1 and banzhaf[0]["kind"] == "questions"  # the question's link is kept
+    page = text(seeds_client.get("/related"))
+    covers = re.search(r'id="shelf-data-valuation".*?<p class="meta">Covers:(.*?)</p>', page, re.S).group(1)
+    assert covers.count(">Banzhaf value</a>") == 1
+    # filtering by the glossary term still finds the shelf whose repeat was dropped
+    by_term = seeds_client.get("/api/related?topic=banzhaf-value").json
+    assert "Data valuation" in [s["title"] for s in by_term["shelves"]]

@@ -275,3 +275,40 @@ def test_a_classification_table_with_text_and_gaps_trains_logistic_regression(st
     model.fit(data.X[train], data.y[train])
     grid = cells(store, "churn", "accuracy")
     assert grid[("AB", "all", 0)] == (pytest.approx(model.score(data.X[test], data.y[test]), abs=1e-12), "ok")
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(seeds=[2 ** 32]), "seed 4294967296"), (dict(seeds=[0, 99999999999999999999]), "seed 99999999999999999999"),
+    (dict(seeds=[-1]), "seed -1"), (dict(seed=2 ** 32), "split seed 4294967296"), (dict(seed=-5), "split seed -5"),
+    (dict(seeds=[1.5]), "seed 1.5"), (dict(seed=True), "split seed True"),
+])
+def test_seeds_outside_random_states_range_are_refused_by_the_spec(kwargs, needle):
+    with pytest.raises(CfgraphError) as caught:
+        make_spec(dataset="iris", **kwargs)
+    assert needle in str(caught.value) and "up to 4294967295" in str(caught.value)
+
+
+def test_the_largest_seeds_make_a_spec():
+    spec = make_spec(dataset="iris", seeds=[2 ** 32 - 1, 0], seed=2 ** 32 - 1)
+    assert spec["seeds"] == [0, 2 ** 32 - 1] and spec["seed"] == 2 ** 32 - 1
+
+
+@pytest.mark.parametrize("edit", ["last", "first", "append"])
+def test_resuming_on_an_edited_csv_says_the_file_changed(store, tmp_path, edit):
+    lines = ["f1,label"] + [f"{i},{'a' if i % 3 else 'b'}" for i in range(60)]
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join(lines) + "\n")
+    spec = make_spec(csv_path=str(path), target="label", group_by="random", units=2, model="tree")
+    build_world(store, "m", spec, progress=False)
+    edited = {"last": lines[:-1] + ["59,b"], "first": [lines[0], "0,a"] + lines[2:], "append": lines + ["60,b"]}[edit]
+    path.write_text("\n".join(edited) + "\n")
+    cells_before = len(cells(store, "m"))
+    for again in (spec, {**spec, "seeds": [0, 1]}):
+        with pytest.raises(CfgraphError) as caught:
+            build_world(store, "m", again, progress=False)
+        assert "before the file changed" in str(caught.value) and "choose another world name" in str(caught.value)
+    with pytest.raises(CfgraphError, match="different recipe"):  # the file and the model: not only the file
+        build_world(store, "m", {**spec, "model": "gnb"}, progress=False)
+    assert len(cells(store, "m")) == cells_before
+    report = build_world(store, "m", spec, replace=True, progress=False)
+    assert report.failed == 0

@@ -50,10 +50,15 @@ def related():
 @click.option("--plc", default=xrpc.DEFAULT_PLC, show_default=True, metavar="URL", help="PLC directory.")
 @click.option("--timeout", default=xrpc.DEFAULT_TIMEOUT, show_default=True,
               type=click.FloatRange(min=0, min_open=True, max=600), callback=lambda _c, _p, v: _finite(v),
-              help="Seconds per request (at most 600).")
+              help="Seconds each request may take in all: connect, headers and body (at most 600).")
 @click.pass_context
 def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeout):
-    """Fetch the shelves from the user's repository and replace the stored copy (one transaction)."""
+    """Fetch the shelves from the user's repository and replace the stored copy (one transaction).
+
+    Each answer is capped at 4 MiB (MAX_RESPONSE_BYTES in cfgraph.semble.transport),
+    counted as received and once decompressed; a larger one fails the refresh,
+    which then changes nothing. A record that cannot be read is skipped with its reason.
+    """
     from cfgraph.semble import service as related_service
 
     store = store_of(ctx)

@@ -16,11 +16,16 @@ two ``---`` lines carrying citation fields; the rest of the text is the note::
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
 import yaml
 
+from cfgraph.semble.untrusted import is_valid_text, one_line
+
+#: Numbers in ``extra`` must be exact in JSON (and in a browser): |n| <= 2**53, finite.
+EXTRA_INT_MAX = 2**53
 #: Fields read from the front matter; any other scalar key goes to ``extra``.
 STRING_FIELDS = ("citation_key", "entry_type", "title", "venue", "doi", "abstract")
 FIELD_LIMITS = {"citation_key": 200, "entry_type": 50, "doi": 300}
@@ -90,7 +95,12 @@ def parse_note(text: str) -> Citation:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or type(exc).__name__
         where = f" at line {mark.line + 2}" if mark is not None else ""
-        raise FrontMatterError(f"broken YAML front matter: {problem}{where}") from None
+        raise FrontMatterError(f"broken YAML front matter: {one_line(problem, 100)}{where}") from None
+    except RecursionError:
+        raise FrontMatterError("broken YAML front matter: nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # values YAML reads but Python cannot hold
+        # e.g. "date: 2019-02-30" (no such day) or an integer of more than 4,300 digits
+        raise FrontMatterError(f"broken YAML front matter: {one_line(exc, 100)}") from None
     if data is None:
         return Citation(text=body)
     if not isinstance(data, dict):
@@ -102,9 +112,29 @@ def parse_note(text: str) -> Citation:
     citation.tags = _string_list(data, "tags", split=",")
     citation.year = _year(data)
     known = set(STRING_FIELDS) | {"authors", "author", "tags", "year"}
-    extra = {str(k): _plain(v) for k, v in data.items() if k not in known and _is_scalar(v)}
+    extra = {_text(str(k), "key"): _extra_value(k, v)
+             for k, v in data.items() if k not in known and _is_scalar(v)}
     citation.extra = extra or None
     return citation
+
+
+def _text(text: str, name: str) -> str:
+    """``text``, if it can be stored (no unpaired surrogate, e.g. from a YAML ``"\\ud800"``)."""
+    if not is_valid_text(text):
+        raise FrontMatterError(f"front matter {name} is not valid Unicode (an unpaired surrogate)")
+    return text
+
+
+def _extra_value(key, value):
+    """A scalar of ``extra`` as stored in JSON; refuse numbers JSON cannot carry exactly."""
+    value = _plain(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int) and abs(value) > EXTRA_INT_MAX:
+        raise FrontMatterError(f"front matter field {one_line(repr(key), 60)} is an integer too large to store")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FrontMatterError(f"front matter field {one_line(repr(key), 60)} is not a finite number")
+    return _text(value, f"field {one_line(repr(key), 60)}") if isinstance(value, str) else value
 
 
 def _is_scalar(value) -> bool:
@@ -121,7 +151,7 @@ def _scalar_string(data: dict, name: str) -> str | None:
         return None
     if isinstance(value, bool) or not _is_scalar(value):
         raise FrontMatterError(f"front matter field {name!r} is not a string")
-    text = str(_plain(value)).strip()
+    text = _text(str(_plain(value)).strip(), f"field {name!r}")
     limit = FIELD_LIMITS.get(name)
     if limit is not None and len(text) > limit:
         raise FrontMatterError(f"front matter field {name!r} is longer than {limit} characters")
@@ -139,7 +169,7 @@ def _string_list(data: dict, name: str, split: str) -> list[str] | None:
         items = [str(v) for v in value]
     else:
         raise FrontMatterError(f"front matter field {name!r} is not a list of strings")
-    items = [item.strip() for item in items if item.strip()]
+    items = [_text(item.strip(), f"field {name!r}") for item in items if item.strip()]
     return items or None
 
 
@@ -147,7 +177,7 @@ def _year(data: dict) -> int | None:
     value = data.get("year")
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 4:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1000 <= value <= 2999:
         raise FrontMatterError("front matter field 'year' is not a year")

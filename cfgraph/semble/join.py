@@ -14,6 +14,10 @@ from datetime import datetime, timezone
 
 from cfgraph.semble import lexicon
 from cfgraph.semble.frontmatter import FrontMatterError, parse_note
+from cfgraph.semble.untrusted import UnreadableRecord, one_line
+
+#: Longest at-uri kept in a skip's log row (a skipped record's uri is unchecked data).
+SKIP_URI_MAX = 600
 
 DEFAULT_PREFIX = "dc:"
 
@@ -25,6 +29,12 @@ class Skip:
     nsid: str | None
     uri: str | None
     reason: str
+
+    @classmethod
+    def of(cls, nsid, uri, reason) -> Skip:
+        """A skip whose fields, taken from unchecked data, are one storable line each."""
+        return cls(None if nsid is None else one_line(nsid, 200),
+                   None if uri is None else one_line(uri, SKIP_URI_MAX), one_line(reason, 300))
 
     def __str__(self) -> str:
         return f"{self.uri or '(no uri)'}: {self.reason}"
@@ -98,6 +108,9 @@ def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
     parsed: dict[str, dict] = {nsid: {} for nsid in lexicon.NSIDS}
 
     for nsid, record in listed:
+        if isinstance(record, UnreadableRecord):
+            skip(Skip.of(nsid, record.uri, record.reason))
+            continue
         uri = record.get("uri") if isinstance(record, dict) else None
         uri = uri if isinstance(uri, str) else None
         try:
@@ -113,7 +126,7 @@ def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
             if isinstance(item, lexicon.NoteCard):
                 item = (item, parse_note(item.text))
         except (lexicon.InvalidRecord, FrontMatterError) as exc:
-            skip(Skip(nsid, uri, str(exc)))
+            skip(Skip.of(nsid, uri, str(exc)))
             continue
         parsed[nsid][uri] = item
 
@@ -137,17 +150,17 @@ def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
         if link.uri in removed:
             continue  # taken off the shelf by a collectionLinkRemoval
         if link.collection_uri not in collections:
-            skip(Skip(lexicon.COLLECTION_LINK, link.uri, f"links to a missing collection {link.collection_uri}"))
+            skip(Skip.of(lexicon.COLLECTION_LINK, link.uri, f"links to a missing collection {link.collection_uri}"))
             continue
         if link.card_uri in note_cards:
-            skip(Skip(lexicon.COLLECTION_LINK, link.uri, f"links to a note card, not a URL card {link.card_uri}"))
+            skip(Skip.of(lexicon.COLLECTION_LINK, link.uri, f"links to a note card, not a URL card {link.card_uri}"))
             continue
         if link.card_uri not in url_cards:
-            skip(Skip(lexicon.COLLECTION_LINK, link.uri, f"links to a missing card {link.card_uri}"))
+            skip(Skip.of(lexicon.COLLECTION_LINK, link.uri, f"links to a missing card {link.card_uri}"))
             continue
         pair = (link.collection_uri, link.card_uri)
         if pair in placed:
-            skip(Skip(lexicon.COLLECTION_LINK, link.uri, "duplicate link: the card is already on this shelf"))
+            skip(Skip.of(lexicon.COLLECTION_LINK, link.uri, "duplicate link: the card is already on this shelf"))
             continue
         placed.add(pair)
         if link.collection_uri not in selected:
@@ -165,10 +178,10 @@ def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
 
     for uri, (note, citation) in note_cards.items():
         if note.parent_uri in note_cards:
-            skip(Skip(lexicon.CARD, uri, f"parent card is itself a note {note.parent_uri}"))
+            skip(Skip.of(lexicon.CARD, uri, f"parent card is itself a note {note.parent_uri}"))
             continue
         if note.parent_uri not in url_cards:
-            skip(Skip(lexicon.CARD, uri, f"parent card is missing {note.parent_uri}"))
+            skip(Skip.of(lexicon.CARD, uri, f"parent card is missing {note.parent_uri}"))
             continue
         if note.parent_uri not in result.cards:
             continue  # its card is on no selected shelf

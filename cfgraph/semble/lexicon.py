@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+from cfgraph.semble.untrusted import is_valid_text
+
 COLLECTION = "network.cosmik.collection"
 CARD = "network.cosmik.card"
 COLLECTION_LINK = "network.cosmik.collectionLink"
@@ -162,6 +164,8 @@ def http_url(value, field: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidRecord(f"{field} is missing or not a string")
+    if not is_valid_text(value):
+        raise InvalidRecord(f"{field} is not valid Unicode (an unpaired surrogate)")
     if len(value) > MAX_URL_LENGTH:
         raise InvalidRecord(f"{field} is longer than {MAX_URL_LENGTH} characters")
     if _CONTROL.search(value):
@@ -199,6 +203,8 @@ def _string(value: dict, field: str, *, required: bool = False, max_bytes: int |
     text = value[field]
     if not isinstance(text, str):
         raise InvalidRecord(f"field {name} is not a string")
+    if not is_valid_text(text):
+        raise InvalidRecord(f"field {name} is not valid Unicode (an unpaired surrogate)")
     if max_bytes is not None and utf8_length(text) > max_bytes:
         raise InvalidRecord(f"field {name} is longer than {max_bytes} bytes")
     return text
@@ -226,7 +232,7 @@ def _strong_ref(value: dict, field: str, *, required: bool = True) -> str | None
         return None
     if not isinstance(ref, dict):
         raise InvalidRecord(f"field {field} is not a strong reference")
-    if not isinstance(ref.get("cid"), str) or not ref["cid"]:
+    if not isinstance(ref.get("cid"), str) or not ref["cid"] or not is_valid_text(ref["cid"]):
         raise InvalidRecord(f"field {field}.cid is missing or not a string")
     try:
         parse_at_uri(ref.get("uri"))
@@ -243,7 +249,7 @@ def _envelope(record, nsid: str) -> tuple[str, str, str, dict]:
     if uri.nsid != nsid:
         raise InvalidRecord(f"record of another NSID ({uri.nsid}) listed as {nsid}")
     cid = record.get("cid")
-    if not isinstance(cid, str) or not cid or len(cid) > 128:
+    if not isinstance(cid, str) or not cid or len(cid) > 128 or not is_valid_text(cid):
         raise InvalidRecord("cid is missing or not a string")
     value = record.get("value")
     if not isinstance(value, dict):

@@ -10,7 +10,6 @@ stored related work exactly as it was.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from cfgraph.semble.join import (
     utcnow,
 )
 from cfgraph.semble.lexicon import InvalidRecord, parse_at_uri
+from cfgraph.semble.untrusted import UnreadableListing, one_line, parse_listing
 from cfgraph.store.related_models import (
     RelatedCard,
     RelatedCollection,
@@ -121,7 +121,7 @@ def apply_related(session: Session, related: RelatedSet, source: str, selection:
     report.shelves, report.cards = len(related.collections), len(related.cards)
     report.notes, report.links = len(related.notes), len(related.links)
 
-    log = RelatedRefresh(source=source[:1000], did=related.did, selection=selection, started_at=started_at,
+    log = RelatedRefresh(source=one_line(source, 1000), did=related.did, selection=selection, started_at=started_at,
                          finished_at=utcnow(), added=report.added, updated=report.updated,
                          removed=report.removed, skipped=report.skipped)
     session.add(log)
@@ -195,6 +195,11 @@ def read_records_file(path) -> tuple[str, list[tuple[None, dict]]]:
     listed : list of (None, dict)
         Records ready for :func:`~cfgraph.semble.join.join_records` (NSID taken from each at-uri).
 
+    Records are parsed one by one: a record that cannot be parsed (nested too
+    deeply) is kept as an :class:`~cfgraph.semble.untrusted.UnreadableRecord`,
+    which the join skips with its reason. Invalid UTF-8 is kept as unpaired
+    surrogates, which fail the checks of the record holding them.
+
     Raises
     ------
     CfgraphError
@@ -202,13 +207,13 @@ def read_records_file(path) -> tuple[str, list[tuple[None, dict]]]:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_listing(path.read_bytes())
     except FileNotFoundError:
         raise CfgraphError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CfgraphError(f"cannot read {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise CfgraphError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    except OSError as exc:
+        raise CfgraphError(f"cannot read {path}: {one_line(exc)}") from None
+    except UnreadableListing as exc:
+        raise CfgraphError(f"{path} is {one_line(exc)}") from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list):
         raise CfgraphError(f"{path} has no \"records\" list (expected {{\"did\": ..., \"records\": [...]}})")
     did = data.get("did")

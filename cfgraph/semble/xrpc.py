@@ -6,9 +6,17 @@ document (did:plc from a PLC directory, did:web from ``/.well-known/did.json``),
 and the PDS is the document's ``#atproto_pds`` service. Records are listed with
 ``com.atproto.repo.listRecords``, 100 per page, following the cursor.
 
+Every request goes through a :class:`~cfgraph.semble.transport.BoundedTransport`:
+``timeout`` bounds the whole exchange (connect, headers and body), and an answer
+larger than :data:`~cfgraph.semble.transport.MAX_RESPONSE_BYTES`, raw or
+decompressed, is refused. Pages are parsed record by record, so one record that
+cannot be parsed is skipped with its reason rather than failing its page.
+
 Every failure (timeout, refused connection, 4xx/5xx, 429 past the retry budget,
-invalid JSON) is raised as a :class:`~cfgraph.errors.CfgraphError` whose message
-is one line naming the server and the call.
+invalid JSON, an oversized answer or cursor) is raised as a
+:class:`~cfgraph.errors.CfgraphError` whose message is one line naming the server
+and the call; what the server said is quoted through
+:func:`~cfgraph.semble.untrusted.one_line`.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from cfgraph.errors import CfgraphError
-from cfgraph.semble.lexicon import NSIDS
+from cfgraph.semble.lexicon import NSIDS, InvalidRecord, http_url
+from cfgraph.semble.transport import BoundedTransport, ResponseRefused
+from cfgraph.semble.untrusted import UnreadableListing, UnreadableRecord, is_valid_text, one_line, parse_listing
 
 if TYPE_CHECKING:
     from atproto_client import Client
@@ -43,6 +53,9 @@ MAX_RETRIES = 2
 MAX_RETRY_WAIT = 30.0
 #: Waits this long on a 429 without Retry-After (doubling per retry).
 DEFAULT_RETRY_WAIT = 1.0
+#: A cursor longer than this (characters) is refused: atproto cursors are short
+#: tokens (a record key is at most 512 characters), and each is sent back in a URL.
+MAX_CURSOR_LENGTH = 1024
 
 _HANDLE = re.compile(
     r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -65,7 +78,8 @@ def check_handle(handle: str) -> str:
     """
     handle = handle.strip().removeprefix("@")
     if not _HANDLE.match(handle):
-        raise CfgraphError(f"not a handle: {handle!r} (expected a domain name like alice.bsky.social)")
+        raise CfgraphError(f"not a handle: {one_line(repr(handle), 120)} "
+                           f"(expected a domain name like alice.bsky.social)")
     return handle.lower()
 
 
@@ -79,53 +93,42 @@ def check_did(did: str) -> str:
     """
     match = _DID.match(did.strip())
     if match is None:
-        raise CfgraphError(f"not a DID: {did!r} (expected did:plc:... or did:web:...)")
+        raise CfgraphError(f"not a DID: {one_line(repr(did), 120)} (expected did:plc:... or did:web:...)")
     if match["method"] not in ("plc", "web"):
-        raise CfgraphError(f"unsupported DID method did:{match['method']} (atproto uses did:plc and did:web)")
+        raise CfgraphError(f"unsupported DID method did:{one_line(match['method'], 40)} "
+                           f"(atproto uses did:plc and did:web)")
     return did.strip()
 
 
-class DeadlineTransport(httpx.BaseTransport):
-    """An httpx transport that bounds a whole request, body included.
+def _client(base_url: str, timeout: float, raw: bool = False) -> Client:
+    """An SDK client whose requests go through a :class:`~cfgraph.semble.transport.BoundedTransport`.
 
-    httpx's timeouts bound each network read, so a server that sends a byte
-    every few seconds could hold a request for ever; here the body's stream
-    raises ``httpx.ReadTimeout`` once ``seconds`` have passed since the request.
+    With ``raw``, queries answer the body's bytes unparsed (see :func:`_list_page`).
     """
-
-    def __init__(self, seconds: float, inner: httpx.BaseTransport | None = None):
-        self.seconds = seconds
-        self.inner = inner or httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        deadline = time.monotonic() + self.seconds
-        response = self.inner.handle_request(request)
-        response.stream = _DeadlineStream(response.stream, deadline, request, self.seconds)
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class _DeadlineStream(httpx.SyncByteStream):
-    def __init__(self, stream, deadline: float, request: httpx.Request, seconds: float):
-        self.stream, self.deadline, self.request, self.seconds = stream, deadline, request, seconds
-
-    def __iter__(self):
-        for chunk in self.stream:
-            if time.monotonic() > self.deadline:
-                raise httpx.ReadTimeout(f"the answer took more than {self.seconds:g} s", request=self.request)
-            yield chunk
-
-    def close(self) -> None:
-        self.stream.close()
-
-
-def _client(base_url: str, timeout: float) -> Client:
     from atproto_client import Client
     from atproto_client.request import Request
 
-    return Client(base_url=base_url, request=Request(timeout=timeout, transport=DeadlineTransport(timeout)))
+    request_class = _raw_request_class() if raw else Request
+    return Client(base_url=base_url, request=request_class(timeout=timeout, transport=BoundedTransport(timeout)))
+
+
+def _raw_request_class():
+    from atproto_client.request import Request, Response
+
+    class RawRequest(Request):
+        """The SDK's Request (its error handling included), answering a body as bytes.
+
+        The SDK parses a JSON body as a whole, so one record nested too deeply or
+        holding invalid UTF-8 would fail its page; the listing is parsed here
+        instead, record by record (:func:`~cfgraph.semble.untrusted.parse_listing`).
+        """
+
+        def get(self, *args, **kwargs) -> Response:
+            response = self._send_request("GET", *args, **kwargs)
+            return Response(success=True, status_code=response.status_code, content=response.content,
+                            headers={k.lower(): v for k, v in response.headers.items()})
+
+    return RawRequest
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
@@ -135,12 +138,12 @@ def _transport_errors() -> tuple[type[Exception], ...]:
     return (AtProtocolError, ValueError, httpx.HTTPError)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def xrpc_error(exc: Exception, call: str, server: str, timeout: float) -> CfgraphError:
-    """Translate an SDK or transport exception into a one-line CfgraphError."""
+    """Translate an SDK or transport exception into a one-line CfgraphError.
+
+    Whatever the server said (an error body, a reason) is quoted through
+    :func:`~cfgraph.semble.untrusted.one_line`: one line of bounded length.
+    """
     from atproto_client.exceptions import (
         InvokeTimeoutError,
         ModelError,
@@ -148,19 +151,31 @@ def xrpc_error(exc: Exception, call: str, server: str, timeout: float) -> Cfgrap
         RequestErrorBase,
     )
 
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, ResponseRefused) or isinstance(cause, ResponseRefused):
+        return CfgraphError(f"{call} on {server} {one_line(exc if isinstance(exc, ResponseRefused) else cause)}")
     if isinstance(exc, InvokeTimeoutError):
         return CfgraphError(f"{call} on {server} timed out after {timeout:g} s")
     if isinstance(exc, RequestErrorBase) and exc.response is not None:
-        return CfgraphError(_one_line(f"{call} on {server} failed: HTTP {exc}"))
+        return CfgraphError(f"{call} on {server} failed: HTTP {_status_text(exc.response)}")
     if isinstance(exc, NetworkError):
-        cause = exc.__cause__ or exc.__context__
-        return CfgraphError(_one_line(f"cannot reach {server} for {call}: {cause or type(exc).__name__}"))
+        return CfgraphError(f"cannot reach {server} for {call}: {one_line(cause or type(exc).__name__)}")
     if isinstance(exc, ModelError):
-        return CfgraphError(_one_line(f"{call} on {server} returned an unexpected answer: "
-                                      f"{str(exc).splitlines()[0]}"))
+        return CfgraphError(f"{call} on {server} returned an unexpected answer: {one_line(exc)}")
     if isinstance(exc, ValueError):  # the SDK parses JSON bodies outside its own error handling
         return CfgraphError(f"{call} on {server} returned invalid JSON")
-    return CfgraphError(_one_line(f"{call} on {server} failed: {type(exc).__name__}: {exc}"))
+    return CfgraphError(f"{call} on {server} failed: {type(exc).__name__}: {one_line(exc)}")
+
+
+def _status_text(response) -> str:
+    """``500 InternalServerError: message`` from an SDK error response, cut to one line."""
+    content = response.content
+    detail = ""
+    if hasattr(content, "error"):
+        detail = ": ".join(str(part) for part in (content.error, content.message) if part)
+    elif isinstance(content, bytes):
+        detail = content[:4096].decode("utf-8", "replace")
+    return one_line(f"{response.status_code} {detail}")
 
 
 def resolve_handle(handle: str, service: str = DEFAULT_SERVICE, timeout: float = DEFAULT_TIMEOUT) -> str:
@@ -251,26 +266,31 @@ def resolve_pds(did: str, plc: str = DEFAULT_PLC, timeout: float = DEFAULT_TIMEO
     # A fresh httpx client that is closed here: the SDK's DID resolvers keep an
     # unclosed client per resolver, which leaks a socket per lookup.
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, transport=DeadlineTransport(timeout)) as http:
+        with httpx.Client(timeout=timeout, follow_redirects=True, transport=BoundedTransport(timeout)) as http:
             response = http.get(url)
     except httpx.TimeoutException:
         raise CfgraphError(f"DID document {url} timed out after {timeout:g} s") from None
+    except ResponseRefused as exc:
+        raise CfgraphError(f"DID document {url} {one_line(exc)}") from None
     except httpx.HTTPError as exc:
-        raise CfgraphError(_one_line(f"cannot fetch DID document {url}: {exc}")) from None
+        raise CfgraphError(f"cannot fetch DID document {url}: {one_line(exc)}") from None
     if response.status_code == 404:
         raise CfgraphError(f"DID not found: {did} ({url} answered 404)")
     if response.status_code != 200:
         raise CfgraphError(f"DID document {url} answered HTTP {response.status_code}")
     try:
-        document = DidDocument.from_dict(response.json())
-    except (ValueError, TypeError):  # invalid JSON, a pydantic ValidationError, or not an object
+        document = DidDocument.from_dict(parse_listing(response.content))
+    except (ValueError, TypeError):  # not JSON, too deep, a pydantic ValidationError, or not an object
         raise CfgraphError(f"DID document {url} is not a valid DID document") from None
     if document.id != did:
-        raise CfgraphError(f"DID document {url} is for {document.id!r}, not {did}")
+        raise CfgraphError(f"DID document {url} is for {one_line(repr(document.id), 120)}, not {did}")
     pds = document.get_pds_endpoint()
     if not pds:
         raise CfgraphError(f"DID document of {did} names no #atproto_pds service")
-    return pds
+    try:
+        return http_url(pds, "its #atproto_pds endpoint")
+    except InvalidRecord as exc:
+        raise CfgraphError(f"DID document of {did}: {one_line(exc)}") from None
 
 
 def _list_page(client: Client, params: dict, nsid: str, pds: str) -> tuple[list[dict], str | None]:
@@ -291,13 +311,26 @@ def _list_page(client: Client, params: dict, nsid: str, pds: str) -> tuple[list[
     response = client.invoke_query("com.atproto.repo.listRecords",
                                    params=models.ComAtprotoRepoListRecords.Params(**params),
                                    output_encoding="application/json")
-    body = response.content
+    kind = response.headers.get("content-type", "")
+    if "json" not in kind.lower():
+        raise CfgraphError(f"listRecords({nsid}) on {pds} returned an unexpected answer "
+                           f"(Content-Type {one_line(kind or 'missing', 60)}, not JSON)")
+    try:
+        body = parse_listing(response.content)
+    except UnreadableListing as exc:
+        raise CfgraphError(f"listRecords({nsid}) on {pds} returned invalid JSON ({one_line(exc)})") from None
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         raise CfgraphError(f"listRecords({nsid}) on {pds} returned an unexpected answer (no records list)")
     cursor = body.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise CfgraphError(f"listRecords({nsid}) on {pds} returned a cursor that is not a string")
-    records = [r if isinstance(r, dict) else {"uri": None, "cid": None, "value": r} for r in body["records"]]
+    if cursor and (len(cursor) > MAX_CURSOR_LENGTH or not cursor.isprintable() or not is_valid_text(cursor)):
+        what = (f"of {len(cursor):,} characters (more than {MAX_CURSOR_LENGTH:,})"
+                if len(cursor) > MAX_CURSOR_LENGTH else "holding unprintable characters")
+        raise CfgraphError(f"listRecords({nsid}) on {pds} returned a cursor {what}; paging stopped "
+                           f"and nothing was stored")
+    records = [r if isinstance(r, (dict, UnreadableRecord)) else {"uri": None, "cid": None, "value": r}
+               for r in body["records"]]
     return records, cursor or None
 
 
@@ -342,7 +375,7 @@ def list_records(pds: str, repo: str, nsid: str, *, timeout: float = DEFAULT_TIM
         than MAX_PAGES pages.
     """
     own = client is None
-    client = client or _client(pds, timeout)
+    client = client or _client(pds, timeout, raw=True)
     records: list[dict] = []
     seen: set[str] = set()
     requested: set[str] = set()
@@ -356,7 +389,7 @@ def list_records(pds: str, repo: str, nsid: str, *, timeout: float = DEFAULT_TIM
                                          f"listRecords({nsid})", pds, timeout, max_retries, max_retry_wait, sleep)
             fresh = []
             for record in page:
-                key = repr(record.get("uri"))
+                key = repr(record.uri if isinstance(record, UnreadableRecord) else record.get("uri"))
                 if key not in seen:
                     seen.add(key)
                     fresh.append(record)
@@ -368,7 +401,7 @@ def list_records(pds: str, repo: str, nsid: str, *, timeout: float = DEFAULT_TIM
                     return records  # the last, partial page served again under its cursor: the end
                 # New records, or a full page, under a cursor already used: the server is
                 # not paging, and stopping here would drop every later record from the store.
-                raise CfgraphError(f"listRecords({nsid}) on {pds} repeated the cursor {cursor!r} "
+                raise CfgraphError(f"listRecords({nsid}) on {pds} repeated the cursor {one_line(repr(cursor), 80)} "
                                    f"with a full or new page; the listing cannot be trusted")
             requested.add(cursor)
     finally:
@@ -423,7 +456,7 @@ def fetch_repo(pds: str, did: str, nsids=NSIDS, **options) -> list[tuple[str, di
         If any listing fails; nothing is returned partially.
     """
     timeout = options.get("timeout", DEFAULT_TIMEOUT)
-    client = _client(pds, timeout)
+    client = _client(pds, timeout, raw=True)
     try:
         return [(nsid, record) for nsid in nsids
                 for record in list_records(pds, did, nsid, client=client, **options)]

@@ -72,13 +72,16 @@ TITLE_ROOM_PX = 26
 
 
 def tick_labels(ticks: list[float]) -> list[str]:
-    """Tick values as short labels (three significant digits, never "-0").
+    """Tick values as short labels, one style per axis: whole numbers below 10^5 as they are,
+    otherwise three significant digits (never "-0").
 
     Examples
     --------
-    >>> tick_labels([-100000.0, -50000.0, 0.0])
-    ['-1e+05', '-5e+04', '0']
+    >>> tick_labels([-100000.0, -50000.0, 0.0]), tick_labels([-4500.0, -4000.0]), tick_labels([0.0, 0.25])
+    (['-1e+05', '-5e+04', '0'], ['-4500', '-4000'], ['0', '0.25'])
     """
+    if all(float(t).is_integer() and abs(t) < 1e5 for t in ticks):
+        return [compact(t, significant=5) for t in ticks]
     return [compact(t) for t in ticks]
 
 
