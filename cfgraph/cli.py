@@ -116,7 +116,7 @@ def init(ctx):
               "sklearn.svm.SVC(C=2).")
 @click.option("--metric", help="scikit-learn scorer name(s), comma-separated (default: accuracy, or r2 for regression).")
 @click.option("--seeds", default="0", show_default=True,
-              help="Model seeds: a list and ranges, e.g. 0-9 or 0,2,5-7; one fit per training set per seed.")
+              help="Model seeds: a list and ranges, e.g. 0-9 or 0,2,5-7 (each 0 to 2**32-1); one fit per training set per seed.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split and the grouping.")
 @click.option("--test-size", default=0.3, show_default=True, type=float)
 @click.option("--eval-slices", default="units", show_default=True, type=click.Choice(["units", "powerset"]),

@@ -30,7 +30,7 @@ __all__ = ["BUILTIN", "MISSING", "MISSING_GROUP", "TASKS", "Dataset", "infer_tas
 
 #: The largest magnitude a numeric feature or regression target may have: squares and sums of
 #: squares (scaling, variances, squared errors) of larger values overflow float64 (about 1.8e308).
-#: Its inverse is the smallest non-zero magnitude (smaller squares underflow to 0).
+#: (A tiny value whose square underflows to 0 is harmless and kept.)
 MAX_MAGNITUDE = 1e100
 #: Built-in datasets and their tasks (all ship inside scikit-learn).
 BUILTIN = {
@@ -427,10 +427,6 @@ def _finite(path, line: int, column: str, cell: str, why: str) -> float:
         raise CfgraphError(f"{path}: line {line}, column {column!r}: {cell[:30]} is too large in magnitude "
                            f"(over {MAX_MAGNITUDE:g}: its square overflows the models' float arithmetic); "
                            "rescale the column")
-    if 0 < abs(value) < 1 / MAX_MAGNITUDE:
-        raise CfgraphError(f"{path}: line {line}, column {column!r}: {cell[:30]} is too small in magnitude "
-                           f"(under {1 / MAX_MAGNITUDE:g} but not 0: its square underflows to 0 in the models' "
-                           "float arithmetic); rescale the column")
     return value
 
 

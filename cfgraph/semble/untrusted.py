@@ -61,9 +61,9 @@ def one_line(text, limit: int = MESSAGE_MAX) -> str:
     first = first.encode("utf-8", "backslashreplace").decode("utf-8")
     first = _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", first)
     cut = len(lines) > 1 or len(text) > len(head)
-    if len(first) > limit:
+    if len(first) > limit or (cut and len(first) > limit - 2):
         return first[: limit - 1] + "…"
-    return first + " …" if cut and len(first) < limit - 1 else first
+    return f"{first} …".lstrip() if cut else first
 
 
 def is_valid_text(text: str) -> bool:
