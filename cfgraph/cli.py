@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from cfgraph.clitools import render_units, store_of
+from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
 from cfgraph.resources import seed_file
@@ -240,7 +241,7 @@ def _pm(cell) -> str | None:
     if not isinstance(cell, dict):
         return cell
     half = cell["half_width"]
-    return f"{cell['mean']:.4f}" + ("" if half is None else f" ± {half:.4f}")
+    return fixed(cell["mean"]) + ("" if half is None else f" ± {fixed(half)}")
 
 
 def _seed_note(seeds: list[int], across: bool) -> str:

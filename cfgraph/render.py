@@ -7,14 +7,23 @@ import io
 import json
 import math
 
+from cfgraph.display import fixed
+
 FORMATS = ("table", "csv", "json")
 
 
 def fmt_value(value, digits: int = 4) -> str:
+    """A table cell as text: floats with ``digits`` decimals (never ``-0.0000``), None as blank.
+
+    Examples
+    --------
+    >>> fmt_value(-0.00001), fmt_value(0.91236), fmt_value(None), fmt_value(float("nan")), fmt_value("AB")
+    ('0.0000', '0.9124', '', 'nan', 'AB')
+    """
     if value is None:
         return ""
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.{digits}f}"
+        return "nan" if math.isnan(value) else fixed(value, digits)
     return str(value)
 
 
