@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from cfgraph.errors import CfgraphError
+from cfgraph.sql_functions import install as install_bounded_functions
 
 DEFAULT_TIMEOUT_MS = 1000
 DEFAULT_MAX_ROWS = 1000
@@ -110,12 +111,15 @@ def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *
         raise CfgraphError(f"no database at {path}")
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, timeout=5, check_same_thread=False)
+    bounded = {"refused": None, "native": None}
     started = time.perf_counter()
     deadline = started + timeout_ms / 1000.0
     try:
         conn.execute("PRAGMA query_only=1")
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        # The deadline cannot stop one long function call: bound the calls that could be long.
+        bounded = install_bounded_functions(conn, MAX_VALUE_BYTES)
         conn.set_authorizer(_authorizer)
         conn.set_progress_handler(lambda: 1 if time.perf_counter() > deadline else 0, 1000)
         cursor = conn.execute(query, params or {})
@@ -131,6 +135,8 @@ def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *
         if time.perf_counter() > deadline:
             raise CfgraphError(f"query interrupted: it ran past the {timeout_ms} ms deadline")
     except sqlite3.OperationalError as exc:
+        if bounded["refused"]:
+            raise CfgraphError(f"query refused: {bounded['refused']}") from None
         if "interrupted" in str(exc):
             raise CfgraphError(f"query interrupted: it ran past the {timeout_ms} ms deadline") from None
         if "not authorized" in str(exc) or "prohibited" in str(exc):
@@ -145,5 +151,7 @@ def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *
         raise CfgraphError(f"SQL error: {exc}") from None
     finally:
         conn.close()
+        if bounded["native"] is not None:
+            bounded["native"].close()
     return QueryResult(columns=columns, rows=rows[:max_rows], truncated=len(rows) > max_rows,
                        elapsed_ms=(time.perf_counter() - started) * 1000)

@@ -206,6 +206,28 @@ def test_cli_refresh_with_dripped_headers_fails_in_one_line_within_the_timeout(t
     assert snapshot_db(db) == before
 
 
+@pytest.mark.parametrize("target", ["pds", "plc"])
+def test_redirects_share_the_deadline_of_their_request(store, raw_server, target):
+    """Twenty redirects of 0.5 s each, each within a 1 s timeout, may not add up to 10 s."""
+    before = seeded(store)
+
+    def respond(server, conn, path, query):
+        hop = int(query.get("hop", 0))
+        location = f"{path}?{'&'.join(f'{k}={v}' for k, v in query.items() if k != 'hop')}&hop={hop + 1}"
+        server.write(conn, b"HTTP/1.1 302 Found\r\nConnection: close\r\nContent-Length: 0\r\n")
+        server.drip(conn, f"Location: {location}\r\n\r\n".encode()[:10], every=0.05)  # 0.5 s
+        server.write(conn, f"Location: {location}\r\n\r\n".encode()[10:])
+
+    server = raw_server(respond)
+    where = {"pds": server.url} if target == "pds" else {"plc": server.url}
+    started = time.monotonic()
+    with pytest.raises(CfgraphError, match="timed out after 1 s"):
+        service.refresh(store, did=DID, timeout=1.0, **where)
+    assert time.monotonic() - started < 2.5
+    assert 1 <= len(server.paths) <= 3  # two or three hops, not twenty
+    assert dump(store) == before
+
+
 def test_a_name_that_never_resolves_is_cut_off_at_the_timeout(store, monkeypatch):
     """Name resolution is part of the exchange: getaddrinfo cannot be interrupted, the wait can."""
     before = seeded(store)

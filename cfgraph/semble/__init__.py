@@ -8,6 +8,8 @@ into the store:
 - :mod:`cfgraph.semble.frontmatter` reads citation fields from a note's YAML front matter;
 - :mod:`cfgraph.semble.join` joins records into shelves (collections, links, cards, notes);
 - :mod:`cfgraph.semble.xrpc` resolves a handle or DID to a PDS and lists records;
+- :mod:`cfgraph.semble.transport` bounds every network read in time and size;
+- :mod:`cfgraph.semble.untrusted` quotes server text in one line and parses listings record by record;
 - :mod:`cfgraph.semble.service` refreshes or imports in one transaction;
 - :mod:`cfgraph.semble.queries` reads the shelves back for the CLI and the web page.
 """

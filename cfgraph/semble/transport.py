@@ -5,11 +5,12 @@ that sends its status line, its headers or its body one byte a second holds a
 request for as long as it likes, and a small gzip body may inflate to gigabytes.
 :class:`BoundedTransport` closes both holes at the root:
 
-- **time**: one deadline per request (``seconds`` after it starts) bounds name
+- **time**: one deadline per exchange (``seconds`` after it starts) bounds name
   resolution, connect, TLS, the request, the status line, the headers and the
-  body. Every socket operation waits at most until the deadline (a network
-  backend hands httpcore the time left), so the whole exchange ends within
-  ``seconds`` plus the time of one socket call's return;
+  body, and every redirect followed inside :func:`exchange`. Every socket
+  operation waits at most until the deadline (a network backend hands httpcore
+  the time left), so the whole exchange ends within ``seconds`` plus the time
+  of one socket call's return;
 - **size**: a ``Content-Length`` above the cap is refused before the body is
   read; the body is streamed and counted, raw and after decompression (gzip
   and deflate are decoded here, a chunk of at most 64 KiB at a time), and
@@ -56,6 +57,25 @@ def _deadline(moment: float):
         yield
     finally:
         _local.deadline = previous
+
+
+@contextlib.contextmanager
+def exchange(seconds: float):
+    """Requests made inside share one deadline, ``seconds`` from now (redirects included).
+
+    Outside, each request through a :class:`BoundedTransport` has its own.
+
+    Examples
+    --------
+    >>> with exchange(5.0):
+    ...     pass  # client.get(...): the request and every redirect it follows end within 5 s
+    """
+    previous = getattr(_local, "exchange", None)
+    _local.exchange = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _local.exchange = previous
 
 
 def _time_left(timeout: float | None, error: type[Exception]) -> float | None:
@@ -174,7 +194,7 @@ class BoundedTransport(httpx.BaseTransport):
         pool.close()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        deadline = time.monotonic() + self.seconds
+        deadline = getattr(_local, "exchange", None) or time.monotonic() + self.seconds
         request.headers["Accept-Encoding"] = ACCEPT_ENCODING
         with _deadline(deadline):
             response = self.transport.handle_request(request)

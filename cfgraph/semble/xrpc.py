@@ -31,7 +31,7 @@ import httpx
 
 from cfgraph.errors import CfgraphError
 from cfgraph.semble.lexicon import NSIDS, InvalidRecord, http_url
-from cfgraph.semble.transport import BoundedTransport, ResponseRefused
+from cfgraph.semble.transport import BoundedTransport, ResponseRefused, exchange
 from cfgraph.semble.untrusted import UnreadableListing, UnreadableRecord, is_valid_text, one_line, parse_listing
 
 if TYPE_CHECKING:
@@ -203,7 +203,8 @@ def resolve_handle(handle: str, service: str = DEFAULT_SERVICE, timeout: float =
     handle = check_handle(handle)
     client = _client(service, timeout)
     try:
-        answer = client.com.atproto.identity.resolve_handle({"handle": handle})
+        with exchange(timeout):
+            answer = client.com.atproto.identity.resolve_handle({"handle": handle})
     except _transport_errors() as exc:
         raise xrpc_error(exc, f"resolveHandle({handle})", service, timeout) from None
     finally:
@@ -266,7 +267,8 @@ def resolve_pds(did: str, plc: str = DEFAULT_PLC, timeout: float = DEFAULT_TIMEO
     # A fresh httpx client that is closed here: the SDK's DID resolvers keep an
     # unclosed client per resolver, which leaks a socket per lookup.
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, transport=BoundedTransport(timeout)) as http:
+        with httpx.Client(timeout=timeout, follow_redirects=True, transport=BoundedTransport(timeout)) as http, \
+                exchange(timeout):
             response = http.get(url)
     except httpx.TimeoutException:
         raise CfgraphError(f"DID document {url} timed out after {timeout:g} s") from None
@@ -293,24 +295,30 @@ def resolve_pds(did: str, plc: str = DEFAULT_PLC, timeout: float = DEFAULT_TIMEO
         raise CfgraphError(f"DID document of {did}: {one_line(exc)}") from None
 
 
-def _list_page(client: Client, params: dict, nsid: str, pds: str) -> tuple[list[dict], str | None]:
+def _list_page(client: Client, params: dict, nsid: str, pds: str,
+               timeout: float) -> tuple[list[dict | UnreadableRecord], str | None]:
     """One listRecords page as plain record dicts and the next cursor.
 
-    The page is read as JSON through the SDK's ``invoke_query`` rather than its
-    typed ``list_records``: the typed answer rejects the whole page when one
-    record's envelope is malformed (no cid, a null value), while the importer
-    must skip that record with a reason and keep the rest.
+    The page is read as bytes through the SDK's ``invoke_query`` rather than its
+    typed ``list_records``, and parsed here record by record
+    (:func:`~cfgraph.semble.untrusted.parse_listing`): the typed answer, or the
+    SDK's JSON parser, rejects the whole page when one record is malformed,
+    nested too deeply or not valid UTF-8, while the importer must skip that
+    record with a reason and keep the rest. Such a record comes back as an
+    :class:`~cfgraph.semble.untrusted.UnreadableRecord`.
 
     Raises
     ------
     CfgraphError
-        If the answer is not an object with a ``records`` list and a string cursor.
+        If the answer is not JSON, not an object with a ``records`` list, or its
+        cursor is not a string, is longer than MAX_CURSOR_LENGTH or is unprintable.
     """
     from atproto_client import models
 
-    response = client.invoke_query("com.atproto.repo.listRecords",
-                                   params=models.ComAtprotoRepoListRecords.Params(**params),
-                                   output_encoding="application/json")
+    with exchange(timeout):  # the page and any redirect it follows, within one timeout
+        response = client.invoke_query("com.atproto.repo.listRecords",
+                                       params=models.ComAtprotoRepoListRecords.Params(**params),
+                                       output_encoding="application/json")
     kind = response.headers.get("content-type", "")
     if "json" not in kind.lower():
         raise CfgraphError(f"listRecords({nsid}) on {pds} returned an unexpected answer "
@@ -385,7 +393,7 @@ def list_records(pds: str, repo: str, nsid: str, *, timeout: float = DEFAULT_TIM
             params = {"repo": repo, "collection": nsid, "limit": PAGE_LIMIT}
             if cursor is not None:
                 params["cursor"] = cursor
-            page, cursor = _with_retries(lambda: _list_page(client, params, nsid, pds),
+            page, cursor = _with_retries(lambda: _list_page(client, params, nsid, pds, timeout),
                                          f"listRecords({nsid})", pds, timeout, max_retries, max_retry_wait, sleep)
             fresh = []
             for record in page:
