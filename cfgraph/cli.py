@@ -78,12 +78,20 @@ class CfgraphGroup(click.Group):
 @click.group(cls=CfgraphGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH|URL", help="Database file or SQLAlchemy URL "
               "(default: $CFGRAPH_DATABASE_URL, else ./cfgraph.db).")
+@click.option("--allow-module", "allow", multiple=True, metavar="PACKAGE",
+              help="Also allow model classes from this package by dotted path (scikit-learn, cfgraph and "
+                   "diffprivlib always are; repeatable; or $CFGRAPH_ALLOW_MODULES). Only for packages you trust: "
+                   "importing a module runs its code.")
 @click.version_option(package_name="cfgraph")
 @click.pass_context
-def main(ctx, db):
+def main(ctx, db, allow):
     """cfgraph: the lattice of data counterfactuals, stored in a database."""
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
+    if allow:
+        from cfgraph.estimators import allow_modules
+
+        allow_modules(allow)
 
 
 @main.command()

@@ -134,10 +134,11 @@ def make_estimator(spec: str, seed: int | None = None, task: str = "classificati
             kwargs = {f"{last}__{k}": v for k, v in kwargs.items()}
     elif "." in name:
         module_name, _, attr = name.rpartition(".")
+        check_module(module_name)  # before anything is imported: importing runs the module's code
         try:
             cls = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError):
-            raise CfgraphError(f"cannot import model {name!r}") from None
+            raise CfgraphError(f"cannot import model {name[:120]!r}") from None
         if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
             raise CfgraphError(f"{name!r} is not a scikit-learn estimator class")
         try:
@@ -163,22 +164,122 @@ def make_estimator(spec: str, seed: int | None = None, task: str = "classificati
     return clone(estimator)
 
 
+#: Top-level packages whose estimator classes a model spec may name by dotted path: scikit-learn,
+#: cfgraph, and diffprivlib (a dependency, whose models the DP variants train).
+DEFAULT_MODULES = ("sklearn", "cfgraph", "diffprivlib")
+#: The environment variable (comma-separated package names) that allows more packages.
+ALLOW_MODULES_ENV = "CFGRAPH_ALLOW_MODULES"
+
+
+def allowed_modules() -> tuple[str, ...]:
+    """The top-level packages a dotted model path may come from.
+
+    scikit-learn, cfgraph and diffprivlib, plus those named in ``$CFGRAPH_ALLOW_MODULES``
+    (comma-separated; ``cfgraph --allow-module mypkg ...`` sets it for one command).
+    Read from the environment, never from a database: a world's stored spec
+    cannot widen the list.
+
+    Examples
+    --------
+    >>> "sklearn" in allowed_modules()
+    True
+    """
+    import os
+
+    extra = [m.strip() for m in os.environ.get(ALLOW_MODULES_ENV, "").split(",") if m.strip()]
+    return tuple(dict.fromkeys(DEFAULT_MODULES + tuple(extra)))
+
+
+def allow_modules(names) -> None:
+    """Allow dotted model paths from more top-level packages, for this process and its workers.
+
+    Raises
+    ------
+    CfgraphError
+        If a name is not a plain package name (``mypkg``, not ``.x`` or ``a-b``).
+    """
+    import os
+
+    names = [n.strip() for n in names if n.strip()]
+    for name in names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise CfgraphError(f"a module to allow is a package name like mypkg, not {name[:60]!r}")
+    os.environ[ALLOW_MODULES_ENV] = ",".join(dict.fromkeys(allowed_modules()[len(DEFAULT_MODULES):] + tuple(names)))
+
+
+def check_module(module_name: str) -> str:
+    """Refuse a module outside the allowed packages, before it is imported.
+
+    Raises
+    ------
+    CfgraphError
+        On an empty or relative module name, or one whose top-level package is
+        not allowed (see :func:`allowed_modules`).
+
+    Examples
+    --------
+    >>> check_module("sklearn.svm")
+    'sklearn.svm'
+    >>> check_module("os")
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: model module 'os' is not in an allowed package (sklearn, cfgraph, diffprivlib); if you trust it, allow 'os' explicitly (cfgraph --allow-module or $CFGRAPH_ALLOW_MODULES)
+    """
+    parts = module_name.split(".")
+    if not module_name or not all(part.isidentifier() for part in parts):
+        raise CfgraphError(f"a model path needs a module and a class, like sklearn.svm.SVC, not {module_name[:80]!r}")
+    allowed = allowed_modules()
+    if parts[0] not in allowed:
+        raise CfgraphError(f"model module {module_name[:80]!r} is not in an allowed package ({', '.join(allowed)}); "
+                           f"if you trust it, allow {parts[0][:40]!r} explicitly (cfgraph --allow-module "
+                           f"or ${ALLOW_MODULES_ENV})")
+    return module_name
+
+
+def _dotted_name(node) -> str | None:
+    """``a.b.C`` from a Name / Attribute chain, else None (a call, a subscript, a lambda ...)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted_name(node.value)
+        return None if head is None else f"{head}.{node.attr}"
+    return None
+
+
 def _parse_spec(spec: str) -> tuple[str, dict]:
-    spec = spec.strip()
+    """A model spec as (name, literal keyword arguments); never evaluates code.
+
+    Raises
+    ------
+    CfgraphError
+        On anything but ``NAME`` or ``NAME(key=literal, ...)``: positional
+        arguments, ``**mapping``, a keyword given twice, a name that is not a
+        dotted path, a value that is not a literal.
+    """
+    spec = str(spec).strip()
     if "(" not in spec:
+        if not all(part.isidentifier() for part in spec.split(".")):
+            raise CfgraphError(f"cannot parse model spec {spec[:80]!r}: write NAME or NAME(key=value, ...)")
         return spec, {}
     try:
         call = ast.parse(spec, mode="eval").body
-        if not isinstance(call, ast.Call) or call.args:
-            raise ValueError("use keyword arguments only")
-        name = ast.unparse(call.func)
-        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise CfgraphError(f"cannot parse model spec {spec[:80]!r}: write NAME(key=value, ...)") from None
-    except ValueError:
+    if not isinstance(call, ast.Call) or _dotted_name(call.func) is None:
+        raise CfgraphError(f"cannot parse model spec {spec[:80]!r}: write NAME(key=value, ...)")
+    if call.args or any(kw.arg is None for kw in call.keywords):
+        raise CfgraphError(f"model spec {spec[:80]!r}: use plain keyword arguments (key=value), "
+                           "not positional arguments or **mapping")
+    keys = [kw.arg for kw in call.keywords]
+    if len(set(keys)) != len(keys):
+        repeated = next(k for k in keys if keys.count(k) > 1)
+        raise CfgraphError(f"model spec {spec[:80]!r}: keyword {repeated!r} is given twice")
+    try:
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
         raise CfgraphError(f"model spec {spec[:80]!r}: parameters must be literal values "
                            "(numbers, strings, True/False/None, lists)") from None
-    return name, kwargs
+    return _dotted_name(call.func), kwargs
 
 
 #: Scorers that read class probabilities; with a task's classes they get ``labels=``, so a

@@ -45,6 +45,8 @@ def test_a_dotted_path_must_be_of_the_tasks_kind():
     with pytest.raises(CfgraphError, match="not a scikit-learn classifier"):
         make_estimator("sklearn.linear_model.Ridge")
     with pytest.raises(CfgraphError, match="not a scikit-learn estimator"):
+        make_estimator("sklearn.utils.Bunch")
+    with pytest.raises(CfgraphError, match="not in an allowed package"):
         make_estimator("numpy.ndarray")
     with pytest.raises(CfgraphError, match="unknown task"):
         make_estimator("tree", task="ranking")

@@ -212,7 +212,7 @@ class BoundedTransport(httpx.BaseTransport):
     def _check_headers(self, response: httpx.Response) -> str | None:
         """The Content-Encoding to decode (None for none); refuse a declared oversize body."""
         length = response.headers.get("Content-Length", "").strip()
-        if length.isdigit() and int(length) > self.max_bytes:
+        if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > self.max_bytes):
             raise ResponseRefused(f"answered {int(length):,} bytes, more than the {self.max_bytes:,} "
                                   f"accepted; refused")
         encoding = response.headers.get("Content-Encoding", "").strip().lower()

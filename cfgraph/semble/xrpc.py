@@ -310,8 +310,9 @@ def _list_page(client: Client, params: dict, nsid: str, pds: str,
     Raises
     ------
     CfgraphError
-        If the answer is not JSON, not an object with a ``records`` list, or its
-        cursor is not a string, is longer than MAX_CURSOR_LENGTH or is unprintable.
+        If the answer is not JSON, not an object with a ``records`` list of at
+        most PAGE_LIMIT records, or its cursor is not a string, is longer than
+        MAX_CURSOR_LENGTH or is unprintable.
     """
     from atproto_client import models
 
@@ -329,6 +330,9 @@ def _list_page(client: Client, params: dict, nsid: str, pds: str,
         raise CfgraphError(f"listRecords({nsid}) on {pds} returned invalid JSON ({one_line(exc)})") from None
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         raise CfgraphError(f"listRecords({nsid}) on {pds} returned an unexpected answer (no records list)")
+    if len(body["records"]) > PAGE_LIMIT:  # each would be stored, or logged as a skip
+        raise CfgraphError(f"listRecords({nsid}) on {pds} returned {len(body['records']):,} records, "
+                           f"more than the {PAGE_LIMIT} asked for")
     cursor = body.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise CfgraphError(f"listRecords({nsid}) on {pds} returned a cursor that is not a string")

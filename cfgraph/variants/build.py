@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from cfgraph import evaluate
+from cfgraph.estimators import make_estimator
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.executors import Executor
 from cfgraph.store import catalog, cells, lineage
@@ -117,6 +119,9 @@ def build_variant(store, parent: str, recipe: dict, *, name: str | None = None, 
         spec, parent_id = dict(world.spec), world.id
         parent_fields = dict(dataset=world.dataset, split=world.split, grouping=world.grouping,
                              metric=world.metric, seed=world.seed, eval_slices=world.eval_slices)
+    # A stored spec may come from a database someone handed over: its model path passes the
+    # same module allowlist as a typed one, before anything is imported or written.
+    make_estimator(str(spec.get("model", "")), task=spec.get("task", "classification"))
     recipes.resolve(recipe, letters)
     name = name or recipes.default_name(parent, recipe)
     if not 1 <= len(name) <= 200:
