@@ -366,10 +366,16 @@ def serve(ctx, host, port, debug):
     from cfgraph.web import create_app
     from cfgraph.web.db import get_store
 
-    app = create_app({"DATABASE_URL": ctx.obj["db"]} if ctx.obj.get("db") else None)
+    config = {"SERVE_HOST": f"[{host}]" if ":" in host else host}
+    if ctx.obj.get("db"):
+        config["DATABASE_URL"] = ctx.obj["db"]
+    app = create_app(config)
     with app.app_context():
         where = get_store().describe()
     click.echo(f"cfgraph explorer on http://{host}:{port}/ (database: {where}); Ctrl-C stops it")
+    if host in ("0.0.0.0", "::", ""):
+        click.echo("note: it answers only to the host names 127.0.0.1, localhost and [::1]; list the names "
+                   "others will use in CFGRAPH_ALLOWED_HOSTS (comma-separated)", err=True)
     app.run(host=host, port=port, debug=debug, use_reloader=debug)
 
 

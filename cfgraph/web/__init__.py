@@ -44,7 +44,14 @@ DEFAULTS = {
     "SQL_MAX_ROWS": DEFAULT_MAX_ROWS,
     "GRID_PAGE_ROWS": 256,  # rows of the grid per page (a world of n <= 8 fits on one)
     "WHOLE_LATTICE_MAX_UNITS": 6,  # the graph draws the whole Hasse diagram up to this n
+    # Host names the app answers to besides LOCAL_HOSTS (a list, or comma-separated text as in
+    # CFGRAPH_ALLOWED_HOSTS=lab.example,10.0.0.5); `cfgraph serve --host H` adds H.
+    "ALLOWED_HOSTS": [],
+    "SERVE_HOST": None,  # the interface `cfgraph serve --host` binds, answered to as well
 }
+#: Names of this machine the app always answers to. Any other Host header gets 400, so a page
+#: on another site that rebinds its name to 127.0.0.1 (DNS rebinding) cannot read the app.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 #: Every resource comes from this host; no inline script, and no inline style or handler.
 CONTENT_SECURITY_POLICY = (
@@ -79,6 +86,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("CFGRAPH")
     if config:
         app.config.from_mapping(config)
+    hosts = set(trusted_hosts(app.config["ALLOWED_HOSTS"])) | set(trusted_hosts([app.config["SERVE_HOST"] or ""]))
     app.json.sort_keys = False  # keep keys in the order the API builds them
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = True
@@ -97,6 +105,14 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(importlib.import_module(module).bp)
     _register_errors(app)
 
+    @app.before_request
+    def known_host():
+        # Flask's TRUSTED_HOSTS would do this, but Werkzeug 3.1 cuts each trusted name at its
+        # first ":" (host_is_trusted), so "[::1]" can never match; compare names here instead.
+        if host_name(request.host) not in hosts:
+            return error_response(400, f"unknown host {request.host[:80]!r}: this app answers only to "
+                                       f"{', '.join(sorted(hosts))} (add a name with CFGRAPH_ALLOWED_HOSTS)")
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -105,6 +121,39 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     return app
+
+
+def trusted_hosts(extra) -> list[str]:
+    """The Host names the app answers to: :data:`LOCAL_HOSTS` plus ``extra``.
+
+    Parameters
+    ----------
+    extra : list of str, or str
+        More names, or one comma-separated string (as an environment variable holds them).
+
+    Examples
+    --------
+    >>> trusted_hosts("lab.example, 10.0.0.5")[-2:]
+    ['lab.example', '10.0.0.5']
+    """
+    if isinstance(extra, str):
+        extra = extra.split(",")
+    names = [str(h).strip().lower() for h in extra or [] if str(h).strip()]
+    return list(dict.fromkeys(list(LOCAL_HOSTS) + names))
+
+
+def host_name(host: str) -> str:
+    """A Host header's name without its port, lower-cased: ``[::1]:5000`` -> ``[::1]``.
+
+    Examples
+    --------
+    >>> host_name("LocalHost:5000"), host_name("[::1]:80"), host_name("[::1]"), host_name("127.0.0.1")
+    ('localhost', '[::1]', '[::1]', '127.0.0.1')
+    """
+    host = (host or "").strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0]
 
 
 def format_number(x, digits: int = 4, signed: bool = False) -> str:
