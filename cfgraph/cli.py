@@ -148,7 +148,9 @@ def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, un
                      group_by=group_by, units=units, model=model,
                      metrics=None if metric is None else [m.strip() for m in metric.split(",") if m.strip()],
                      seeds=parse_seeds(seeds), seed=seed, test_size=test_size, eval_slices=eval_slices)
-    if not name:
+    if name is not None and not name.strip():
+        raise CfgraphError("a world needs a name of 1 to 200 characters, not an empty one")
+    if name is None:
         source = dataset or Path(csv_path).stem
         name = f"{source}-{spec['model'].split('(')[0].rsplit('.', 1)[-1]}-{group_by}{units or ''}"
     store = store_of(ctx)

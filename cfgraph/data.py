@@ -305,7 +305,11 @@ def load_csv(path: str | Path, target: str, group_column: str | None = None, *, 
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CfgraphError(f"{path}: not UTF-8 text") from None
-    rows = list(csv.reader(text.splitlines()))
+    reader = csv.reader(text.splitlines())
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise CfgraphError(f"{path}: line {reader.line_num}: {exc}") from None
     if not rows or not rows[0]:
         raise CfgraphError(f"{path}: empty file (a header row is needed)")
     header = [h.strip() for h in rows[0]]
@@ -422,7 +426,7 @@ def _finite(path, line: int, column: str, cell: str, why: str) -> float:
     except ValueError:
         raise CfgraphError(f"{path}: line {line}, column {column!r}: non-numeric value {cell!r} ({why})") from None
     if not math.isfinite(value):
-        raise CfgraphError(f"{path}: line {line}, column {column!r}: {cell} is not a finite number")
+        raise CfgraphError(f"{path}: line {line}, column {column!r}: {cell[:30]} is not a finite number")
     if abs(value) > MAX_MAGNITUDE:
         raise CfgraphError(f"{path}: line {line}, column {column!r}: {cell[:30]} is too large in magnitude "
                            f"(over {MAX_MAGNITUDE:g}: its square overflows the models' float arithmetic); "

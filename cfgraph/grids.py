@@ -86,6 +86,8 @@ def read_grid_file(path: str | Path) -> list[tuple[int, dict]]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CfgraphError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        except RecursionError:
+            raise CfgraphError(f"{path}: JSON nested too deeply to read (a grid file is a flat list of cells)") from None
         records = data.get("cells") if isinstance(data, dict) else data
         if not isinstance(records, list):
             raise CfgraphError(f"{path}: expected a list of cells (or an object with a 'cells' list)")
@@ -263,7 +265,7 @@ def _value(raw) -> float:
     except (ValueError, OverflowError):
         raise CfgraphError(f"value {str(raw)[:40]!r} is not a number") from None
     if not math.isfinite(value):
-        raise CfgraphError(f"value {raw!r} is not a finite number")
+        raise CfgraphError(f"value {str(raw)[:40]!r} is not a finite number")
     return value
 
 

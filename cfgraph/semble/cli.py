@@ -77,7 +77,7 @@ def list_(ctx, collection, text, fmt):
     """List the stored shelves and their cards."""
     from cfgraph.semble import queries
 
-    store = store_of(ctx)
+    store = store_of(ctx, create=False)
     with store.session() as session:
         if fmt == "json":
             view = queries.related_view(session, collection, text)

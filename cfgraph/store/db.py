@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import contextmanager
+import sqlite3
+from contextlib import closing, contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
@@ -77,11 +79,8 @@ def alembic_config():
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:None|[\"']([^\"']*)[\"'])", re.MULTILINE)
 
 
-def head_revision() -> str:
-    """The newest migration's revision id, read from the ``revision`` / ``down_revision`` lines
-    of ``migrations/versions/*.py`` (no Alembic import); Alembic decides when they are not a
-    single plain chain.
-    """
+def known_revisions() -> tuple[set[str], set[str]]:
+    """Every migration's revision id, and those that another migration revises (no Alembic import)."""
     revisions, parents = set(), set()
     for path in sorted((resource_dir("migrations") / "versions").glob("*.py")):
         found = dict((key, value) for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")))
@@ -89,6 +88,15 @@ def head_revision() -> str:
             revisions.add(found["revision"])
             if found.get("down_revision"):
                 parents.add(found["down_revision"])
+    return revisions, parents
+
+
+def head_revision() -> str:
+    """The newest migration's revision id, read from the ``revision`` / ``down_revision`` lines
+    of ``migrations/versions/*.py`` (no Alembic import); Alembic decides when they are not a
+    single plain chain.
+    """
+    revisions, parents = known_revisions()
     heads = revisions - parents
     if len(heads) == 1:
         return heads.pop()
@@ -128,6 +136,28 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                 raise CfgraphError(f"migration left {len(broken)} broken foreign key(s)")
 
 
+def _check_readable(url: str) -> None:
+    """Refuse a SQLite file without a cfgraph schema before anything writes to it.
+
+    A read command (``worlds``, ``sql``, ``related list``) must not create the file, nor turn an
+    empty or foreign file into a WAL database by connecting to it.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if not path.is_file():
+        raise CfgraphError(f"no database at {path} (run `cfgraph init` or `make demo`)")
+    try:
+        with closing(sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)) as conn:
+            has_schema = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise CfgraphError(f"{path} is not a cfgraph database ({exc})") from None
+    if not has_schema:
+        raise CfgraphError(f"no cfgraph schema in {path} (run `cfgraph init` or `make demo`)")
+
+
 class Store:
     """A database holding worlds: an engine plus a session factory.
 
@@ -142,9 +172,15 @@ class Store:
 
     def __init__(self, url: str, create: bool = True):
         self.url = url
+        if not create:
+            _check_readable(url)  # before the engine's first connection sets WAL on the file
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         revision = current_revision(self.engine)
+        if revision is not None and revision not in known_revisions()[0]:
+            raise CfgraphError(f"the schema in {self.describe()} is at revision {revision[:40]!r}, which this "
+                               f"cfgraph does not know (its newest is {head_revision()}): a newer cfgraph made it; "
+                               "upgrade cfgraph to use it")
         if revision != head_revision():
             if not create and revision is None:
                 raise CfgraphError(

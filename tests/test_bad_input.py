@@ -1,0 +1,91 @@
+"""Every bad input is one line and exit 2, and leaves files as they were (issue 9, fourth class)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from cfgraph.cli import main
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output.strip().splitlines()
+
+
+def one_line_error(code, lines, needle):
+    assert code == 2, lines
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
+    assert len(lines[0]) < 400
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def test_a_csv_field_over_the_csv_limit(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("a,b,y\n1," + "x" * 140_000 + ",0\n2,3,1\n")
+    one_line_error(*run("--db", str(tmp_path / "t.db"), "run", "--csv", str(path), "--target", "y"), "line 2")
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"cells": ' + "[" * 50_000 + "]" * 50_000 + "}"])
+def test_deeply_nested_grid_json(tmp_path, body):
+    path = tmp_path / "deep.json"
+    path.write_text(body)
+    one_line_error(*run("--db", str(tmp_path / "t.db"), "import-grid", str(path), "--world", "d"), "nested too deeply")
+
+
+@pytest.mark.parametrize("where", ["grid", "csv"])
+def test_a_five_thousand_digit_number_is_named_briefly(tmp_path, where):
+    big = "9" * 5000
+    if where == "grid":
+        path = tmp_path / "g.csv"
+        path.write_text(f"train_set,eval_slice,value\nA,all,{big}\n")
+        args = ("import-grid", str(path), "--world", "g")
+    else:
+        path = tmp_path / "d.csv"
+        path.write_text("x,y\n" + "".join(f"{big if i == 3 else i},{i % 2}\n" for i in range(30)))
+        args = ("run", "--csv", str(path), "--target", "y", "--units", "2")
+    one_line_error(*run("--db", str(tmp_path / "t.db"), *args), "line")
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_world_name_is_refused(tmp_path, name):
+    one_line_error(*run("--db", str(tmp_path / "t.db"), "run", "--dataset", "iris", "--units", "2", "--model", "gnb",
+                        "--world", name), "name")
+
+
+@pytest.mark.parametrize("content", [None, b"", b"garbage, not a database"])
+@pytest.mark.parametrize("command", [["worlds"], ["related", "list"], ["sql", "SELECT 1"], ["grid", "toy"]])
+def test_read_commands_never_create_or_modify_a_file(tmp_path, content, command):
+    path = tmp_path / "x.db"
+    if content is not None:
+        path.write_bytes(content)
+    code, lines = run("--db", str(path), *command)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+    assert (digest(path) if content is not None else path.exists()) == (
+        hashlib.sha256(content).hexdigest() if content is not None else False)
+    assert not (tmp_path / "x.db-wal").exists()
+
+
+def test_a_database_from_a_newer_cfgraph_is_refused_by_every_command(tmp_path):
+    path = tmp_path / "new.db"
+    assert run("--db", str(path), "init")[0] == 0
+    con = sqlite3.connect(path)
+    con.execute("UPDATE alembic_version SET version_num = '0999'")
+    con.commit()
+    con.close()
+    before = digest(path)
+    for command in (["init"], ["worlds"], ["run", "--dataset", "iris", "--units", "2", "--model", "gnb"]):
+        one_line_error(*run("--db", str(path), *command), "newer cfgraph")
+    assert digest(path) == before
+
+
+@pytest.mark.parametrize("url", ["postgresql+nope://x", "::::", "sqlite:////nonexistent/dir/x.db", "notascheme://"])
+def test_an_unusable_database_url(tmp_path, url):
+    code, lines = run("--db", url, "worlds")
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
