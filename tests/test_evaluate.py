@@ -26,6 +26,12 @@ from cfgraph.store.models import Cell, Node
 from cfgraph.worlds import build_world, make_spec
 
 
+@pytest.fixture(autouse=True)
+def allow_the_counting_models(monkeypatch):
+    """The test models live in tests/counting.py, a package the user allows explicitly."""
+    monkeypatch.setenv("CFGRAPH_ALLOW_MODULES", "counting")
+
+
 def spec(**changes):
     return make_spec(**{**IRIS_SPEC, **changes})
 
