@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from cfgraph.clitools import render_units, store_of
+from cfgraph.clitools import cap_jobs, render_units, store_of
 from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
@@ -130,7 +130,8 @@ def init(ctx):
 @click.option("--test-size", default=0.3, show_default=True, type=float)
 @click.option("--eval-slices", default="units", show_default=True, type=click.Choice(["units", "powerset"]),
               help="One slice per unit (+ all), or one per non-empty union of units.")
-@click.option("--jobs", default=1, show_default=True, type=int, help="Parallel fits (joblib n_jobs; -1 = all cores).")
+@click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
+              help="Parallel fits (joblib n_jobs; -1 = all cores; at most the number of CPUs).")
 @click.option("--replace", is_flag=True, help="Delete an existing world of that name first.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
@@ -434,7 +435,7 @@ DEMO_SPEC = dict(dataset="digits", group_by="kmeans", units=4, model="logreg", m
 
 
 @main.command()
-@click.option("--jobs", default=2, show_default=True, type=int)
+@click.option("--jobs", default=2, show_default=True, type=int, callback=cap_jobs)
 @click.pass_context
 def demo(ctx, jobs):
     """Build the demo worlds (the seed's toy grid and digits), then print the grid and values."""

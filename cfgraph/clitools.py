@@ -47,3 +47,19 @@ def render_units(units, fmt: str = "table", note: str | None = None) -> None:
     heading = f"\nunits ({note}):" if note else "\nunits:"
     click.echo(heading)
     click.echo(render(LEGEND_COLUMNS, legend_rows(units), "table"))
+
+
+def cap_jobs(ctx: click.Context, param, jobs: int) -> int:
+    """A ``--jobs`` callback: more workers than CPUs are capped to the CPUs, with a note.
+
+    Each loky worker is a process holding the world's data: 64 jobs on 2 cores started 68
+    processes and 3 GB for no speed. 0 stays an error (the engine names it); -1 means every CPU.
+    """
+    import os
+
+    cpus = os.cpu_count() or 1
+    if jobs is not None and jobs > cpus:
+        click.echo(f"note: {param.opts[0]} {jobs} is more than this machine's {cpus} CPU(s); using {cpus}", err=True)
+        return cpus
+    return jobs
+

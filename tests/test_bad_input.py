@@ -89,3 +89,16 @@ def test_a_database_from_a_newer_cfgraph_is_refused_by_every_command(tmp_path):
 def test_an_unusable_database_url(tmp_path, url):
     code, lines = run("--db", url, "worlds")
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def test_more_jobs_than_cpus_are_capped_with_a_note(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    result = CliRunner().invoke(main, ["--db", str(tmp_path / "j.db"), "run", "--dataset", "iris", "--units", "2",
+                                       "--model", "gnb", "--jobs", "64", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "note: --jobs 64 is more than this machine's 2 CPU(s); using 2" in result.output
+    refused = CliRunner().invoke(main, ["--db", str(tmp_path / "j.db"), "run", "--dataset", "iris", "--units", "2",
+                                        "--model", "gnb", "--jobs", "0", "--world", "z"])
+    assert refused.exit_code == 2 and "positive" in refused.output

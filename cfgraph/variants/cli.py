@@ -13,7 +13,7 @@ import json
 
 import click
 
-from cfgraph.clitools import lattice_of, store_of
+from cfgraph.clitools import cap_jobs, lattice_of, store_of
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
 
@@ -68,7 +68,8 @@ def build_options(f):
     """Options every building command shares."""
     for option in reversed([
         click.option("--seed", default=0, show_default=True, type=int, help="Seed of the recipe's randomness."),
-        click.option("--jobs", default=1, show_default=True, type=int, help="Parallel fits (joblib n_jobs)."),
+        click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
+                     help="Parallel fits (joblib n_jobs; at most the number of CPUs)."),
         click.option("--replace", is_flag=True, help="Rebuild a variant of that name that has another recipe."),
         click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True),
@@ -263,7 +264,7 @@ def _delta(store, name, fmt, metric=None, seed=None):
 
 @variant.command()
 @click.argument("name")
-@click.option("--jobs", default=1, show_default=True, type=int)
+@click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs)
 @click.pass_context
 def rebuild(ctx, name, jobs):
     """Delete a variant world and build it again from its stored parent and recipe."""
