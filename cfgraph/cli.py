@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from cfgraph.clitools import cap_jobs, render_units, store_of
+from cfgraph.clitools import SEED, cap_jobs, render_units, store_of
 from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
@@ -126,7 +126,7 @@ def init(ctx):
 @click.option("--metric", help="scikit-learn scorer name(s), comma-separated (default: accuracy, or r2 for regression).")
 @click.option("--seeds", default="0", show_default=True,
               help="Model seeds: a list and ranges, e.g. 0-9 or 0,2,5-7 (each 0 to 2**32-1); one fit per training set per seed.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split and the grouping.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the split and the grouping.")
 @click.option("--test-size", default=0.3, show_default=True, type=float)
 @click.option("--eval-slices", default="units", show_default=True, type=click.Choice(["units", "powerset"]),
               help="One slice per unit (+ all), or one per non-empty union of units.")
@@ -265,7 +265,7 @@ def _seed_note(seeds: list[int], across: bool) -> str:
 @main.command()
 @click.argument("world")
 @click.option("--metric", help="Metric (default: the world's).")
-@click.option("--seed", type=int, help="One seed (default: the mean ± 95% interval across seeds when "
+@click.option("--seed", type=SEED, help="One seed (default: the mean ± 95% interval across seeds when "
               "there are several, else the only one).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
@@ -304,7 +304,7 @@ def grid(ctx, world, metric, seed, fmt):
 @click.option("--slice", "slice_name", default="*", show_default=True,
               help="An evaluation slice by name (e.g. A, or all: the slice of every test row); * for every slice.")
 @click.option("--metric", help="Metric (default: the world's).")
-@click.option("--seed", type=int, help="One seed (default: the mean ± 95% interval across seeds when "
+@click.option("--seed", type=SEED, help="One seed (default: the mean ± 95% interval across seeds when "
               "there are several, else the only one).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context

@@ -10,6 +10,9 @@ import click
 
 from cfgraph.render import render
 
+#: A model or recipe seed on the command line: numpy's and scikit-learn's random_state range.
+SEED = click.IntRange(0, 2**32 - 1)
+
 #: Columns of the unit legend.
 LEGEND_COLUMNS = ["unit", "name", "definition", "training_rows"]
 

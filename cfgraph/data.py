@@ -179,7 +179,7 @@ def infer_task(values, what: str = "the target") -> str:
     >>> infer_task([str(k) for k in range(30)])
     'regression'
     """
-    numbers = _numbers(values)
+    numbers = _numbers(values, what)
     if numbers is None:
         return "classification"
     distinct = np.unique(numbers)
@@ -196,15 +196,46 @@ def infer_task(values, what: str = "the target") -> str:
     )
 
 
-def _numbers(values) -> np.ndarray | None:
-    """The values as finite floats, or None if any is not a finite number."""
+def parse_number(text) -> float:
+    """A number as a CSV writes it: ASCII digits, sign, point, exponent, inf/nan words.
+
+    Stricter than ``float``, which also reads ``1_000`` and other scripts' digits (``٣``):
+    a cell like that is text, as a spreadsheet would take it.
+
+    Raises
+    ------
+    ValueError
+        If the text is not such a number.
+
+    Examples
+    --------
+    >>> parse_number(" 1.5e3 "), parse_number("-inf")
+    (1500.0, -inf)
+    """
+    text = str(text).strip()
+    if not text.isascii() or "_" in text:
+        raise ValueError(text)
+    return float(text)
+
+
+def _numbers(values, what: str = "the target") -> np.ndarray | None:
+    """The values as floats, or None if any is not a number (text: a class label).
+
+    Raises
+    ------
+    CfgraphError
+        If every value is a number but one is infinite or NaN: neither a class nor a target.
+    """
     out = np.empty(len(values))
     for k, v in enumerate(values):
         try:
-            out[k] = float(v)
+            out[k] = parse_number(v)
         except ValueError:
             return None
-    return out if np.isfinite(out).all() else None
+    bad = np.flatnonzero(~np.isfinite(out))
+    if len(bad):
+        raise CfgraphError(f"{what}: value {str(values[bad[0]])[:30]!r} (data row {bad[0] + 1}) is not a finite number")
+    return out
 
 
 def load_builtin(name: str, task: str | None = None) -> Dataset:
@@ -384,7 +415,7 @@ def _refuse_stray_text(path, target: str, labels: list[str]) -> None:
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        parse_number(text)
         return True
     except ValueError:
         return False
@@ -422,7 +453,7 @@ def _choose_columns(path, header, target, group_column, features, drop) -> list[
 def _finite(path, line: int, column: str, cell: str, why: str) -> float:
     """A numeric cell as a float: finite and at most MAX_MAGNITUDE in absolute value."""
     try:
-        value = float(cell)
+        value = parse_number(cell)
     except ValueError:
         raise CfgraphError(f"{path}: line {line}, column {column!r}: non-numeric value {cell!r} ({why})") from None
     if not math.isfinite(value):
@@ -446,7 +477,7 @@ def _feature_column(path, name: str, cells: list[str]) -> tuple[list, bool]:
     numeric = []
     for _, c in present:
         try:
-            float(c)
+            parse_number(c)
             numeric.append(True)
         except ValueError:
             numeric.append(False)

@@ -38,6 +38,7 @@ import numpy as np
 
 import cfgraph
 from cfgraph import lattice
+from cfgraph.data import parse_number
 from cfgraph.errors import CfgraphError
 from cfgraph.store.catalog import check_world_name, create_world, delete_world, find_world, mark_finished
 from cfgraph.store.cells import node_ids, slice_ids, write_cells
@@ -261,7 +262,7 @@ def _value(raw) -> float:
     try:
         if isinstance(raw, bool):
             raise ValueError(raw)
-        value = float(raw) if isinstance(raw, (int, float)) else float(str(raw).strip())
+        value = float(raw) if isinstance(raw, (int, float)) else parse_number(raw)
     except (ValueError, OverflowError):
         raise CfgraphError(f"value {str(raw)[:40]!r} is not a number") from None
     if not math.isfinite(value):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import sklearn
 from sklearn.model_selection import train_test_split
+from sqlalchemy.exc import IntegrityError
 
 import cfgraph
 from cfgraph import evaluate, lattice
@@ -127,8 +128,8 @@ def parse_seeds(text: str) -> list[int]:
     seeds: set[int] = set()
     for item in items:
         if not item:
-            continue
-        match = re.fullmatch(r"(-?\d+)(?:-(-?\d+))?", item)
+            raise CfgraphError(f"seeds {text[:60]!r}: an empty item between commas")
+        match = re.fullmatch(r"(-?\d+)(?:-(-?\d+))?", item, re.ASCII)  # 0-9 only, not other scripts' digits
         if match is None:
             raise CfgraphError(f"seeds {text!r}: {item!r} is not a seed or a range like 0-9")
         low = int(match[1])
@@ -424,6 +425,19 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
                              and set(spec["seeds"]) <= set(known.get("seeds", []))):
         full = (1 << len(prepared.units)) - 1
         precomputed[(full, spec["seeds"][0])] = preflight(prepared, spec["seeds"][0])
+    try:
+        _create_or_merge(store, name, spec, prepared, replace)
+    except IntegrityError:  # another run created the world a moment ago: join it
+        _create_or_merge(store, name, spec, prepared, replace=False)
+    metrics, seeds = prepared.problem.metrics, spec["seeds"]
+    sink = StoreSink.open(store, name, metrics, seeds)
+    tasks = evaluate.plan(sink.present, np.arange(1 << sink.n), metrics, seeds)
+    return evaluate.run(tasks, prepared.problem, sink, Executor(jobs=jobs), progress=progress,
+                        desc=f"fitting {name}", on_batch=on_batch, precomputed=precomputed)
+
+
+def _create_or_merge(store, name: str, spec: dict, prepared: Prepared, replace: bool) -> None:
+    """Create the world, or check an existing one has the same recipe and merge its seeds and metrics."""
     with store.transaction() as session:
         existing = catalog.find_world(session, name)
         if existing is not None and replace:
@@ -458,8 +472,3 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
                 description=f"{prepared.dataset.source}; {prepared.problem.task}; {len(prepared.units)} units "
                             f"by {spec['group_by']}; model {spec['model']}",
             )
-    metrics, seeds = prepared.problem.metrics, spec["seeds"]
-    sink = StoreSink.open(store, name, metrics, seeds)
-    tasks = evaluate.plan(sink.present, np.arange(1 << sink.n), metrics, seeds)
-    return evaluate.run(tasks, prepared.problem, sink, Executor(jobs=jobs), progress=progress,
-                        desc=f"fitting {name}", on_batch=on_batch, precomputed=precomputed)

@@ -102,3 +102,35 @@ def test_more_jobs_than_cpus_are_capped_with_a_note(tmp_path, monkeypatch):
     refused = CliRunner().invoke(main, ["--db", str(tmp_path / "j.db"), "run", "--dataset", "iris", "--units", "2",
                                         "--model", "gnb", "--jobs", "0", "--world", "z"])
     assert refused.exit_code == 2 and "positive" in refused.output
+
+
+@pytest.mark.parametrize("bad", ["inf", "-inf", "Infinity", "1e400", "nan"])
+def test_a_non_finite_target_is_refused_whatever_the_task(tmp_path, bad):
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{bad if i == 7 else i * 0.5 + 0.25}\n" for i in range(60)))
+    one_line_error(*run("--db", str(tmp_path / "t.db"), "run", "--csv", str(path), "--target", "y",
+                        "--group-by", "random", "--units", "2"), "finite")
+
+
+@pytest.mark.parametrize("cell", ["1_000", "٣", "１２"])
+def test_numbers_only_in_ascii_digits(cell):
+    from cfgraph.data import parse_number
+
+    with pytest.raises(ValueError):
+        parse_number(cell)
+
+
+@pytest.mark.parametrize("seeds", ["0,,1", "٣", "1-٣", ","])
+def test_seed_lists_take_ascii_digits_and_no_empty_items(tmp_path, seeds):
+    code, lines = run("--db", str(tmp_path / "t.db"), "run", "--dataset", "iris", "--seeds", seeds)
+    assert code == 2 and len(lines) == 1 and "seeds" in lines[0]
+
+
+def test_seeds_that_agree_summarise_to_their_value_and_no_spread():
+    import numpy as np
+
+    from cfgraph.values import seed_interval
+
+    mean, std, half, n = seed_interval(np.array([[0.7, 0.1], [0.7, 0.2], [0.7, np.nan]]))
+    assert mean[0] == 0.7 and std[0] == 0.0 and half[0] == 0.0 and n.tolist() == [3, 2]
+    assert std[1] > 0

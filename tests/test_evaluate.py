@@ -310,9 +310,64 @@ def test_the_store_sink_writes_a_batch_whole_or_not_at_all(iris_store):
     row = {"slice": 0, "metric": "accuracy", "seed": 0, "value": 0.5, "fit_seconds": 0.0, "status": "ok",
            "error": None}
     new = [{**row, "mask": 3, "metric": "balanced_accuracy"}, {**row, "mask": 3}]  # the second is stored already
-    with pytest.raises(IntegrityError):
-        sink.write(new)
-    assert StoreSink.open(iris_store, "iris", ["balanced_accuracy"], [0]).stored == 16 * 5
-    sink.write(new[:1])
+    with iris_store.session() as session:
+        stored = lattice_table(session, "iris").values[3, 0]
+    bad = [{**row, "mask": 5, "metric": "balanced_accuracy"}, {**row, "mask": 5, "metric": "balanced_accuracy",
+                                                              "status": "nonsense"}]
+    with pytest.raises(IntegrityError):  # a batch that breaks a constraint writes nothing
+        sink.write(bad)
+    assert StoreSink.open(iris_store, "iris", ["balanced_accuracy"], [0]).present.sum() == 0
+    sink.write(new)  # a cell another run stored first is kept, the rest written
     again = StoreSink.open(iris_store, "iris", ["balanced_accuracy"], [0])
     assert again.present[0, 3, 0, 0] and again.present.sum() == 1
+    with iris_store.session() as session:
+        assert lattice_table(session, "iris").values[3, 0] == stored != 0.5
+
+
+def test_two_sinks_writing_the_same_cells_keep_one_copy(store):
+    """Two runs of one world at once: each stores what it computed; a cell the other stored first is kept."""
+    from sqlalchemy import delete, func
+
+    from cfgraph.store.cells import node_ids
+    from cfgraph.store.sink import StoreSink
+    from cfgraph.worlds import prepare
+
+    build_world(store, "pair", spec(), progress=False)
+    with store.session() as session:
+        expected = lattice_table(session, "pair").values
+    with store.transaction() as session:  # forget half the training sets, as if two runs had just started
+        half = [int(i) for i in node_ids(session, get_world(session, "pair"))[::2]]
+        session.execute(delete(Cell).where(Cell.node_id.in_(half)))
+    problem = prepare(spec()).problem
+    first, second = (StoreSink.open(store, "pair", problem.metrics, [0]) for _ in range(2))
+    tasks = evaluate.plan(first.present, np.arange(1 << first.n), problem.metrics, [0])
+    assert len(tasks) == len(half)  # both sinks saw the same cells missing
+    evaluate.run(tasks, problem, first, progress=False)
+    evaluate.run(tasks, problem, second, progress=False)  # the first has stored every one of them
+    with store.session() as session:
+        world = get_world(session, "pair")
+        got = lattice_table(session, "pair").values
+        count = session.scalar(select(func.count(Cell.id)).join(Node).where(Node.world_id == world.id))
+    np.testing.assert_array_equal(got, expected)
+    assert count == expected.size
+
+
+def test_two_processes_building_one_world_at_once_give_one_runs_grid(tmp_path):
+    import subprocess
+    import sys
+
+    args = ["run", "--dataset", "iris", "--units", "5", "--model", "gnb", "--test-size", "0.4", "--world", "w",
+            "--no-progress"]
+    solo, shared = tmp_path / "solo.db", tmp_path / "shared.db"
+    subprocess.run([sys.executable, "-m", "cfgraph.cli", "--db", str(solo), *args], check=True, capture_output=True)
+    runs = [subprocess.Popen([sys.executable, "-m", "cfgraph.cli", "--db", str(shared), *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in runs]
+    assert all(code == 0 for _, code in outcomes), outcomes
+    a, b = open_store(solo), open_store(shared)
+    try:
+        with a.session() as one, b.session() as two:
+            np.testing.assert_array_equal(lattice_table(one, "w").values, lattice_table(two, "w").values)
+    finally:
+        a.close()
+        b.close()

@@ -109,6 +109,9 @@ def test_grid_summary_std_is_exact_for_agreeing_seeds_and_large_scores(tmp_path)
     con.commit()
     got = dict(con.execute("SELECT n.id, g.std FROM grid_summary g JOIN node n ON n.label = g.train_set "
                            "WHERE g.world = 'old'").fetchall())
-    assert got[1] < 1e-9
+    assert got[1] == 0.0
+    means = dict(con.execute("SELECT n.id, g.mean FROM grid_summary g JOIN node n ON n.label = g.train_set "
+                             "WHERE g.world = 'old'").fetchall())
+    assert means[1] == 3071.123456789  # agreeing seeds: the value itself, not a sum's rounding
     for node in (2, 3):
         assert math.isclose(got[node], np.std(scores[node], ddof=1), rel_tol=1e-9)

@@ -7,6 +7,8 @@ query; on SQLite its rows come straight from the DB-API cursor.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import numpy as np
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
@@ -36,11 +38,25 @@ def slice_ids(session: Session, world: World) -> dict[str, int]:
     ).all())
 
 
-def write_cells(session: Session, rows: list[dict]) -> int:
+def write_cells(session: Session, rows: list[dict], keep_existing: bool = False) -> int:
     """Insert cells in one executemany. Each row: node_id, slice_id, metric, seed, value,
-    fit_seconds, status, error. A second write of the same cell violates the unique key."""
-    if rows:  # a Core insert of the table: the ORM's bulk path costs 2.4x more per cell
-        session.execute(insert(Cell.__table__), rows)
+    fit_seconds, status, error.
+
+    A second write of the same cell violates the unique key, unless ``keep_existing``:
+    then a cell already stored is kept and the new row dropped. Runs use it, so two runs
+    of one world at once cooperate (a cell's value is determined by its training set,
+    slice, metric and seed, so whichever run stores it first stores the same number).
+    """
+    if not rows:
+        return 0
+    statement = insert(Cell.__table__)  # Core: the ORM's bulk path costs 2.4x more per cell
+    if keep_existing:
+        dialect = session.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            module = import_module(f"sqlalchemy.dialects.{dialect}")
+            statement = module.insert(Cell.__table__).on_conflict_do_nothing(
+                index_elements=["node_id", "slice_id", "metric", "seed"])
+    session.execute(statement, rows)
     return len(rows)
 
 

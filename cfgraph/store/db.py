@@ -158,6 +158,22 @@ def _check_readable(url: str) -> None:
         raise CfgraphError(f"no cfgraph schema in {path} (run `cfgraph init` or `make demo`)")
 
 
+@contextmanager
+def _migration_lock(sqlite_path: str | None):
+    """Hold an exclusive lock on the database file while migrating (no-op for other databases)."""
+    if sqlite_path is None:
+        yield
+        return
+    import fcntl
+
+    with open(sqlite_path, "ab") as handle:  # flock locks are separate from SQLite's own locks
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Store:
     """A database holding worlds: an engine plus a session factory.
 
@@ -191,7 +207,11 @@ class Store:
                     f"the schema in {self.describe()} is at revision {revision}, not {head_revision()}: "
                     "run `cfgraph init` to upgrade it"
                 )
-            migrate(self.engine)
+            with _migration_lock(self.sqlite_path):
+                # Two runs started together on a new file: the second waits here, then finds
+                # the schema the first made and has nothing to do.
+                if current_revision(self.engine) != head_revision():
+                    migrate(self.engine)
 
     def describe(self) -> str:
         url = make_url(self.url)

@@ -72,7 +72,7 @@ class StoreSink:
         """Store :func:`cfgraph.evaluate.fit_node` rows as cells, in one transaction."""
         node = self.node_ids[np.fromiter((r["mask"] for r in rows), dtype=np.int64, count=len(rows))].tolist()
         with self.store.transaction() as session:
-            cells.write_cells(session, [{
+            cells.write_cells(session, keep_existing=True, rows=[{
                 "node_id": node_id, "slice_id": self.slice_ids[r["slice"]], "metric": r["metric"],
                 "seed": r["seed"], "value": r["value"], "fit_seconds": r["fit_seconds"], "status": r["status"],
                 "error": r["error"],

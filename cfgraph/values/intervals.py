@@ -49,6 +49,8 @@ def seed_interval(samples, axis: int = 0, confidence: float = 0.95):
     ([3.0, 3.0], [2.0, 1.4142135623730951], [3, 2])
     >>> round(float(half[0]), 4)  # t(0.975, 2) * 2 / sqrt(3)
     4.9683
+    >>> [float(a[0]) for a in seed_interval([[0.7], [0.7], [0.7]])]  # seeds that agree: exact
+    [0.7, 0.0, 0.0, 3.0]
     """
     from scipy.stats import t as student_t
 
@@ -59,8 +61,12 @@ def seed_interval(samples, axis: int = 0, confidence: float = 0.95):
     present = ~np.isnan(x)
     k = present.sum(axis=0)
     filled = np.where(present, x, 0.0)
+    # Seeds that agree give their value and a spread of exactly 0, not a sum's rounding
+    # (0.7 three times sums to 2.0999999999999996).
+    agree = (np.where(present, x, np.inf).min(axis=0) == np.where(present, x, -np.inf).max(axis=0)) & (k > 0)
+    first = np.take_along_axis(filled, np.argmax(present, axis=0)[None], axis=0)[0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(k > 0, filled.sum(axis=0) / np.maximum(k, 1), np.nan)
+        mean = np.where(agree, first, np.where(k > 0, filled.sum(axis=0) / np.maximum(k, 1), np.nan))
         squares = np.where(present, (x - mean) ** 2, 0.0).sum(axis=0)
         std = np.where(k > 1, np.sqrt(squares / np.maximum(k - 1, 1)), np.nan)
         quantile = student_t.ppf(0.5 + confidence / 2, np.maximum(k - 1, 1))

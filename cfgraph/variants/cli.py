@@ -13,7 +13,7 @@ import json
 
 import click
 
-from cfgraph.clitools import cap_jobs, lattice_of, store_of
+from cfgraph.clitools import SEED, cap_jobs, lattice_of, store_of
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
 
@@ -67,7 +67,7 @@ def _build(ctx, parent, recipes_, names, jobs, replace, progress, slice_name=Non
 def build_options(f):
     """Options every building command shares."""
     for option in reversed([
-        click.option("--seed", default=0, show_default=True, type=int, help="Seed of the recipe's randomness."),
+        click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the recipe's randomness."),
         click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
                      help="Parallel fits (joblib n_jobs; at most the number of CPUs)."),
         click.option("--replace", is_flag=True, help="Rebuild a variant of that name that has another recipe."),
@@ -246,7 +246,7 @@ def list_cmd(ctx, parent, fmt):
 @variant.command()
 @click.argument("name")
 @click.option("--metric", help="Metric (default: the world's).")
-@click.option("--seed", type=int, help="Seed (default: the lowest stored).")
+@click.option("--seed", type=SEED, help="Seed (default: the lowest stored).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def delta(ctx, name, metric, seed, fmt):
@@ -281,7 +281,7 @@ def rebuild(ctx, name, jobs):
 @click.option("--order", help="The order they leave in, e.g. CB (default: as written in --coalition).")
 @click.option("--slice", "slice_name", default="all", show_default=True)
 @click.option("--metric", help="Metric (default: the world's).")
-@click.option("--seed", type=int, help="Seed (default: the lowest stored).")
+@click.option("--seed", type=SEED, help="Seed (default: the lowest stored).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def strike(ctx, world, coalition, order, slice_name, metric, seed, fmt):
@@ -307,7 +307,7 @@ def strike(ctx, world, coalition, order, slice_name, metric, seed, fmt):
 @click.option("--trials", default=200, show_default=True, type=int, help="Random baseline draws.")
 @click.option("--random-seed", default=0, show_default=True, type=int, help="Seed of the random baseline.")
 @click.option("--metric", help="Metric (default: the world's).")
-@click.option("--seed", type=int, help="Model seed of the cells (default: the lowest stored).")
+@click.option("--seed", type=SEED, help="Model seed of the cells (default: the lowest stored).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def budget(ctx, world, prices, budget, slice_name, trials, random_seed, metric, seed, fmt):
@@ -326,7 +326,7 @@ def budget(ctx, world, prices, budget, slice_name, trials, random_seed, metric, 
 @click.option("--release-seed", default=0, show_default=True, type=int, help="Seed of the Laplace noise.")
 @click.option("--slice", "slice_name", help="One slice (default: all of them).")
 @click.option("--metric", help="Metric (default: the world's).")
-@click.option("--seed", type=int, help="Model seed of the cells (default: the lowest stored).")
+@click.option("--seed", type=SEED, help="Model seed of the cells (default: the lowest stored).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def envelope(ctx, world, epsilon, release_seed, slice_name, metric, seed, fmt):

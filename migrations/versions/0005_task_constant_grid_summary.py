@@ -28,17 +28,18 @@ BOTH_STATUSES = "('ok', 'baseline', 'single_class', 'constant', 'failed')"
 NEW_STATUSES = "('ok', 'baseline', 'constant', 'failed')"
 
 # The sample standard deviation in two passes: each value's distance from its cell's mean
-# (a window average), so cells whose seeds agree get 0 and scores of any scale (an MSE in
-# the thousands) lose no digits, as the one-pass sum-of-squares formula would.
+# (a window average), so scores of any scale (an MSE in the thousands) lose no digits, as the
+# one-pass sum-of-squares formula would; seeds that agree give their value and exactly 0.
 GRID_SUMMARY_VIEW = """
 CREATE VIEW grid_summary AS
 SELECT w.name AS world,
        n.label AS train_set,
        s.name AS eval_slice,
        d.metric AS metric,
-       avg(d.value) AS mean,
-       CASE WHEN count(*) > 1 THEN
-           sqrt(sum((d.value - d.cell_mean) * (d.value - d.cell_mean)) / (count(*) - 1))
+       CASE WHEN min(d.value) = max(d.value) THEN min(d.value) ELSE avg(d.value) END AS mean,
+       CASE WHEN count(*) < 2 THEN NULL
+            WHEN min(d.value) = max(d.value) THEN 0.0
+            ELSE sqrt(sum((d.value - d.cell_mean) * (d.value - d.cell_mean)) / (count(*) - 1))
        END AS std,
        count(*) AS n
 FROM (SELECT node_id, slice_id, metric, value,
