@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 
 import click
 
 from cfgraph.clitools import SEED, cap_jobs, render_units, store_of
-from cfgraph.display import fixed
+from cfgraph.display import brief_list, fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
 from cfgraph.resources import seed_file
@@ -155,9 +156,11 @@ def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, un
         source = dataset or Path(csv_path).stem
         name = f"{source}-{spec['model'].split('(')[0].rsplit('.', 1)[-1]}-{group_by}{units or ''}"
     store = store_of(ctx)
+    started = time.perf_counter()
     report = build_world(store, name, spec, jobs=jobs, replace=replace, progress=progress)
     click.echo(f"world {name} ({spec['task']}): {report.fits} fits, {report.cells} new cells "
-               f"({report.skipped_cells} already stored), {report.failed} failed, {report.seconds:.1f} s")
+               f"({report.skipped_cells} already stored), {report.failed} failed, "
+               f"{time.perf_counter() - started:.1f} s")
 
 
 @main.command("import-grid")
@@ -258,7 +261,7 @@ def _pm(cell) -> str | None:
 def _seed_note(seeds: list[int], across: bool) -> str:
     if across:
         return (f"mean ± half-width of the 95% Student-t interval over n = {len(seeds)} seeds "
-                f"({', '.join(map(str, seeds))}); --seed N shows one")
+                f"({brief_list(seeds)}); --seed N shows one")
     return f"seed {seeds[0]}"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fixed", "compact"]
+__all__ = ["fixed", "compact", "brief_list"]
 
 
 def _finite_or_none(x) -> float | None:
@@ -71,3 +71,17 @@ def compact(x, significant: int = 3) -> str:
         return ""
     text = f"{v:.{significant}g}"
     return "0" if float(text) == 0 else text
+
+
+def brief_list(items, limit: int = 10) -> str:
+    """Items joined by commas, the first ``limit`` only, so a message stays one short line.
+
+    Examples
+    --------
+    >>> brief_list(range(3)), brief_list(range(1000), 4)
+    ('0, 1, 2', '0, 1, 2, 3 and 996 more')
+    """
+    items = [str(x) for x in items]
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+

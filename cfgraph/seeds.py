@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cfgraph import lattice, summaries
+from cfgraph.display import brief_list
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.store import catalog, cells
 from cfgraph.store.models import CELL_STATUSES
@@ -107,7 +108,7 @@ class SeedStack:
         """
         if seed not in self.seeds:
             raise NotFound(f"world {self.world!r} has no cells for seed {seed} "
-                           f"(seeds: {', '.join(map(str, self.seeds))})")
+                           f"(seeds: {brief_list(self.seeds)})")
         k = self.seeds.index(seed)
         codes = self.status[k]
         status = np.where(codes >= 0, _STATUSES[np.maximum(codes, 0)], "")
@@ -290,12 +291,12 @@ def load_seed_stack(session, world, metric: str | None = None, seeds: Sequence[i
     if seeds is not None:
         seeds = [int(s) for s in seeds]
         if len(set(seeds)) != len(seeds):
-            raise CfgraphError(f"a seed is named twice in {', '.join(map(str, seeds))}")
+            raise CfgraphError(f"a seed is named twice in {brief_list(seeds)}")
         known = cells.metrics_and_seeds(session, world)[1]
         unknown = [s for s in seeds if s not in known]
         if unknown:
             raise NotFound(f"world {world.name!r} has no cells for seed {unknown[0]} "
-                           f"(seeds: {', '.join(map(str, known))})")
+                           f"(seeds: {brief_list(known)})")
     seeds, values, status = seed_cells(session, world, metric, seeds)
     if not seeds:
         raise NotFound(f"world {world.name!r} has no cells for metric {metric!r}")

@@ -14,6 +14,7 @@ from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
 from cfgraph import lattice
+from cfgraph.display import brief_list
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.store.catalog import get_world
 from cfgraph.store.models import Cell, EvalSlice, Node, World
@@ -128,7 +129,7 @@ def choose_metric_seed(session: Session, world: World, metric: str | None = None
     except ValueError:
         raise CfgraphError(f"seed must be an integer, not {str(seed)[:20]!r}") from None
     if seed not in seeds:
-        raise NotFound(f"world {world.name!r} has no cells for seed {seed} (seeds: {', '.join(map(str, seeds))})")
+        raise NotFound(f"world {world.name!r} has no cells for seed {seed} (seeds: {brief_list(seeds)})")
     return metric, seed
 
 
