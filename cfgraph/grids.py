@@ -89,6 +89,8 @@ def read_grid_file(path: str | Path) -> list[tuple[int, dict]]:
             raise CfgraphError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
         except RecursionError:
             raise CfgraphError(f"{path}: JSON nested too deeply to read (a grid file is a flat list of cells)") from None
+        except ValueError as exc:  # an integer past Python's digit limit (4300)
+            raise CfgraphError(f"{path}: unreadable JSON: {str(exc).split(':')[0][:80]}") from None
         records = data.get("cells") if isinstance(data, dict) else data
         if not isinstance(records, list):
             raise CfgraphError(f"{path}: expected a list of cells (or an object with a 'cells' list)")

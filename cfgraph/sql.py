@@ -66,6 +66,11 @@ def _authorizer(action, arg1, arg2, *_rest):
     return sqlite3.SQLITE_OK if action in _ALLOWED_ACTIONS else sqlite3.SQLITE_DENY
 
 
+def _one_line(exc) -> str:
+    """SQLite's message with line breaks escaped: it may quote a token of the query (``'a\\nb'``)."""
+    return str(exc).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def check_statement(query: str) -> str:
     """Refuse anything but one SELECT / WITH / EXPLAIN statement (first wall).
 
@@ -142,13 +147,13 @@ def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *
         if "not authorized" in str(exc) or "prohibited" in str(exc):
             raise CfgraphError("query refused: only reading is allowed (no writes, ATTACH, PRAGMA "
                                "or functions outside SQLite's core, math, date and JSON sets)") from None
-        raise CfgraphError(f"SQL error: {exc}") from None
+        raise CfgraphError(f"SQL error: {_one_line(exc)}") from None
     except sqlite3.ProgrammingError as exc:
-        raise CfgraphError(f"query refused: {exc}") from None
+        raise CfgraphError(f"query refused: {_one_line(exc)}") from None
     except sqlite3.DataError as exc:  # string or blob too big
-        raise CfgraphError(f"query refused: {exc} (values are capped at {MAX_VALUE_BYTES:,} bytes)") from None
+        raise CfgraphError(f"query refused: {_one_line(exc)} (values are capped at {MAX_VALUE_BYTES:,} bytes)") from None
     except sqlite3.Error as exc:
-        raise CfgraphError(f"SQL error: {exc}") from None
+        raise CfgraphError(f"SQL error: {_one_line(exc)}") from None
     finally:
         conn.close()
         if bounded["native"] is not None:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from cfgraph import lattice
 from cfgraph.errors import NotFound
 from cfgraph.store import catalog, cells, graph
+from cfgraph.store.seed_cells import seed_cells
 from cfgraph.tables import LatticeTable
 
 __all__ = ["World", "UnitInfo", "SliceInfo", "Grid", "ValueTable", "Questions", "list_worlds",
@@ -412,9 +413,9 @@ class World:
                            metric: str | None = None) -> dict[str, np.ndarray]:
         """One slice's cells over every stored seed: the per-cell mean and its 95% interval.
 
-        Reads only ``masks`` on that slice (one indexed query per seed), or with
-        ``masks=None`` the slice's column (every training set): never the other
-        slices, and for a few masks never the whole lattice.
+        Reads every seed's cells of ``masks`` on that slice, or with ``masks=None``
+        the slice's column (every training set), in one query whatever the number
+        of seeds: never the other slices, and for a few masks never the whole lattice.
 
         Parameters
         ----------
@@ -452,12 +453,8 @@ class World:
         """
         metric, _ = self.choose(metric)
         slice_id = self.find_slice(slice_name).id
-        if masks is None:
-            stack = np.stack([cells.slice_column(self.session, self.record, slice_id, metric, s)
-                              for s in self.seeds])
-        else:
-            stack = np.stack([cells.cells_at(self.session, self.record, masks, metric, s, [slice_id])[:, 0]
-                              for s in self.seeds])
+        _, stack, _ = seed_cells(self.session, self.record, metric, self.seeds, masks=masks, slice_ids=[slice_id])
+        stack = stack[:, :, 0]
         _, std, half_width, count = _seed_interval(stack)
         return {"mean": stack.mean(axis=0), "std": std, "half_width": half_width, "n": count,
                 "seeds": list(self.seeds)}
@@ -499,7 +496,7 @@ class World:
         interval = None
         if self.across_seeds(seed):
             metric, _ = self.choose(metric)
-            stack = np.stack([cells.cells_at(self.session, self.record, masks, metric, s) for s in self.seeds])
+            _, stack, _ = seed_cells(self.session, self.record, metric, self.seeds, masks=masks)
             mean, std, half, count = _seed_interval(stack)
             rows, used_seed = mean, None
             interval = [{"mean": _num(m), "half_width": _num(h), "std": _num(s), "n": int(c)}

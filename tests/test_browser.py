@@ -283,11 +283,14 @@ MSE_SEEDS = {0: [-100000.0, -60000, -70000, -40000, -80000, -50000, -55000, -300
              1: [-100000.0, -62000, -70000, -42000, -80000, -52000, -56000, -31000],
              2: [-100000.0, -64000, -71000, -44000, -81000, -54000, -57000, -32000]}
 LONG_CSV = "/data/some/quite/long/directory/name/for/datasets/iris_measurements_2024_cleaned_v2.csv"
+#: World names the home table must wrap: a variant's and one of 60 characters with no break opportunity.
+LONG_NAMES = ("seedt~corrupt-B-labels0.3-seed100~poison-C-flip0.25-seed7", "w" * 60)
 
 
 @pytest.fixture(scope="module")
 def seeds_url(iris_db, tmp_path_factory):
-    """A server over iris plus "mse": a 3-seed regression world read from a long CSV path."""
+    """A server over iris plus "mse": a 3-seed regression world read from a long CSV path, and
+    two empty worlds with long names (LONG_NAMES)."""
     from cfgraph.store import catalog
     from cfgraph.tables import SliceSpec, UnitSpec
 
@@ -305,6 +308,9 @@ def seeds_url(iris_db, tmp_path_factory):
             {"node_id": int(ids[m]), "slice_id": sids["all"], "metric": "neg_mean_squared_error", "seed": seed,
              "value": v, "fit_seconds": 0.0, "status": "ok"}
             for seed, grid in MSE_SEEDS.items() for m, v in enumerate(grid)])
+        for name in LONG_NAMES:  # no cells: only the home table's width matters
+            catalog.create_world(session, name, kind="trained", units=[UnitSpec(u) for u in "ABC"],
+                                 slices=[SliceSpec("all")], metric="accuracy", eval_slices="units")
     store.close()
     app = create_app({"DATABASE_URL": str(path)})
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
@@ -341,6 +347,13 @@ def test_home_table_fits_the_window(seeds_page):
     stored = row.locator("td.num", has_text="24 / 24")
     assert page.evaluate("(td) => td.getClientRects().length === 1 && td.scrollWidth <= td.clientWidth",
                          stored.element_handle())
+    for name in LONG_NAMES:  # the name wraps; the explore links stay whole and inside the table
+        long_row = page.locator("#worlds tbody tr", has=page.locator(f"a:text-is('{name}')"))
+        explore = long_row.locator("td").last
+        assert explore.locator("a").count() == 3
+        assert page.evaluate("(td) => td.scrollWidth <= td.clientWidth && td.getBoundingClientRect().right"
+                             " <= document.getElementById('worlds').getBoundingClientRect().right + 0.5",
+                             explore.element_handle())
     seeds_page.shot("home-wide")
 
 

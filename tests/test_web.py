@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 import re
@@ -115,9 +116,9 @@ def test_every_response_carries_a_strict_content_security_policy(client):
 def test_home_lists_worlds_with_size_model_metric_and_completeness(client):
     body = text(client.get("/"))
     assert "data counterfactual" in body
-    row = re.search(r'<td><a href="/world/toy/grid">toy</a></td>.*?</tr>', body, re.S).group(0)
+    row = re.search(r'<td class="name"><a href="/world/toy/grid">toy</a></td>.*?</tr>', body, re.S).group(0)
     assert "25.0%" in row and "16 / 64" in row
-    row = re.search(r'<td><a href="/world/iris/grid">iris</a></td>.*?</tr>', body, re.S).group(0)
+    row = re.search(r'<td class="name"><a href="/world/iris/grid">iris</a></td>.*?</tr>', body, re.S).group(0)
     assert "100.0%" in row and "gnb" in row and "accuracy" in row
 
 
@@ -451,6 +452,70 @@ def test_values_page_and_api_match_the_library(client, iris_table):
     assert client.get("/world/iris/values?slice=nope").status_code == 404
 
 
+def _one_line_400(response, message):
+    error = response.json["error"] if response.is_json else re.search(
+        r'class="error[^"]*"[^>]*>(.*?)<', text(response), re.S).group(1)
+    assert response.status_code == 400 and message in html.unescape(error)
+    assert "\n" not in error.strip() and "Traceback" not in text(response)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("tolerance=-5", "tolerance must be a finite number above 0"),
+    ("tolerance=0", "tolerance must be a finite number above 0"),
+    ("tolerance=inf", "tolerance must be a finite number above 0"),
+    ("tolerance=abc", "tolerance must be a number"),
+    ("tol=-1", "tolerance must be a finite number above 0"),
+    ("tol=0.1&tolerance=0.2", "disagree"),
+])
+def test_a_bad_tolerance_is_refused_under_either_name(client, query, message):
+    """The CLI's --tolerance refuses these; the grid (``tol`` or ``tolerance``) and the lattice page too."""
+    for url in ("/world/toy/grid", "/api/worlds/toy/questions", "/world/iris/graph", "/api/worlds/iris/graph"):
+        _one_line_400(client.get(f"{url}?{query}"), message)
+
+
+def test_the_tolerance_under_its_long_name_is_used(client):
+    assert client.get("/api/worlds/toy/questions?tolerance=0.3").json["focus"]["tolerance"] == 0.3
+    assert client.get("/api/worlds/toy/questions?tol=0.3&tolerance=0.3").json["focus"]["tolerance"] == 0.3
+    assert client.get("/api/worlds/toy/questions").json["focus"]["tolerance"] == 0.15
+
+
+@pytest.mark.parametrize("query, message", [
+    ("alpha=-1&beta=0", "alpha must be a finite number above 0"),
+    ("beta=0", "beta must be a finite number above 0"),
+    ("alpha=0", "alpha must be a finite number above 0"),
+    ("beta=nan", "beta must be a finite number above 0"),
+    ("alpha=x", "alpha must be a number"),
+])
+def test_graph_refuses_the_beta_parameters_the_grid_refuses(client, query, message):
+    for url in ("/world/iris/graph", "/api/worlds/iris/graph", "/world/toy/grid"):
+        _one_line_400(client.get(f"{url}?{query}"), message)
+    assert client.get("/world/iris/graph?alpha=4&beta=2").status_code == 200
+
+
+@pytest.mark.parametrize("method, message", [
+    ("zzz", "unknown method 'zzz'"),
+    ("loo+zzz", "unknown method 'zzz'"),
+    ("shapley;bogus", "unknown method 'bogus'"),
+    ("beta:-1,2", "alpha > 0 and beta > 0"),
+    ("beta:x", "beta:ALPHA,BETA"),
+])
+def test_values_refuse_an_unknown_method(client, method, message):
+    for url in ("/api/worlds/iris/values", "/world/iris/values"):
+        _one_line_400(client.get(url, query_string={"method": method}), message)
+
+
+def test_values_compute_the_methods_asked_for(client, iris_table):
+    col = iris_table["iris"].column("all")
+    for asked in ("loo+beta:4,2", "loo%2Bbeta:4,2", "loo;beta:4,2"):  # "+" in a URL arrives as a space
+        data = client.get(f"/api/worlds/iris/values?method={asked}").json
+        assert data["methods"] == ["loo", "beta(4,2)"], asked
+        rows = [r for r in data["values"] if r["slice"] == "all"]
+        assert [r["beta(4,2)"] for r in rows] == pytest.approx(V.beta_shapley(col, 4, 2).tolist())
+        assert [r["loo"] for r in rows] == pytest.approx(V.leave_one_out(col).tolist())
+    assert client.get("/world/iris/values?method=loo").status_code == 200
+    assert client.get("/api/worlds/iris/values?method=loo").json["methods"] == ["loo"]
+
+
 def test_scaling_and_grid_api(client):
     s = client.get("/api/worlds/toy/scaling?slice=B").json
     assert s["present"] == [0, 0, 1, 2, 1] and s["mean"][3] == pytest.approx(0.675) and s["mean"][0] is None
@@ -736,26 +801,28 @@ def test_lattice_lens_tables_carry_the_interval_of_each_score(seeds_client):
 def test_large_world_across_seeds_reads_only_the_shown_nodes(seeds_db, monkeypatch):
     """Beyond the whole-diagram limit the seed stack covers the neighbourhood, not 2^n masks."""
     import cfgraph.seeds
+    import cfgraph.world
 
     def refuse(*_a, **_k):
         raise AssertionError("read the whole lattice")
 
     read = []
-    cells_at = cells.cells_at
+    seed_cells = cfgraph.world.seed_cells
 
-    def record(session, world, masks, *args, **kwargs):
-        read.append(sorted(set(int(m) for m in masks)))
-        return cells_at(session, world, masks, *args, **kwargs)
+    def record(session, world, metric, seeds=None, *, masks=None, slice_ids=None):
+        read.append((list(seeds), None if masks is None else sorted(set(int(m) for m in masks)), slice_ids))
+        return seed_cells(session, world, metric, seeds, masks=masks, slice_ids=slice_ids)
 
-    for name in ("lattice_table", "slice_column"):
+    for name in ("lattice_table", "slice_column", "cells_at"):
         monkeypatch.setattr(cells, name, refuse)
     monkeypatch.setattr(cfgraph.seeds, "load_seed_stack", refuse)
-    monkeypatch.setattr(cells, "cells_at", record)
+    monkeypatch.setattr(cfgraph.world, "seed_cells", record)
     app = create_app({"DATABASE_URL": str(seeds_db), "TESTING": True, "WHOLE_LATTICE_MAX_UNITS": 2})
     body = text(app.test_client().get("/world/s3/graph?node=A&path=∅,A"))
     assert len(_node_titles(body)) == 1 + 2 + 1  # A, AB and AC above, ∅ below
     assert _node_titles(body)["AB"].startswith("0.800 ± ")
-    assert read and len(read) == 3 and all(m == [0, 1, 3, 5] for m in read)  # one read per seed
+    assert len(read) == 1 and read[0][:2] == ([0, 1, 2], [0, 1, 3, 5])  # one read for every seed
+    assert len(read[0][2]) == 1  # of the slice shown only
     app.extensions["cfgraph.store"].close()
 
 

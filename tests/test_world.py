@@ -153,6 +153,58 @@ def test_grid_and_training_set_across_seeds(seeded_store):
     assert node["neighbours"][0]["deltas"] == [pytest.approx(0.9 - 0.8)]  # AB: mean 0.9
 
 
+#: Thirty seeds of the same 2-unit grid shape: more seeds than the pages may spend queries.
+MANY = {s: [0.5, 0.7 + 0.01 * (s % 5), 0.6 - 0.02 * (s % 3), 0.9] for s in range(30)}
+
+
+def test_cells_across_seeds_match_the_interval_by_hand(seeded_store):
+    from cfgraph.values import seed_interval
+
+    make_world(seeded_store, "g30", [UnitSpec("a"), UnitSpec("b")], MANY)
+    stack = np.array([MANY[s] for s in range(30)])  # (seeds, masks)
+    mean, std, half, count = seed_interval(stack)
+    with World.open(seeded_store, "g30") as world:
+        some = world.cells_across_seeds([3, 1, 3])  # unsorted, repeated
+        column = world.cells_across_seeds(None, "all")
+        node = world.training_set("A")
+    assert some["seeds"] == list(range(30)) and some["n"].tolist() == [30, 30, 30]
+    assert some["mean"] == pytest.approx(mean[[3, 1, 3]]) and some["half_width"] == pytest.approx(half[[3, 1, 3]])
+    assert column["mean"] == pytest.approx(mean) and column["std"] == pytest.approx(std)
+    assert node["interval"][0] == {"mean": pytest.approx(mean[1]), "half_width": pytest.approx(half[1]),
+                                   "std": pytest.approx(std[1]), "n": 30}
+    assert [nb["deltas"] for nb in node["neighbours"]] == [[pytest.approx(mean[3] - mean[1])],
+                                                           [pytest.approx(mean[0] - mean[1])]]
+
+
+@pytest.mark.parametrize("page", ["/world/{}/graph", "/api/worlds/{}/graph", "/world/{}/node/A",
+                                  "/world/{}/graph?lens=strike&coalition=AB"])
+def test_pages_across_seeds_spend_as_many_queries_for_30_seeds_as_for_3(seeded_store, page):
+    """Every SQL statement SQLite runs (its trace callback also sees the cell reads that bypass
+    SQLAlchemy's cursor events) is counted: the count does not grow with the seeds."""
+    from sqlalchemy import event
+
+    from cfgraph.web import create_app
+
+    make_world(seeded_store, "g30", [UnitSpec("a"), UnitSpec("b")], MANY)
+    app = create_app({"DATABASE_URL": seeded_store.sqlite_path, "TESTING": True})
+    engine = app.extensions["cfgraph.store"].engine
+    statements = []
+    event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(statements.append))
+    engine.dispose()  # connections made from here on are traced
+    client = app.test_client()
+
+    def count(world):
+        url = page.format(world)
+        assert client.get(url).status_code == 200  # warm: the first request may load caches
+        statements.clear()
+        assert client.get(url).status_code == 200
+        return len(statements)
+
+    few, many = count("g3"), count("g30")
+    assert 0 < few == many < 30, (few, many)
+    app.extensions["cfgraph.store"].close()
+
+
 # ------------------------------------------------------------------ the CLI face
 
 

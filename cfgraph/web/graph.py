@@ -105,6 +105,7 @@ def graph_model(world, args=None) -> dict:
     """
     args = request.args if args is None else args
     metric, seed = state.metric_seed(world, args)
+    state.focus_numbers(args)  # carried to the grid in links: refused here as there
     the_slice = world.find_slice(args.get("slice"))
     n = world.n
     letters = world.letters

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from flask import current_app, request
 
+from cfgraph.errors import CfgraphError
+from cfgraph.selection import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_TOLERANCE, parse_float
 from cfgraph.world import Grid, Questions, World
 from cfgraph.web.db import get_session
 
@@ -46,7 +48,37 @@ def ask(world: World, table, keys=None) -> Questions:
         table, cells=args.getlist("cell"), rows=args.getlist("row"), columns=args.getlist("col"),
         layer=args.get("layer"), keys=keys, unit=args.get("unit"), pair=args.get("pair"),
         coalition=args.get("coalition"), k=args.get("k"), alpha=args.get("alpha"), beta=args.get("beta"),
-        tolerance=args.get("tol"))
+        tolerance=tolerance_arg(args))
+
+
+def tolerance_arg(args=None) -> str | None:
+    """The unlearning tolerance as given: ``tol``, or ``tolerance`` (the CLI's name for it).
+
+    Raises
+    ------
+    CfgraphError
+        If both are given and differ.
+    """
+    args = request.args if args is None else args
+    short, long = (args.get(key) or None for key in ("tol", "tolerance"))
+    if short is not None and long is not None and short.strip() != long.strip():
+        raise CfgraphError(f"tol={short[:20]!r} and tolerance={long[:20]!r} disagree: give one")
+    return short if short is not None else long
+
+
+def focus_numbers(args=None) -> dict[str, float]:
+    """Beta Shapley's ``alpha`` and ``beta`` and the unlearning tolerance, checked, for pages that
+    only carry them along in their links (as the grid's questions would read them).
+
+    Raises
+    ------
+    CfgraphError
+        If one is not a finite number above 0.
+    """
+    args = request.args if args is None else args
+    return {"alpha": parse_float(args.get("alpha"), "alpha", DEFAULT_ALPHA),
+            "beta": parse_float(args.get("beta"), "beta", DEFAULT_BETA),
+            "tolerance": parse_float(tolerance_arg(args), "tolerance", DEFAULT_TOLERANCE)}
 
 
 def palette() -> str:

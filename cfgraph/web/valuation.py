@@ -12,6 +12,7 @@ import numpy as np
 from flask import Blueprint, render_template, request
 
 from cfgraph import questions as Q
+from cfgraph import summaries
 from cfgraph.web import state
 from cfgraph.web.charts import bar_chart, line_chart
 
@@ -45,6 +46,9 @@ def default_slice(table) -> str:
 def values_model(world) -> dict:
     """The value table of every unit on every slice, and the charts for one slice.
 
+    The methods are ``method`` (as :func:`cfgraph.summaries.parse_methods` reads it, e.g.
+    ``loo+beta:4,2``) or by default LOO, Shapley, Banzhaf and Beta(``alpha``, ``beta``).
+
     Returns
     -------
     dict
@@ -56,7 +60,7 @@ def values_model(world) -> dict:
     Raises
     ------
     CfgraphError, NotFound
-        On bad alpha / beta, or an unknown slice, metric or seed.
+        On bad alpha / beta, an unknown method, or an unknown slice, metric or seed.
     """
     shown = state.load_grid(world)
     grid = shown.table
@@ -64,7 +68,11 @@ def values_model(world) -> dict:
     beta = Q.parse_float(request.args.get("beta"), "beta", Q.DEFAULT_BETA)
     chosen = request.args.get("slice") or default_slice(grid)
     j = grid.slice_index(chosen)
-    methods = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
+    asked = request.args.get("method")
+    if asked is not None and asked.strip():
+        methods = summaries.parse_methods("+".join(asked.split()))  # a "+" in a URL arrives as a space
+    else:
+        methods = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
     result = world.values(methods, None, request.args.get("metric"), request.args.get("seed"))
     names = result.methods
     rows, intervals = [], []

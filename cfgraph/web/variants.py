@@ -124,7 +124,7 @@ def _variant_model(session, world: World) -> dict:
         model.update(summary_title=f"Score along each edge S → S + {recipe['unit']} on slice {chosen}",
                      summary=sweep)
     elif kind == "unlearn":
-        tolerance = Q.parse_float(request.args.get("tol"), "tolerance", 0.15)
+        tolerance = Q.parse_float(state.tolerance_arg(), "tolerance", Q.DEFAULT_TOLERANCE)
         per_slice, _ = reports.unlearn_rows(session, [world.name], tolerance)
         model.update(summary_title=f"Unlearning audit (tolerance {tolerance:g})", summary=per_slice)
     return model
