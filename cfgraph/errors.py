@@ -17,6 +17,10 @@ class NotFound(CfgraphError):
     status = 404
 
 
+class WorldExists(CfgraphError):
+    """A world of that name is already stored (perhaps created a moment ago by another run)."""
+
+
 class MissingCells(CfgraphError):
     """A summary needs cells that the lattice does not hold (yet).
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 import cfgraph
 from cfgraph import evaluate, lattice
 from cfgraph.data import Dataset, load_builtin, load_csv
-from cfgraph.errors import CfgraphError
+from cfgraph.errors import CfgraphError, WorldExists
 from cfgraph.estimators import check_metric, check_task, make_estimator
 from cfgraph.executors import Executor
 from cfgraph.grouping import group_rows
@@ -427,7 +427,7 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
         precomputed[(full, spec["seeds"][0])] = preflight(prepared, spec["seeds"][0])
     try:
         _create_or_merge(store, name, spec, prepared, replace)
-    except IntegrityError:  # another run created the world a moment ago: join it
+    except (IntegrityError, WorldExists):  # another run created the world a moment ago: join it
         _create_or_merge(store, name, spec, prepared, replace=False)
     metrics, seeds = prepared.problem.metrics, spec["seeds"]
     sink = StoreSink.open(store, name, metrics, seeds)

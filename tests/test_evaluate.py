@@ -371,3 +371,19 @@ def test_two_processes_building_one_world_at_once_give_one_runs_grid(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_a_world_created_by_another_run_a_moment_ago_is_joined(store, monkeypatch):
+    """The race two runs of one new world meet: both see no world, one creates it first."""
+    from cfgraph.store import catalog
+
+    build_world(store, "w", spec(), progress=False)
+    real, calls = catalog.find_world, []
+
+    def first_sees_nothing(session, name):
+        calls.append(name)
+        return None if len(calls) == 1 else real(session, name)
+
+    monkeypatch.setattr(catalog, "find_world", first_sees_nothing)
+    report = build_world(store, "w", spec(), progress=False)
+    assert report.fits == 0 and len(calls) >= 2

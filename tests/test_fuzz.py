@@ -20,7 +20,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sklearn.base import BaseEstimator
 
@@ -284,6 +284,7 @@ def grid_files(draw):
 
 
 @fuzz(100)
+@example(grid=(".json", b'[{"train_set": "A", "eval_slice": "all", "value": %s}]' % (b"9" * 5000)), units=None)
 @given(grid=grid_files(), units=st.one_of(st.none(), st.none(), st.lists(st.sampled_from(["A", "B", "C", "code", "", "A+B", "∅"]),
                                                               min_size=0, max_size=3)))
 def test_import_grid_succeeds_or_refuses_and_leaves_the_store(toy_db, tmp_path_factory, grid, units):
@@ -432,6 +433,8 @@ def sql_strings(draw):
 
 
 @fuzz(100)
+@example(query='SELECT 1"\r')
+@example(query="SELECT 1 FROM cell WHERE x'zz\n' = 1")
 @given(query=sql_strings())
 def test_run_query_answers_or_refuses_and_never_writes(toy_db, query):
     before = dump(toy_db)

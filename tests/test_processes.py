@@ -63,9 +63,11 @@ def poll(condition, seconds: float):
 
 
 def start(tmp_path, args, tag):
+    """The CLI running ``args`` in a child process tagged ``tag``; its stderr goes to ``tmp_path/stderr``."""
     env = {**os.environ, TAG: tag}
-    return subprocess.Popen([sys.executable, "-m", "cfgraph.cli", "--db", str(tmp_path / "k.db"), *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(tmp_path / "stderr", "wb") as stderr:  # a file, not a pipe nobody drains
+        return subprocess.Popen([sys.executable, "-m", "cfgraph.cli", "--db", str(tmp_path / "k.db"), *args],
+                                env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def kill_all(processes):
@@ -86,7 +88,6 @@ def test_no_worker_outlives_a_killed_run(tmp_path):
         assert sum("resource_tracker" in cmd for cmd in started.values()) == 2  # loky's and multiprocessing's
         run.kill()  # SIGKILL: no atexit, no finally in the run
         run.wait(timeout=10)
-        run.stderr.close()
         poll(lambda: not tagged(tag), 20)
         survivors = tagged(tag)
         assert not survivors, f"alive 20 s after kill -9 of their parent {run.pid}: {survivors}"
@@ -103,8 +104,7 @@ def test_a_finished_run_leaves_no_process(tmp_path):
         while run.poll() is None:
             seen |= workers(tagged(tag))
             time.sleep(0.02)
-        assert run.returncode == 0, run.stderr.read().decode()
-        run.stderr.close()
+        assert run.returncode == 0, (tmp_path / "stderr").read_text()
         assert seen, "the run never started a loky worker"
         # loky keeps its workers for reuse while their parent lives (300 s idle timeout); at exit it ends them.
         assert poll(lambda: not tagged(tag), 20), tagged(tag)

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from cfgraph import lattice
-from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.errors import CfgraphError, NotFound, WorldExists
 from cfgraph.store.models import TASKS, Cell, Edge, EvalSlice, Node, Unit, World
 from cfgraph.tables import SliceSpec, UnitSpec
 
@@ -83,7 +83,7 @@ def create_world(
         )
     check_world_name(name)
     if session.scalar(select(World.id).where(World.name == name)) is not None:
-        raise CfgraphError(f"world {name!r} already exists (choose another name, or replace it)")
+        raise WorldExists(f"world {name!r} already exists (choose another name, or replace it)")
     if len({s.name for s in slices}) != len(slices):
         raise CfgraphError("evaluation slice names must be unique")
     if len({u.name for u in units}) != len(units):
