@@ -79,10 +79,18 @@ def test_a_database_from_a_newer_cfgraph_is_refused_by_every_command(tmp_path):
     con.execute("UPDATE alembic_version SET version_num = '0999'")
     con.commit()
     con.close()
-    before = digest(path)
+    before = dump(path)
     for command in (["init"], ["worlds"], ["run", "--dataset", "iris", "--units", "2", "--model", "gnb"]):
         one_line_error(*run("--db", str(path), *command), "newer cfgraph")
-    assert digest(path) == before
+    assert dump(path) == before  # the content (a WAL checkpoint may rewrite the file's bytes)
+
+
+def dump(path):
+    con = sqlite3.connect(path)
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize("url", ["postgresql+nope://x", "::::", "sqlite:////nonexistent/dir/x.db", "notascheme://"])
