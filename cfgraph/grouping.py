@@ -6,11 +6,13 @@ unit ("the test points near B").
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from cfgraph.data import MISSING_GROUP
@@ -80,7 +82,13 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
         if distinct < n:  # KMeans would warn and leave clusters empty
             raise CfgraphError(f"kmeans cannot make {n} units: the training rows have only {distinct} distinct "
                                "feature vector(s) once standardised; use fewer units or another grouping")
-        km = KMeans(n_clusters=n, n_init=10, random_state=seed).fit(scaled)
+        with warnings.catch_warnings():  # rows distinct as numbers may coincide in KMeans' distances (0, 1e-300)
+            warnings.simplefilter("error", ConvergenceWarning)
+            try:
+                km = KMeans(n_clusters=n, n_init=10, random_state=seed).fit(scaled)
+            except ConvergenceWarning:
+                raise CfgraphError(f"kmeans cannot make {n} units: the training rows are too close to tell apart "
+                                   "once standardised; use fewer units or another grouping") from None
         order = np.argsort(-np.bincount(km.labels_, minlength=n), kind="stable")
         relabel = np.empty(n, dtype=int)
         relabel[order] = np.arange(n)

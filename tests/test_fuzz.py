@@ -155,25 +155,24 @@ def csv_tables(draw):
     return prefix + buffer.getvalue().encode("utf-8"), header
 
 
-def _target(draw, header):
-    return draw(st.sampled_from(["y"] * 6 + [header[0], "missing", ""]))
+#: Target columns to ask for; FIRST stands for the table's first column.
+FIRST = "<first column>"
+targets = st.sampled_from(["y"] * 6 + [FIRST, "missing", ""])
 
 
-# ---------------------------------------------------------------------------------------------
-# CSV loader
+def _column(name, header):
+    return header[0] if name == FIRST else name
 
 
 @fuzz(100)
-@given(table=csv_tables(), data=st.data())
-def test_load_csv_succeeds_or_refuses_in_one_line(tmp_path_factory, table, data):
+@given(table=csv_tables(), target=targets, group=st.sampled_from([None, None, FIRST, "y"]),
+       task=st.sampled_from([None, None, "classification", "regression"]))
+def test_load_csv_succeeds_or_refuses_in_one_line(tmp_path_factory, table, target, group, task):
     body, header = table
     path = tmp_path_factory.mktemp("csv") / "data.csv"
     path.write_bytes(body)
-    target = _target(data.draw, header)
-    group = data.draw(st.one_of(st.none(), st.none(), st.sampled_from(header)))
-    task = data.draw(st.sampled_from([None, None, "classification", "regression"]))
     try:
-        dataset = load_csv(path, target, group, task=task)
+        dataset = load_csv(path, _column(target, header), group and _column(group, header), task=task)
     except CfgraphError as exc:
         assert_one_line(exc)
         return
@@ -183,17 +182,17 @@ def test_load_csv_succeeds_or_refuses_in_one_line(tmp_path_factory, table, data)
 
 
 @fuzz(50)
-@given(table=csv_tables(), data=st.data())
-def test_run_csv_succeeds_or_refuses_and_leaves_the_store(scratch, table, data):
+@example(table=(b"f0,y\n0,a\n0,b\n3.697585969735142e-294,a\n0,b", ["f0", "y"]), target="y", options=[])
+@given(table=csv_tables(), target=targets,
+       options=st.sampled_from([[], [], [], ["--group-by", "random"], ["--group-by", FIRST], ["--task", "regression"],
+                                ["--group-by", "class"], ["--seed", "3"]]))
+def test_run_csv_succeeds_or_refuses_and_leaves_the_store(scratch, table, target, options):
     body, header = table
     db, before = scratch()
     path = db.with_suffix(".csv")
     path.write_bytes(body)
-    args = ["--db", db, "run", "--csv", path, "--target", _target(data.draw, header), "--units", "2",
-            "--model", "gnb", "--no-progress"]
-    args += data.draw(st.sampled_from([[], [], [], ["--group-by", "random"], ["--group-by", header[0]],
-                                       ["--task", "regression"], ["--group-by", "class"], ["--seed", "3"]]))
-    code, _ = invoke(*args)
+    code, _ = invoke("--db", db, "run", "--csv", path, "--target", _column(target, header), "--units", "2",
+                     "--model", "gnb", "--no-progress", *(_column(o, header) for o in options))
     if code == 2:
         assert dump(db) == before
 
@@ -285,19 +284,19 @@ def grid_files(draw):
 
 @fuzz(100)
 @example(grid=(".json", b'[{"train_set": "A", "eval_slice": "all", "value": %s}]' % (b"9" * 5000)), units=None)
-@given(grid=grid_files(), units=st.one_of(st.none(), st.none(), st.lists(st.sampled_from(["A", "B", "C", "code", "", "A+B", "∅"]),
-                                                              min_size=0, max_size=3)))
-def test_import_grid_succeeds_or_refuses_and_leaves_the_store(toy_db, tmp_path_factory, grid, units):
+@given(grid=grid_files(), units=st.one_of(
+    st.none(), st.none(), st.lists(st.sampled_from(["A", "B", "C", "code", "", "A+B", "∅"]), max_size=3)))
+def test_import_grid_succeeds_or_refuses_and_leaves_the_store(scratch, grid, units):
     suffix, body = grid
-    path = tmp_path_factory.mktemp("grid") / f"cells{suffix}"
+    db, before = scratch()
+    path = db.with_suffix(suffix)
     path.write_bytes(body)
-    before = dump(toy_db)
-    store = open_store(toy_db)
+    store = open_store(db)
     try:
-        summary = import_grid(store, path, f"g{next(_names)}", units=units)
+        summary = import_grid(store, path, "new", units=units)
     except CfgraphError as exc:
         assert_one_line(exc)
-        assert dump(toy_db) == before
+        assert dump(db) == before
         return
     finally:
         store.close()
