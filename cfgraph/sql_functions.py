@@ -96,7 +96,7 @@ def install(conn: sqlite3.Connection, max_length: int) -> dict:
         def call(fmt, *args):
             if fmt is None:
                 return None
-            position = 0
+            position, total = 0, 0
             for _flags, width, precision, kind in _CONVERSION.findall(text(fmt)):
                 if kind == "%":
                     continue
@@ -110,9 +110,10 @@ def install(conn: sqlite3.Connection, max_length: int) -> dict:
                         size = abs(int(size or 0))
                     except (TypeError, ValueError):
                         size = 0
-                    if size > max_length:
-                        state["refused"] = (f"{name}() width or precision {size:,} is over the "
-                                            f"{max_length:,}-character limit")
+                    total += size  # SQLite repeats a %c precision one character at a time
+                    if size > max_length or total > max_length:
+                        state["refused"] = (f"{name}() widths and precisions of {max(size, total):,} "
+                                            f"characters are over the {max_length:,}-character limit")
                         raise FunctionRefused(state["refused"])
                 position += 1
             placeholders = ", ".join("?" * (1 + len(args)))

@@ -96,6 +96,47 @@ def check_seed(value, what: str = "seed") -> int:
     return number
 
 
+def check_stored_spec(spec) -> dict:
+    """Check a recipe read from a database as strictly as one typed on the command line.
+
+    A database can be handed over or edited by hand: its model path must pass the module
+    allowlist (checked before any import), and its seeds, metrics and unit count the same
+    ranges as user input, before anything derived from it is written.
+
+    Raises
+    ------
+    CfgraphError
+        On a recipe that is not an object, or a model, seed, metric or unit count that
+        would be refused if typed.
+
+    Examples
+    --------
+    >>> check_stored_spec({"model": "gnb", "seeds": [0], "metrics": ["accuracy"], "units": 4})["model"]
+    'gnb'
+    >>> check_stored_spec({"model": "os.system"})
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: model module 'os' is not in an allowed package (sklearn, cfgraph, diffprivlib); if you trust it, allow 'os' explicitly (cfgraph --allow-module or $CFGRAPH_ALLOW_MODULES)
+    """
+    if not isinstance(spec, dict):
+        raise CfgraphError("the stored recipe is not an object")
+    task = spec.get("task", "classification")
+    check_task(task)
+    make_estimator(str(spec.get("model", "")), task=task)
+    for seed in spec.get("seeds", []) or []:
+        check_seed(seed, "stored seed")
+    if "seed" in spec:
+        check_seed(spec["seed"], "stored split seed")
+    for metric in spec.get("metrics", []) or []:
+        check_metric(str(metric), task=task)
+    units = spec.get("units")
+    if units is not None and (not isinstance(units, int) or isinstance(units, bool)
+                              or not 1 <= units <= lattice.MAX_UNITS):
+        raise CfgraphError(f"the stored recipe asks for {str(units)[:20]} units; a world has 1 to "
+                           f"{lattice.MAX_UNITS}")
+    return spec
+
+
 def parse_seeds(text: str) -> list[int]:
     """Model seeds from a list of numbers and ranges: ``"0-9"``, ``"0,2,5-7"``.
 

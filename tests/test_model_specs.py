@@ -99,3 +99,29 @@ def test_a_variant_refuses_a_parent_whose_stored_spec_names_a_module_not_allowed
     con = sqlite3.connect(path)
     after = con.execute("SELECT count(*) FROM world").fetchone()[0], con.execute("SELECT count(*) FROM cell").fetchone()[0]
     assert after == before
+
+
+@pytest.mark.parametrize("edit,needle", [
+    ("json_set(spec, '$.metrics', json('[\"evil\"]'))", "unknown metric"),
+    ("json_set(spec, '$.seeds', json('[-1]'))", "stored seed"),
+    ("json_set(spec, '$.seeds', json('[99999999999]'))", "stored seed"),
+    ("json_set(spec, '$.units', 24)", "1 to 16"),
+    ("json_set(spec, '$.model', 'os.system')", "not in an allowed package"),
+    ("'not json'", "does not parse"),
+])
+@pytest.mark.parametrize("command", [["variant", "corrupt", "iris", "--unit", "B", "--labels", "0.3"],
+                                     ["grid", "iris"], ["worlds"]])
+def test_a_tampered_stored_spec_is_refused_before_any_write(iris_store, edit, needle, command):
+    path = iris_store.sqlite_path
+    con = sqlite3.connect(path)
+    con.execute(f"UPDATE world SET spec = {edit} WHERE name = 'iris'")
+    con.commit()
+    before = list(con.iterdump())
+    con.close()
+    result = CliRunner().invoke(main, ["--db", str(path), *command])
+    if command[0] == "variant" or edit == "'not json'":
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert needle in result.output
+    con = sqlite3.connect(path)
+    assert list(con.iterdump()) == before
+    con.close()

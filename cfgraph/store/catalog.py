@@ -8,6 +8,8 @@ writes its units, all 2^n nodes, and all n 2^(n-1) edges in one set-based
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from datetime import datetime, timezone
 
 from sqlalchemy import and_, case, delete, func, insert, literal, select
@@ -135,8 +137,25 @@ def create_world(
 
 
 def find_world(session: Session, name: str) -> World | None:
-    """The world called ``name``, or None."""
-    return session.scalar(select(World).where(World.name == name))
+    """The world called ``name``, or None.
+
+    Raises
+    ------
+    CfgraphError
+        If its stored JSON (spec, recipe, split, ...) does not parse: a database edited by hand.
+    """
+    with _readable_json(f"world {name[:80]!r}"):
+        return session.scalar(select(World).where(World.name == name))
+
+
+@contextmanager
+def _readable_json(what: str):
+    """Turn a JSON column that does not parse (SQLAlchemy decodes it on load) into one line."""
+    try:
+        yield
+    except ValueError as exc:  # json.JSONDecodeError, or a number too long to read
+        raise CfgraphError(f"{what}: its stored JSON (recipe or metadata) does not parse ({str(exc)[:80]}); "
+                           "was the database edited by hand?") from None
 
 
 def get_world(session: Session, name: str) -> World:
@@ -196,13 +215,14 @@ def list_worlds(session: Session) -> list[dict]:
         .subquery()
     )
     slices = select(EvalSlice.world_id, func.count().label("slices")).group_by(EvalSlice.world_id).subquery()
-    rows = session.execute(
-        select(World, func.coalesce(cells.c.cells, 0), func.coalesce(cells.c.failed, 0),
-               func.coalesce(slices.c.slices, 0))
-        .outerjoin(cells, cells.c.world_id == World.id)
-        .outerjoin(slices, slices.c.world_id == World.id)
-        .order_by(World.created_at, World.id)
-    ).all()
+    with _readable_json("a stored world"):
+        rows = session.execute(
+            select(World, func.coalesce(cells.c.cells, 0), func.coalesce(cells.c.failed, 0),
+                   func.coalesce(slices.c.slices, 0))
+            .outerjoin(cells, cells.c.world_id == World.id)
+            .outerjoin(slices, slices.c.world_id == World.id)
+            .order_by(World.created_at, World.id)
+        ).all()
     out = []
     for world, n_cells, n_failed, n_slices in rows:
         seeds = (world.spec or {}).get("seeds") or [world.seed or 0]

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cfgraph import evaluate
-from cfgraph.estimators import make_estimator
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.executors import Executor
 from cfgraph.store import catalog, cells, lineage
@@ -35,7 +34,7 @@ from cfgraph.variants import (
     unlearning,
     weighting,
 )
-from cfgraph.worlds import prepare, versions
+from cfgraph.worlds import check_stored_spec, prepare, versions
 
 DERIVE = {
     "corrupt": corruption.derive,
@@ -120,8 +119,9 @@ def build_variant(store, parent: str, recipe: dict, *, name: str | None = None, 
         parent_fields = dict(dataset=world.dataset, split=world.split, grouping=world.grouping,
                              metric=world.metric, seed=world.seed, eval_slices=world.eval_slices)
     # A stored spec may come from a database someone handed over: its model path passes the
-    # same module allowlist as a typed one, before anything is imported or written.
-    make_estimator(str(spec.get("model", "")), task=spec.get("task", "classification"))
+    # same module allowlist as a typed one, and its seeds, metrics and units the same ranges,
+    # before anything is imported or written.
+    check_stored_spec(spec)
     recipes.resolve(recipe, letters)
     name = name or recipes.default_name(parent, recipe)
     if not 1 <= len(name) <= 200:
