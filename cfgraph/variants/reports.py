@@ -19,6 +19,26 @@ from cfgraph.variants import leverage, market, poisoning, unlearning, weighting
 from cfgraph.variants.build import variant_pair
 
 
+
+def toy_example():
+    """A store in a temporary file holding the seed's toy grid, and a session on it (for examples).
+
+    Examples
+    --------
+    >>> store, session = toy_example()
+    >>> session.close(); store.close()
+    """
+    import pathlib
+    import tempfile
+
+    from cfgraph.grids import import_grid
+    from cfgraph.resources import seed_file
+    from cfgraph.store import open_store
+
+    store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
+    import_grid(store, seed_file("toy_grid.csv"), "toy")
+    return store, store.session()
+
 def _f(x) -> float | None:
     x = float(x)
     return None if np.isnan(x) else x
@@ -56,13 +76,7 @@ def delta_rows(session, name: str, metric: str | None = None, seed: int | None =
     --------
     Every variant report reads a variant world and its parent; any other world is refused:
 
-    >>> import pathlib, tempfile
-    >>> from cfgraph.grids import import_grid
-    >>> from cfgraph.resources import seed_file
-    >>> from cfgraph.store import open_store
-    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
-    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
-    >>> session = store.session()
+    >>> store, session = toy_example()
     >>> delta_rows(session, "toy")
     Traceback (most recent call last):
     ...
@@ -87,13 +101,7 @@ def attack_rows(session, name: str, metric: str | None = None, seed: int | None 
 
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> from cfgraph.grids import import_grid
-    >>> from cfgraph.resources import seed_file
-    >>> from cfgraph.store import open_store
-    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
-    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
-    >>> session = store.session()
+    >>> store, session = toy_example()
     >>> attack_rows(session, "toy")
     Traceback (most recent call last):
     ...
@@ -120,13 +128,7 @@ def poison_rows(session, name: str, metric: str | None = None, seed: int | None 
 
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> from cfgraph.grids import import_grid
-    >>> from cfgraph.resources import seed_file
-    >>> from cfgraph.store import open_store
-    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
-    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
-    >>> session = store.session()
+    >>> store, session = toy_example()
     >>> poison_rows(session, "toy")
     Traceback (most recent call last):
     ...
@@ -160,13 +162,7 @@ def dp_rows(session, names: list[str], metric: str | None = None, seed: int | No
 
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> from cfgraph.grids import import_grid
-    >>> from cfgraph.resources import seed_file
-    >>> from cfgraph.store import open_store
-    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
-    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
-    >>> session = store.session()
+    >>> store, session = toy_example()
     >>> dp_rows(session, ["toy"])
     Traceback (most recent call last):
     ...
@@ -205,13 +201,7 @@ def weight_rows(session, names: list[str], slice_name: str = "all", metric: str 
 
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> from cfgraph.grids import import_grid
-    >>> from cfgraph.resources import seed_file
-    >>> from cfgraph.store import open_store
-    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
-    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
-    >>> session = store.session()
+    >>> store, session = toy_example()
     >>> weight_rows(session, ["toy"])
     Traceback (most recent call last):
     ...
@@ -245,13 +235,7 @@ def unlearn_rows(session, names: list[str], tolerance: float = unlearning.DEFAUL
 
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> from cfgraph.grids import import_grid
-    >>> from cfgraph.resources import seed_file
-    >>> from cfgraph.store import open_store
-    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "cfgraph.db")
-    >>> report = import_grid(store, seed_file("toy_grid.csv"), "toy")
-    >>> session = store.session()
+    >>> store, session = toy_example()
     >>> unlearn_rows(session, ["toy"])
     Traceback (most recent call last):
     ...
