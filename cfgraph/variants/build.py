@@ -238,17 +238,27 @@ class VariantPair:
         return self.values - self.base
 
 
-def variant_pair(session, name: str, metric: str | None = None, seed: int | None = None) -> VariantPair:
+def variant_pair(session, name: str, metric: str | None = None, seed: int | None = None,
+                 kind: str | None = None) -> VariantPair:
     """A variant world's lattice and its parent's, aligned cell by cell.
+
+    Parameters
+    ----------
+    kind : str, optional
+        The recipe kind the caller needs ("poison", "dp", "unlearn", ...), checked before any cell is read.
 
     Raises
     ------
     NotFound
         If the world does not exist or is not a variant of a stored parent.
+    CfgraphError
+        If its recipe is of another kind than ``kind``.
     """
     world = catalog.get_world(session, name)
     if world.kind != "variant" or world.parent_world_id is None:
         raise NotFound(f"world {name!r} is not a variant of a stored world")
+    if kind is not None and world.recipe["kind"] != kind:
+        raise CfgraphError(f"world {name!r} is a {world.recipe['kind']} variant, not a {kind} one")
     parent = catalog.world_by_id(session, world.parent_world_id)
     variant_table = cells.lattice_table(session, world, metric, seed)
     parent_table = cells.lattice_table(session, parent, variant_table.metric, variant_table.seed)

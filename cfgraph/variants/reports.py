@@ -108,9 +108,7 @@ def attack_rows(session, name: str, metric: str | None = None, seed: int | None 
     cfgraph.errors.NotFound: world 'toy' is not a variant of a stored world
     >>> session.close(); store.close()
     """
-    pair = variant_pair(session, name, metric, seed)
-    if pair.recipe["kind"] != "poison":
-        raise CfgraphError(f"world {name!r} is a {pair.recipe['kind']} variant, not a poison one")
+    pair = variant_pair(session, name, metric, seed, kind="poison")
     table = pair.variant
     p = table.n - 1
     coalitions, attack = V.marginal_contributions(table.values, p)
@@ -135,9 +133,7 @@ def poison_rows(session, name: str, metric: str | None = None, seed: int | None 
     cfgraph.errors.NotFound: world 'toy' is not a variant of a stored world
     >>> session.close(); store.close()
     """
-    pair = variant_pair(session, name, metric, seed)
-    if pair.recipe["kind"] != "poison":
-        raise CfgraphError(f"world {name!r} is a {pair.recipe['kind']} variant, not a poison one")
+    pair = variant_pair(session, name, metric, seed, kind="poison")
     table = pair.variant
     report = poisoning.attack_report(table.values)
     p = table.n - 1
@@ -171,9 +167,7 @@ def dp_rows(session, names: list[str], metric: str | None = None, seed: int | No
     """
     rows = []
     for name in names:
-        pair = variant_pair(session, name, metric, seed)
-        if pair.recipe["kind"] != "dp":
-            raise CfgraphError(f"world {name!r} is not a DP variant")
+        pair = variant_pair(session, name, metric, seed, kind="dp")
         rows.append({
             "epsilon": pair.recipe["epsilon"], "world": name,
             "mean": _mean(pair.values), "parent_mean": _mean(pair.base),
@@ -246,9 +240,7 @@ def unlearn_rows(session, names: list[str], tolerance: float = unlearning.DEFAUL
         raise CfgraphError(f"the tolerance must be a number >= 0, not {tolerance}")
     per_slice, per_unit = [], []
     for name in names:
-        pair = variant_pair(session, name, metric, seed)
-        if pair.recipe["kind"] != "unlearn":
-            raise CfgraphError(f"world {name!r} is not an unlearn variant")
+        pair = variant_pair(session, name, metric, seed, kind="unlearn")
         unit, method = pair.recipe["unit"], pair.recipe["method"]
         result = unlearning.audit(pair.base, pair.values, pair.parent.letters.index(unit), tolerance)
         for j, s in enumerate(pair.parent.slices):
