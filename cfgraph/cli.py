@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from cfgraph.clisampled import echo_cost, echo_estimates, run_valuation, sampler_options, sampler_params
 from cfgraph.clitools import SEED, cap_jobs, render_units, store_of
 from cfgraph.display import brief_list, fixed
 from cfgraph.errors import CfgraphError
@@ -129,18 +130,26 @@ def init(ctx):
               help="Model seeds: a list and ranges, e.g. 0-9 or 0,2,5-7 (each 0 to 2**32-1); one fit per training set per seed.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the split and the grouping.")
 @click.option("--test-size", default=0.3, show_default=True, type=float)
-@click.option("--eval-slices", default="units", show_default=True, type=click.Choice(["units", "powerset"]),
-              help="One slice per unit (+ all), or one per non-empty union of units.")
+@click.option("--eval-slices", default="units", show_default=True, type=click.Choice(["units", "powerset", "classes"]),
+              help="One slice per unit (+ all), one per non-empty union of units, or one per class (+ all; "
+                   "the only choice for points and sampled worlds, made for them).")
 @click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
               help="Parallel fits (joblib n_jobs; -1 = all cores; at most the number of CPUs).")
 @click.option("--replace", is_flag=True, help="Delete an existing world of that name first.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@sampler_options
+@click.option("--all", "all_rows", is_flag=True, help="With a sampler: print every unit, not the top and bottom.")
 @click.pass_context
 def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, units, model, metric, seeds, seed,
-        test_size, eval_slices, jobs, replace, progress):
+        test_size, eval_slices, jobs, replace, progress, sampler, budget, max_fits, time_budget, stderr_target,
+        rank_stable, sampler_seed, truncation, semivalue, target_slice, all_rows):
     """Train a model on every training set of a world and score it on every slice.
 
-    Re-running the same command computes only the missing cells.
+    Re-running the same command computes only the missing cells. With --sampler the
+    world is *sampled*: its training sets are stored as the sampler visits them (up to
+    thousands of units, e.g. --group-by point), and the units' values are estimated
+    with standard errors until a stopping rule (--budget, --max-fits, --time-budget,
+    --stderr, --rank-stable) is met. A re-run with the same --sampler-seed resumes.
     """
     from cfgraph.worlds import build_world, make_spec, parse_seeds
 
@@ -149,7 +158,14 @@ def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, un
     spec = make_spec(dataset=dataset, csv_path=csv_path, target=target, task=task, features=features, drop=drop,
                      group_by=group_by, units=units, model=model,
                      metrics=None if metric is None else [m.strip() for m in metric.split(",") if m.strip()],
-                     seeds=parse_seeds(seeds), seed=seed, test_size=test_size, eval_slices=eval_slices)
+                     seeds=parse_seeds(seeds), seed=seed, test_size=test_size, eval_slices=eval_slices,
+                     lattice="sampled" if sampler else "exhaustive")
+    if sampler:
+        from cfgraph.valuation import stopping_rule
+
+        stopping_rule(budget=budget, max_fits=max_fits, seconds=time_budget, stderr=stderr_target,
+                      rank_stable=rank_stable, sampler=sampler)  # refuse a run that could never stop, before fitting
+        sampler_params(truncation, semivalue)
     if name is not None and not name.strip():
         raise CfgraphError("a world needs a name of 1 to 200 characters, not an empty one")
     if name is None:
@@ -158,6 +174,14 @@ def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, un
     store = store_of(ctx)
     started = time.perf_counter()
     report = build_world(store, name, spec, jobs=jobs, replace=replace, progress=progress)
+    if sampler:
+        valuation = run_valuation(store, name, sampler=sampler, budget=budget, max_fits=max_fits,
+                                  time_budget=time_budget, stderr_target=stderr_target, rank_stable=rank_stable,
+                                  sampler_seed=sampler_seed, truncation=truncation, semivalue=semivalue,
+                                  target_slice=target_slice, jobs=jobs, progress=progress)
+        echo_estimates(valuation.rows(), "table", all_rows=all_rows)
+        echo_cost(valuation)
+        return
     click.echo(f"world {name} ({spec['task']}): {report.fits} fits, {report.cells} new cells "
                f"({report.skipped_cells} already stored), {report.failed} failed, "
                f"{time.perf_counter() - started:.1f} s")
@@ -213,7 +237,8 @@ def worlds(ctx, fmt):
     from cfgraph.world import list_worlds
 
     listed = list_worlds(store_of(ctx, create=False))
-    columns = ["name", "kind", "dataset", "model", "metric", "n_units", "slices", "cells", "failed", "complete"]
+    columns = ["name", "kind", "lattice", "dataset", "model", "metric", "n_units", "training_sets", "slices", "cells",
+               "failed", "complete"]
     rows = [[w[c] if c != "complete" else round(w[c], 4) for c in columns] for w in listed]
     click.echo(render(columns, rows, fmt))
 
@@ -310,8 +335,13 @@ def grid(ctx, world, metric, seed, fmt):
 @click.option("--seed", type=SEED, help="One seed (default: the mean ± 95% interval across seeds when "
               "there are several, else the only one).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@sampler_options
+@click.option("--all", "all_rows", is_flag=True, help="Estimates: every unit, not the top and bottom of a long list.")
+@click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
+              help="With a sampler on a sampled world: parallel fits of missing training sets.")
 @click.pass_context
-def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
+def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budget, max_fits, time_budget,
+               stderr_target, rank_stable, sampler_seed, truncation, semivalue, target_slice, all_rows, jobs):
     """Leave-one-out, Shapley, Banzhaf and Beta Shapley values of each unit on each slice.
 
     With several seeds stored, each value is the mean over seeds ± the half-width of
@@ -319,10 +349,38 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt):
     --format csv gives full-precision numbers instead: one row per (slice, unit) and,
     per method, the columns METHOD (the mean), METHOD_half_width, METHOD_std and
     METHOD_n; --format json gives one record per value with value, half_width, std, n.
+
+    With --sampler the values are estimated by sampling (on an exhaustive world from
+    its stored cells, fitting nothing; on a sampled world asking the store first and
+    fitting what is missing), printed with standard errors and 95% intervals and
+    stored in the table ``estimate``. A sampled world without --sampler prints its
+    latest stored estimates of each method.
     """
     from cfgraph.world import World
 
-    with World.open(store_of(ctx, create=False), world) as w:
+    store = store_of(ctx, create=False)
+    if sampler:
+        valuation = run_valuation(store, world, sampler=sampler, budget=budget, max_fits=max_fits,
+                                  time_budget=time_budget, stderr_target=stderr_target, rank_stable=rank_stable,
+                                  sampler_seed=sampler_seed, truncation=truncation, semivalue=semivalue,
+                                  target_slice=target_slice, jobs=jobs, metric=metric)
+        echo_estimates(valuation.rows(), fmt, all_rows=all_rows, slice_name=None if slice_name == "*" else slice_name)
+        if fmt == "table":
+            echo_cost(valuation)
+        return
+    with World.open(store, world) as w:
+        if w.lattice == "sampled":
+            rows = w.estimates(None if method == "all" else method)
+            if not rows:
+                raise CfgraphError(f"world {world!r} is sampled and has no estimates yet: give --sampler "
+                                   "(e.g. --sampler tmc --budget 1000)")
+            if fmt != "table":
+                echo_estimates(rows, fmt)
+                return
+            for chosen in dict.fromkeys(r["method"] for r in rows):
+                echo_estimates([r for r in rows if r["method"] == chosen], fmt, all_rows=all_rows,
+                               slice_name=None if slice_name == "*" else slice_name)
+            return
         slice_names = [s.name for s in w.slices]
         if slice_name == "*" or (slice_name == "all" and "all" not in slice_names):
             chosen = None

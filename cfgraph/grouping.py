@@ -1,7 +1,9 @@
 """Grouping rows into units (data objects A, B, C, ...), on the training and test splits alike.
 
 The same grouping partitions the test split, giving one evaluation slice per
-unit ("the test points near B").
+unit ("the test points near B"). Grouping by ``point`` makes every training
+row a unit of its own, named by its row id in the dataset; its test rows then
+belong to no unit.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
+from cfgraph import lattice
 from cfgraph.data import MISSING_GROUP
 from cfgraph.errors import CfgraphError
 
-METHODS = ("kmeans", "class", "random")
+METHODS = ("kmeans", "class", "random", "point")
 
 
 @dataclass
@@ -26,15 +29,16 @@ class Grouping:
     """Unit index of every training and test row, with each unit's name and definition."""
 
     train: np.ndarray  # shape (n_train,), int in 0..n-1
-    test: np.ndarray  # shape (n_test,)
+    test: np.ndarray  # shape (n_test,), int in 0..n-1, or -1 for a test row of no unit (point grouping)
     names: list[str]
     definitions: list[str]
     method: str
+    labels: list[str] | None = None  # unit labels when the grouping names them (points beyond 26), else None
 
 
 def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_test,
                g_train=None, g_test=None, seed: int = 0, *, task: str = "classification",
-               preprocessor=None) -> Grouping:
+               preprocessor=None, row_ids=None, slices_by_unit: bool = True) -> Grouping:
     """Assign every row to a unit.
 
     Parameters
@@ -46,9 +50,12 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
         class; classification only), ``random`` (a seeded random partition
         into equal parts), or the name of the dataset's group column (one unit
         per value, rows with a missing value forming the last unit,
-        "(missing)").
+        "(missing)"), or ``point`` (every training row is a unit, named
+        ``row <id>`` and, beyond 26 units, labelled ``r<id>``; every test row
+        belongs to no unit, ``test`` is -1).
     n_units : int or None
-        Number of units; required for kmeans and random, checked for class and column.
+        Number of units; required for kmeans and random, checked for class,
+        column and point (a point grouping has one unit per training row).
     X_train, X_test : ndarray, shapes (n_train, d) and (n_test, d)
         Features (object arrays with text or missing values when ``preprocessor`` is given).
     task : {"classification", "regression"}
@@ -57,12 +64,23 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
         KMeans then clusters that numeric view, fitted on every training row:
         the grouping is not a model, so its encoder and imputer may see the
         whole training split (the models' own are fitted per training set).
+    row_ids : ndarray of int, shape (n_train,), optional
+        Each training row's index in the dataset before the split (default
+        0..n_train-1); a point grouping names its units by it.
+    slices_by_unit : bool
+        Whether the world slices its test rows by unit; if so, every unit
+        needs a test row. A sampled world slices by class only.
+
+    Returns
+    -------
+    Grouping
 
     Raises
     ------
     CfgraphError
         On an unknown method, class grouping of a regression task, a wrong
-        number of units, or a unit with no training rows or no test rows.
+        number of units (for points: other than the training row count), or
+        a unit with no training rows or (when slicing by unit) no test rows.
 
     Examples
     --------
@@ -70,7 +88,11 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
     >>> g = group_rows("class", None, np.zeros((8, 1)), y, np.zeros((8, 1)), y)
     >>> g.names, g.train.tolist()
     (['a', 'b'], [0, 1, 0, 1, 0, 1, 0, 1])
+    >>> p = group_rows("point", None, np.zeros((3, 1)), y[:3], np.zeros((2, 1)), y[:2], row_ids=[7, 2, 5])
+    >>> p.names, p.train.tolist(), p.test.tolist()
+    (['row 7', 'row 2', 'row 5'], [0, 1, 2], [-1, -1])
     """
+    labels = None
     if method == "kmeans":
         n = _need_n(n_units, method)
         if preprocessor is not None:
@@ -104,6 +126,14 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
         names = [f"random part {k + 1}" for k in range(n)]
         defs = [f"part {k + 1} of a seeded random partition of the rows into {n} equal parts (seed {seed})"
                 for k in range(n)]
+    elif method == "point":
+        ids = np.arange(len(y_train)) if row_ids is None else np.asarray(row_ids, dtype=np.int64)
+        point_units(n_units, len(ids))
+        train, test = np.arange(len(ids)), np.full(len(y_test), -1)
+        names = [f"row {i}" for i in ids]
+        defs = [f"training row {i} (row {i} of the dataset before the split, counting from 0)" for i in ids]
+        if len(ids) > len(lattice.LETTERS):  # letters while they last, as every grouping; then the row id
+            labels = [f"r{i}" for i in ids]
     elif method == "class":
         if task != "classification":
             raise CfgraphError("grouping by class needs a classification task; group a regression task by "
@@ -120,20 +150,57 @@ def group_rows(method: str, n_units: int | None, X_train, y_train, X_test, y_tes
                 for v in names]
     else:
         raise CfgraphError(
-            f"unknown grouping {method!r} (use kmeans, class, random, or a column of a CSV file)"
+            f"unknown grouping {method!r} (use kmeans, class, random, point, or a column of a CSV file)"
         )
     n = len(names)
+    if n == 0:
+        raise CfgraphError("the grouping gives no units: the training split is empty")
+    tags = labels or lattice.unit_labels(n)
     train_sizes = np.bincount(train, minlength=n)
-    test_sizes = np.bincount(test, minlength=n)
-    for k in range(n):
-        if train_sizes[k] == 0:
-            raise CfgraphError(f"unit {chr(65 + k)} ({names[k]}) has no training rows; use fewer units")
-        if test_sizes[k] == 0:
+    empty = np.flatnonzero(train_sizes == 0)
+    if len(empty):
+        k = int(empty[0])
+        raise CfgraphError(f"unit {tags[k]} ({names[k]}) has no training rows; use fewer units")
+    if slices_by_unit and method != "point":
+        empty = np.flatnonzero(np.bincount(test, minlength=n) == 0)
+        if len(empty):
+            k = int(empty[0])
             raise CfgraphError(
-                f"unit {chr(65 + k)} ({names[k]}) has no test rows, so its evaluation slice would be empty; "
+                f"unit {tags[k]} ({names[k]}) has no test rows, so its evaluation slice would be empty; "
                 "use fewer units or a larger test split"
             )
-    return Grouping(train=train, test=test, names=names, definitions=defs, method=method)
+    return Grouping(train=train, test=test, names=names, definitions=defs, method=method, labels=labels)
+
+
+def point_units(n_units: int | None, n_train: int) -> int:
+    """The number of units of a point grouping: one per training row.
+
+    Parameters
+    ----------
+    n_units : int or None
+        The number asked for; None takes the training row count.
+    n_train : int
+        Rows in the training split.
+
+    Returns
+    -------
+    int
+        ``n_train``.
+
+    Raises
+    ------
+    CfgraphError
+        If ``n_units`` is given and differs from ``n_train``.
+
+    Examples
+    --------
+    >>> point_units(None, 105), point_units(105, 105)
+    (105, 105)
+    """
+    if n_units is not None and n_units != n_train:
+        raise CfgraphError(f"grouping by point makes one unit per training row: the training split has {n_train} "
+                           f"rows, so the number of units must be {n_train} (or left out), not {n_units}")
+    return n_train
 
 
 def _need_n(n_units, method):

@@ -44,6 +44,42 @@ def unit_letters(n: int) -> list[str]:
     return list(LETTERS[:n])
 
 
+def unit_labels(n: int) -> list[str]:
+    """Return the labels of ``n`` units of any world: letters up to 26 units, else ``U1`` ... ``Un``.
+
+    A sampled world may have thousands of units, more than the alphabet; its
+    labels are then numbered from 1 in bit order (a point world names its
+    units by row id instead, see :func:`cfgraph.grouping.group_rows`).
+    Exhaustive worlds keep :func:`unit_letters`.
+
+    Parameters
+    ----------
+    n : int
+        Number of units, at least 1.
+
+    Returns
+    -------
+    list of str, length n
+
+    Raises
+    ------
+    CfgraphError
+        If ``n`` is less than 1.
+
+    Examples
+    --------
+    >>> unit_labels(3)
+    ['A', 'B', 'C']
+    >>> unit_labels(28)[:2], unit_labels(28)[-1]
+    (['U1', 'U2'], 'U28')
+    """
+    if n < 1:
+        raise CfgraphError(f"a world needs at least 1 unit, not {n}")
+    if n <= len(LETTERS):
+        return list(LETTERS[:n])
+    return [f"U{k}" for k in range(1, n + 1)]
+
+
 def mask_label(mask: int, letters: Sequence[str]) -> str:
     """Label a training set by its units' letters in order ("ACD"); the empty set is "∅".
 

@@ -27,7 +27,8 @@ MAX_VALUE_BYTES = 1_000_000
 MAX_RESULT_BYTES = 20_000_000
 
 #: The functions a query may call: SQLite's core, aggregate, window, date, math and JSON
-#: functions. Anything else (fts3_tokenizer, load_extension, ...) is denied by the authorizer.
+#: functions, and cfgraph's ``get_bit`` (PostgreSQL's, for ``node.members``). Anything else
+#: (fts3_tokenizer, load_extension, ...) is denied by the authorizer.
 ALLOWED_FUNCTIONS = frozenset("""
 abs avg ceil ceiling char coalesce concat concat_ws cos cosh count cume_dist date datetime degrees
 dense_rank exp first_value floor format glob group_concat hex ifnull iif instr julianday lag
@@ -35,7 +36,7 @@ last_value lead length like likelihood likely ln log log10 log2 lower ltrim max 
 nth_value ntile nullif octet_length percent_rank pi pow power printf quote radians random
 randomblob rank replace round row_number rtrim sign sin sinh sqlite_version sqrt strftime
 string_agg substr substring sum tan tanh time timediff total trim trunc typeof unhex unicode
-unixepoch unlikely upper zeroblob acos acosh asin asinh atan atan2 atanh median
+unixepoch unlikely upper zeroblob acos acosh asin asinh atan atan2 atanh median get_bit
 """.split())
 
 _ALLOWED_ACTIONS = {
@@ -116,7 +117,7 @@ def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *
         raise CfgraphError(f"no database at {path}")
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, timeout=5, check_same_thread=False)
-    bounded = {"refused": None, "native": None}
+    bounded = {"refused": None, "error": None, "native": None}
     started = time.perf_counter()
     deadline = started + timeout_ms / 1000.0
     try:
@@ -142,6 +143,8 @@ def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *
     except sqlite3.OperationalError as exc:
         if bounded["refused"]:
             raise CfgraphError(f"query refused: {bounded['refused']}") from None
+        if bounded["error"]:
+            raise CfgraphError(f"SQL error: {bounded['error']}") from None
         if "interrupted" in str(exc):
             raise CfgraphError(f"query interrupted: it ran past the {timeout_ms} ms deadline") from None
         if "not authorized" in str(exc) or "prohibited" in str(exc):

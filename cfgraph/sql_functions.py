@@ -1,4 +1,5 @@
-"""SQLite string functions whose cost one call can bound, for the read-only SQL page.
+"""SQLite string functions whose cost one call can bound, for the read-only SQL page, and
+PostgreSQL's ``get_bit`` for the packed bitsets of training sets.
 
 A progress handler interrupts a query between virtual-machine steps, never
 inside one function call, and some of SQLite's built-in string functions are
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-__all__ = ["install", "FunctionRefused"]
+__all__ = ["install", "install_get_bit", "get_bit", "FunctionRefused"]
 
 #: printf conversions: flags, width (digits or *), precision (. digits or .*), type.
 _CONVERSION = re.compile(r"%([-+ 0#!,]*)(\*|\d+)?(?:\.(\*|\d*))?([a-zA-Z%])")
@@ -28,6 +29,76 @@ _CONVERSION = re.compile(r"%([-+ 0#!,]*)(\*|\d+)?(?:\.(\*|\d*))?([a-zA-Z%])")
 
 class FunctionRefused(Exception):
     """A call whose arguments would take longer than a deadline can interrupt."""
+
+
+def get_bit(bits, index):
+    """Bit ``index`` of a blob, 0 or 1, as PostgreSQL's ``get_bit(bytea, int)`` reads it.
+
+    Bit i is bit ``i % 8`` (least significant first) of byte ``i // 8``: the order of
+    :mod:`cfgraph.bitsets`, so ``get_bit(node.members, unit.idx) = 1`` means the unit is
+    in the training set, on SQLite and PostgreSQL alike.
+
+    Parameters
+    ----------
+    bits : bytes or None
+    index : int or None
+
+    Returns
+    -------
+    int or None
+        None when either argument is NULL (PostgreSQL's function is strict).
+
+    Raises
+    ------
+    ValueError
+        On an index outside ``0 .. 8 * len(bits) - 1`` or arguments of the wrong type
+        (PostgreSQL raises too).
+
+    Examples
+    --------
+    >>> get_bit(b"\\x05", 0), get_bit(b"\\x05", 1), get_bit(b"\\x05", 2), get_bit(None, 0)
+    (1, 0, 1, None)
+    """
+    if bits is None or index is None:
+        return None
+    if not isinstance(bits, (bytes, bytearray, memoryview)):
+        raise ValueError(f"get_bit() reads a blob, not {type(bits).__name__}")
+    if isinstance(index, float) and index.is_integer():
+        index = int(index)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise ValueError("get_bit() needs an integer bit index")
+    size = 8 * len(bits)
+    if not 0 <= index < size:
+        raise ValueError(f"get_bit(): index {index} out of valid range, 0..{size - 1}")
+    return (bits[index >> 3] >> (index & 7)) & 1
+
+
+def install_get_bit(conn: sqlite3.Connection, state: dict | None = None) -> None:
+    """Register :func:`get_bit` on a SQLite connection (deterministic, so indexes may use it).
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+    state : dict, optional
+        SQLite reports only that a user function raised; the reason is kept in
+        ``state["error"]`` so the caller can show it.
+
+    Examples
+    --------
+    >>> conn = sqlite3.connect(":memory:")
+    >>> install_get_bit(conn)
+    >>> conn.execute("SELECT get_bit(x'0300', 1), get_bit(x'0300', 2)").fetchone()
+    (1, 0)
+    """
+    def call(bits, index):
+        try:
+            return get_bit(bits, index)
+        except ValueError as exc:
+            if state is not None:
+                state["error"] = str(exc)
+            raise
+
+    conn.create_function("get_bit", 2, call, deterministic=True)
 
 
 def install(conn: sqlite3.Connection, max_length: int) -> dict:
@@ -43,9 +114,10 @@ def install(conn: sqlite3.Connection, max_length: int) -> dict:
     Returns
     -------
     dict
-        ``{"refused": None, "native": connection}``; after a refused call, ``"refused"``
-        holds the reason (SQLite reports only that a user function raised). Close
-        ``"native"`` (the private connection printf delegates to) with ``conn``.
+        ``{"refused": None, "error": None, "native": connection}``; after a refused call,
+        ``"refused"`` holds the reason (SQLite reports only that a user function raised),
+        and after a ``get_bit`` on a bit out of range, ``"error"``. Close ``"native"``
+        (the private connection printf delegates to) with ``conn``.
 
     Examples
     --------
@@ -58,7 +130,7 @@ def install(conn: sqlite3.Connection, max_length: int) -> dict:
     """
     native = sqlite3.connect(":memory:", check_same_thread=False)
     native.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_length)
-    state = {"refused": None, "native": native}
+    state = {"refused": None, "error": None, "native": native}
 
     def text(value):
         """A value as SQLite's text of it (numbers and blobs as SQLite casts them)."""
@@ -128,4 +200,5 @@ def install(conn: sqlite3.Connection, max_length: int) -> dict:
         conn.create_function(name, 2, strip(side), **flags)
     for name in ("printf", "format"):
         conn.create_function(name, -1, formatted(name), **flags)
+    install_get_bit(conn, state)
     return state

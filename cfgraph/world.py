@@ -30,9 +30,10 @@ from cfgraph.errors import NotFound
 from cfgraph.store import catalog, cells, graph
 from cfgraph.store.seed_cells import seed_cells
 from cfgraph.tables import LatticeTable
+from cfgraph.world_sampled import NotExhaustive, SampledReads
 
 __all__ = ["World", "UnitInfo", "SliceInfo", "Grid", "ValueTable", "Questions", "list_worlds",
-           "default_world_name"]
+           "default_world_name", "NotExhaustive"]
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def _num(x) -> float | None:
     return None if math.isnan(x) else x
 
 
-class World:
+class World(SampledReads):
     """A stored world and the session that reads it.
 
     Parameters
@@ -269,6 +270,24 @@ class World:
         return self.record.model_spec
 
     @property
+    def lattice(self) -> str:
+        """``exhaustive`` (all 2^n training sets) or ``sampled`` (stored as a sampler visits them)."""
+        return getattr(self.record, "lattice", None) or "exhaustive"
+
+    def estimates(self, method: str | None = None) -> list[dict]:
+        """The latest stored estimates of each sampled method (or of ``method``), one record per
+        (unit, slice, metric, seed): unit (its name), method, value, stderr, ci_low, ci_high, n_samples."""
+        from cfgraph.store import estimates
+
+        return estimates.latest_estimates(self.session, self.record, method)
+
+    def valuations(self) -> list[dict]:
+        """Every sampled valuation of this world, newest first (method, parameters, cost, stopping reason)."""
+        from cfgraph.store import estimates
+
+        return list(reversed(estimates.list_valuations(self.session, self.record)))  # the store lists oldest first
+
+    @property
     def n(self) -> int:
         """Number of units."""
         return self.record.n_units
@@ -293,7 +312,8 @@ class World:
         """The world's recipe, units and slices (the ``/api/worlds/<name>`` document)."""
         r = self.record
         return {
-            "name": r.name, "kind": r.kind, "task": self.task, "dataset": r.dataset, "model": r.model_spec,
+            "name": r.name, "kind": r.kind, "lattice": self.lattice, "task": self.task, "dataset": r.dataset,
+            "model": r.model_spec,
             "metric": r.metric, "n_units": r.n_units, "eval_slices": r.eval_slices, "description": r.description,
             "metrics": self.metrics, "seeds": self.seeds,
             "units": [u.to_dict() for u in self.units], "slices": [s.to_dict() for s in self.slices],
@@ -373,6 +393,7 @@ class World:
         NotFound
             On a metric or seed without cells.
         """
+        self.require_exhaustive("the whole grid")
         return cells.lattice_table(self.session, self.record, *self.choose(metric, seed))
 
     def grid(self, metric: str | None = None, seed: int | str | None = None) -> Grid:
@@ -394,11 +415,13 @@ class World:
         """Every seed's cells for one metric (:class:`cfgraph.seeds.SeedStack`)."""
         from cfgraph.seeds import load_seed_stack
 
+        self.require_exhaustive("the grid across seeds")
         metric, _ = self.choose(metric)
         return load_seed_stack(self.session, self.record, metric=metric, seeds=seeds)
 
     def column(self, slice_name: str | None, metric: str | None = None, seed: int | str | None = None) -> np.ndarray:
         """Every training set's cell on one slice, shape (2**n,), NaN where missing (one indexed query)."""
+        self.require_exhaustive("a whole slice's column")
         metric, seed = self.choose(metric, seed)
         return cells.slice_column(self.session, self.record, self.find_slice(slice_name).id, metric, seed)
 
@@ -488,6 +511,7 @@ class World:
         NotFound
             On an unknown label, metric or seed.
         """
+        self.require_exhaustive("a training set read by its mask")
         mask = self.mask_of(label)
         hood = self.neighbourhood(mask)
         others = ([("add", u, m, lab) for u, m, lab in hood["up"]]
@@ -538,6 +562,7 @@ class World:
         """
         from cfgraph import summaries
 
+        self.require_exhaustive("exact values")
         if isinstance(methods, str):
             methods = summaries.parse_methods(methods)
         names = list(slices) if slices else [s.name for s in self.slices]

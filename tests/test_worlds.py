@@ -75,7 +75,8 @@ def test_a_diabetes_world_with_ridge_and_r2_matches_pipelines_built_by_hand(stor
 def test_an_old_spec_without_task_or_columns_resumes_as_classification(store):
     """A world stored before specs had these keys is the same recipe as today's spec of it."""
     spec = make_spec(dataset="iris", group_by="random", units=2, model="gnb")
-    old = {k: v for k, v in spec.items() if k not in ("task", "features", "drop")}
+    assert spec["lattice"] == "exhaustive"
+    old = {k: v for k, v in spec.items() if k not in ("task", "features", "drop", "lattice")}
     assert build_world(store, "old", old, progress=False).fits == 4
     assert world_row(store, "old")[0] == "classification"
     assert build_world(store, "old", spec, progress=False).fits == 0

@@ -1,9 +1,10 @@
 """World lifecycle: create, find, get, delete and list the worlds of a store.
 
 Functions take a ``session`` and do not commit: the caller owns the
-transaction (``with store.transaction() as session: ...``). Creating a world
-writes its units, all 2^n nodes, and all n 2^(n-1) edges in one set-based
-``INSERT ... SELECT``.
+transaction (``with store.transaction() as session: ...``). Creating an
+exhaustive world writes its units, all 2^n nodes, and all n 2^(n-1) edges in
+one set-based ``INSERT ... SELECT``; a sampled world starts with its units and
+slices only (:mod:`cfgraph.store.nodes` adds training sets as they are fitted).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from cfgraph import lattice
+import numpy as np
+
+from cfgraph import bitsets
+from cfgraph import lattice as lattice_module
 from cfgraph.errors import CfgraphError, NotFound, WorldExists
-from cfgraph.store.models import TASKS, Cell, Edge, EvalSlice, Node, Unit, World
+from cfgraph.store.models import LATTICES, TASKS, Cell, Edge, EvalSlice, Node, Unit, World
 from cfgraph.tables import SliceSpec, UnitSpec
 
 __all__ = ["check_world_name", "create_world", "find_world", "get_world", "world_by_id", "delete_world",
@@ -64,25 +68,51 @@ def create_world(
     parent_world_id: int | None = None,
     recipe: dict | None = None,
     labels: list[str] | None = None,
+    lattice: str = "exhaustive",
 ) -> World:
-    """Create a world with its units, all 2^n nodes, all n 2^(n-1) edges and its slices.
+    """Create a world with its units and slices, and (exhaustive) all 2^n nodes and n 2^(n-1) edges.
 
     A variant world (kind "variant") passes the id of the world it derives from
     and the recipe (kind, parameters, seed) that rebuilds it. Units are labelled
     A, B, C, ... in bit order unless ``labels`` gives one character per unit
-    (an imported grid keeps its own letters, e.g. C, M, W).
+    (an imported grid keeps its own letters, e.g. C, M, W). A sampled world of
+    more than 26 units is labelled U1, U2, ... unless ``labels`` names them (up
+    to 40 characters each, e.g. "r123" for the point of row 123).
+
+    Parameters
+    ----------
+    lattice : {"exhaustive", "sampled"}
+        "exhaustive": 1 to 16 units, every training set stored now. "sampled": 1 to
+        :data:`cfgraph.bitsets.MAX_SAMPLED_UNITS` units, no training set yet.
 
     Raises
     ------
     CfgraphError
-        If a world of that name exists, n is outside 1..16, or names or labels repeat.
+        If a world of that name exists, n is out of range for the lattice, or names or labels repeat.
+
+    Examples
+    --------
+    >>> from cfgraph.store import open_store
+    >>> from cfgraph.tables import SliceSpec, UnitSpec
+    >>> store = open_store("sqlite://")
+    >>> with store.transaction() as session:
+    ...     world = create_world(session, "big", kind="trained", units=[UnitSpec(f"p{i}") for i in range(40)],
+    ...                          slices=[SliceSpec("all")], metric="accuracy", eval_slices="units",
+    ...                          lattice="sampled")
+    ...     [(w["lattice"], w["n_units"], w["training_sets"]) for w in list_worlds(session)]
+    [('sampled', 40, 0)]
     """
     n = len(units)
-    if not 1 <= n <= lattice.MAX_UNITS:
+    if lattice not in LATTICES:
+        raise CfgraphError(f"a world's lattice is one of {', '.join(LATTICES)}, not {str(lattice)[:40]!r}")
+    sampled = lattice == "sampled"
+    if not sampled and not 1 <= n <= lattice_module.MAX_UNITS:
         raise CfgraphError(
-            f"an exhaustive lattice needs 1 to {lattice.MAX_UNITS} units, not {n} "
-            f"(2^{n} training sets); sampling larger worlds is not supported yet"
+            f"an exhaustive lattice needs 1 to {lattice_module.MAX_UNITS} units, not {n} "
+            f"(2^{n} training sets); a sampled world takes more"
         )
+    if sampled and not 1 <= n <= bitsets.MAX_SAMPLED_UNITS:
+        raise CfgraphError(f"a sampled world needs 1 to {bitsets.MAX_SAMPLED_UNITS:,} units, not {n:,}")
     check_world_name(name)
     if session.scalar(select(World.id).where(World.name == name)) is not None:
         raise WorldExists(f"world {name!r} already exists (choose another name, or replace it)")
@@ -92,14 +122,12 @@ def create_world(
         raise CfgraphError("unit names must be unique")
     if task not in TASKS:
         raise CfgraphError(f"a world's task is one of {', '.join(TASKS)}, not {task!r}")
-    letters = lattice.unit_letters(n) if labels is None else list(labels)
-    if len(letters) != n or len(set(letters)) != n or any(len(x) != 1 for x in letters):
-        raise CfgraphError(f"unit labels must be {n} distinct single characters, not {', '.join(letters)[:60]}")
+    letters = _unit_labels(n, labels, sampled)
     world = World(
         name=name, kind=kind, task=task, dataset=dataset, split=split, grouping=grouping,
         model_spec=model_spec, metric=metric, seed=seed, eval_slices=eval_slices,
         n_units=n, spec=spec, versions=versions, description=description, created_at=utcnow(),
-        parent_world_id=parent_world_id, recipe=recipe,
+        parent_world_id=parent_world_id, recipe=recipe, lattice=lattice,
     )
     session.add(world)
     session.flush()
@@ -108,10 +136,39 @@ def create_world(
          "definition": u.definition}
         for i, u in enumerate(units)
     ])
-    labels = lattice.all_labels(letters)
-    size = lattice.sizes(n)
-    session.execute(insert(Node), [
-        {"world_id": world.id, "mask": m, "label": labels[m], "size": int(size[m])}
+    if not sampled:
+        _create_lattice(session, world, letters)
+    session.execute(insert(EvalSlice), [
+        {"world_id": world.id, "name": s.name, "position": p, "mask": s.mask, "size": s.size,
+         "definition": s.definition}
+        for p, s in enumerate(slices)
+    ])
+    session.flush()
+    return world
+
+
+def _unit_labels(n: int, labels: list[str] | None, sampled: bool) -> list[str]:
+    """Unit labels: given, else letters (n <= 26), else U1, U2, ... (sampled worlds only)."""
+    if labels is None:
+        return lattice_module.unit_letters(n) if n <= len(lattice_module.LETTERS) else [f"U{i + 1}" for i in range(n)]
+    labels = [str(x) for x in labels]
+    longest = 40 if sampled else 1
+    if len(labels) != n or len(set(labels)) != n or any(not 1 <= len(x) <= longest for x in labels):
+        what = "labels of 1 to 40 characters" if sampled else "single characters"
+        raise CfgraphError(f"unit labels must be {n} distinct {what}, not {', '.join(labels)[:60]}")
+    return labels
+
+
+def _create_lattice(session: Session, world: World, letters: list[str]) -> None:
+    """All 2^n nodes (mask, label, size, packed members, digest) and all n 2^(n-1) edges."""
+    n = world.n_units
+    labels = lattice_module.all_labels(letters)
+    masks = np.arange(1 << n, dtype=np.int64)
+    members = ((masks[:, None] >> np.arange(n)) & 1).astype(bool)
+    packed, digests, size = bitsets.pack(members), bitsets.digest(members), members.sum(axis=1)
+    session.execute(insert(Node.__table__), [
+        {"world_id": world.id, "mask": m, "label": labels[m], "size": int(size[m]), "members": packed[m],
+         "digest": int(digests[m])}
         for m in range(1 << n)
     ])
     src, dst = aliased(Node), aliased(Node)
@@ -127,13 +184,6 @@ def create_world(
     session.execute(
         insert(Edge).from_select(["world_id", "src_node_id", "dst_node_id", "unit_id"], edges)
     )
-    session.execute(insert(EvalSlice), [
-        {"world_id": world.id, "name": s.name, "position": p, "mask": s.mask, "size": s.size,
-         "definition": s.definition}
-        for p, s in enumerate(slices)
-    ])
-    session.flush()
-    return world
 
 
 def find_world(session: Session, name: str) -> World | None:
@@ -180,7 +230,8 @@ def world_by_id(session: Session, world_id: int | None) -> World | None:
 
 
 def delete_world(session: Session, name: str, kind: str | None = None) -> None:
-    """Delete a world and everything in it (cascades to units, nodes, edges, slices, cells).
+    """Delete a world and everything in it (cascades to units, nodes, edges, slices, cells, valuations
+    and estimates).
 
     Parameters
     ----------
@@ -206,7 +257,13 @@ def delete_world(session: Session, name: str, kind: str | None = None) -> None:
 
 
 def list_worlds(session: Session) -> list[dict]:
-    """Every world with its size and how complete its lattice is (cells present / expected)."""
+    """Every world with its size, its stored training sets and how complete its lattice is.
+
+    Each row has ``lattice`` ("exhaustive" or "sampled") and ``training_sets`` (stored
+    nodes). ``expected_cells`` counts every cell of every training set of an exhaustive
+    world, and of the *stored* training sets of a sampled one (its lattice is never whole).
+    Three grouped queries, whatever the number of worlds.
+    """
     cells = (
         select(Node.world_id, func.count(Cell.id).label("cells"),
                func.sum(case((Cell.status == "failed", 1), else_=0)).label("failed"))
@@ -215,24 +272,27 @@ def list_worlds(session: Session) -> list[dict]:
         .subquery()
     )
     slices = select(EvalSlice.world_id, func.count().label("slices")).group_by(EvalSlice.world_id).subquery()
+    nodes = select(Node.world_id, func.count().label("nodes")).group_by(Node.world_id).subquery()
     with _readable_json("a stored world"):
         rows = session.execute(
             select(World, func.coalesce(cells.c.cells, 0), func.coalesce(cells.c.failed, 0),
-                   func.coalesce(slices.c.slices, 0))
+                   func.coalesce(slices.c.slices, 0), func.coalesce(nodes.c.nodes, 0))
             .outerjoin(cells, cells.c.world_id == World.id)
             .outerjoin(slices, slices.c.world_id == World.id)
+            .outerjoin(nodes, nodes.c.world_id == World.id)
             .order_by(World.created_at, World.id)
         ).all()
     out = []
-    for world, n_cells, n_failed, n_slices in rows:
+    for world, n_cells, n_failed, n_slices, n_nodes in rows:
         seeds = (world.spec or {}).get("seeds") or [world.seed or 0]
         metrics = (world.spec or {}).get("metrics") or [world.metric]
-        expected = (1 << world.n_units) * n_slices * len(seeds) * len(metrics)
+        training_sets = n_nodes if world.lattice == "sampled" else 1 << world.n_units
+        expected = training_sets * n_slices * len(seeds) * len(metrics)
         out.append({
-            "name": world.name, "kind": world.kind, "dataset": world.dataset,
+            "name": world.name, "kind": world.kind, "lattice": world.lattice, "dataset": world.dataset,
             "model": world.model_spec, "metric": world.metric, "n_units": world.n_units,
-            "slices": n_slices, "cells": n_cells, "failed": n_failed, "expected_cells": expected,
-            "complete": n_cells / expected if expected else 0.0,
+            "training_sets": n_nodes, "slices": n_slices, "cells": n_cells, "failed": n_failed,
+            "expected_cells": expected, "complete": n_cells / expected if expected else 0.0,
             "created_at": world.created_at, "finished_at": world.finished_at,
         })
     return out

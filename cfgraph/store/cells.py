@@ -2,7 +2,10 @@
 column, which cells are stored, and bulk writes.
 
 Functions take a ``session`` and do not commit. Reading a lattice is one
-query; on SQLite its rows come straight from the DB-API cursor.
+query; on SQLite its rows come straight from the DB-API cursor. The functions
+indexed by mask (a 2^n table) serve exhaustive worlds and sampled worlds of up
+to 16 units (training sets not yet stored read as missing); a larger sampled
+world is read by node id with :func:`cells_of_nodes`.
 """
 
 from __future__ import annotations
@@ -16,21 +19,105 @@ from sqlalchemy.orm import Session
 from cfgraph import lattice
 from cfgraph.display import brief_list
 from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.store import nodes
 from cfgraph.store.catalog import get_world
 from cfgraph.store.models import Cell, EvalSlice, Node, World
 from cfgraph.tables import LatticeTable
 
 __all__ = ["lattice_table", "cells_at", "slice_column", "stored_cells", "write_cells", "count_cells",
-           "metrics_and_seeds", "choose_metric_seed", "node_ids", "slice_ids"]
+           "metrics_and_seeds", "choose_metric_seed", "node_ids", "slice_ids", "cells_of_nodes"]
+
+#: Node ids per IN list of :func:`cells_of_nodes`.
+CHUNK = 500
+
+
+def _whole_lattice(world: World) -> None:
+    """Refuse a 2^n table of a sampled world too large to hold one."""
+    if world.lattice == "sampled" and world.n_units > lattice.MAX_UNITS:
+        raise CfgraphError(
+            f"world {world.name!r} is a sampled world of {world.n_units:,} units; its training sets are read "
+            "with cfgraph.store.nodes.stored_members and cells_of_nodes, not as a table of 2^n rows")
 
 
 def node_ids(session: Session, world: World) -> np.ndarray:
-    """Node id of every training set of a world, indexed by mask: shape (2**n,)."""
-    ids = np.zeros(1 << world.n_units, dtype=np.int64)
+    """Node id of every training set of a world, indexed by mask: shape (2**n,), -1 where not stored.
+
+    Raises
+    ------
+    CfgraphError
+        For a sampled world of more than 16 units.
+    """
+    _whole_lattice(world)
+    ids = np.full(1 << world.n_units, -1, dtype=np.int64)
     rows = session.execute(select(Node.mask, Node.id).where(Node.world_id == world.id)).all()
-    masks, values = zip(*rows)
-    ids[np.asarray(masks)] = values
+    if rows:
+        masks, values = zip(*rows)
+        ids[np.asarray(masks)] = values
     return ids
+
+
+def cells_of_nodes(session: Session, world: World, node_ids, metrics: list[str],
+                   seeds: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of training sets given by node id, on every slice, metric and seed (chunked by node id).
+
+    Parameters
+    ----------
+    world : World
+    node_ids : array-like of int, shape (b,)
+        Repeats allowed; -1 (not stored) gives a row of missing cells.
+    metrics : list of str
+    seeds : list of int
+
+    Returns
+    -------
+    values : ndarray of float, shape (b, len(seeds), number of slices, len(metrics))
+        NaN where a cell is missing or failed.
+    present : ndarray of bool, same shape
+        True where the cell is stored, whatever its status.
+
+    Examples
+    --------
+    >>> from cfgraph.store.nodes import _example_world, ensure_nodes
+    >>> store, world = _example_world(3)
+    >>> with store.transaction() as session:
+    ...     ids = ensure_nodes(session, world, np.array([[1, 0, 0], [0, 1, 0]], bool))
+    ...     _ = write_cells(session, [{"node_id": int(ids[0]), "slice_id": world.slices[0].id,
+    ...                                "metric": "accuracy", "seed": 0, "value": 0.75, "fit_seconds": None,
+    ...                                "status": "ok", "error": None}])
+    ...     values, present = cells_of_nodes(session, world, [ids[1], ids[0], -1], ["accuracy"], [0])
+    >>> values[:, 0, 0, 0].tolist(), present[:, 0, 0, 0].tolist()
+    ([nan, 0.75, nan], [False, True, False])
+    """
+    node_ids = np.asarray(node_ids, dtype=np.int64).reshape(-1)
+    slices = list(world.slices)
+    shape = (len(node_ids), len(seeds), len(slices), len(metrics))
+    values, present = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
+    wanted = np.unique(node_ids[node_ids >= 0])
+    if not len(wanted) or not all(shape[1:]):
+        return values, present
+    position = np.zeros(max(s.id for s in slices) + 1, dtype=np.int64)
+    position[[s.id for s in slices]] = np.arange(len(slices))
+    seed_order = np.argsort(seeds)
+    sorted_seeds = np.asarray(seeds, dtype=np.int64)[seed_order]
+    metric_code = case(*((Cell.metric == m, i) for i, m in enumerate(metrics)), else_=-1)
+    got_values = np.full((len(wanted),) + shape[1:], np.nan)
+    got_present = np.zeros(got_values.shape, dtype=bool)
+    for start in range(0, len(wanted), CHUNK):
+        data = _cell_rows(session, (
+            select(Cell.node_id, Cell.slice_id, metric_code, Cell.seed, Cell.value)
+            .where(Cell.node_id.in_(wanted[start:start + CHUNK].tolist()), Cell.metric.in_(list(metrics)),
+                   Cell.seed.in_([int(x) for x in seeds]))
+        ))
+        if len(data):
+            at = (np.searchsorted(wanted, data[:, 0].astype(np.int64)),
+                  seed_order[np.searchsorted(sorted_seeds, data[:, 3].astype(np.int64))],
+                  position[data[:, 1].astype(np.int64)], data[:, 2].astype(np.int64))
+            got_values[at] = data[:, 4]
+            got_present[at] = True
+    stored = node_ids >= 0
+    rows = np.searchsorted(wanted, node_ids[stored])
+    values[stored], present[stored] = got_values[rows], got_present[rows]
+    return values, present
 
 
 def slice_ids(session: Session, world: World) -> dict[str, int]:
@@ -69,6 +156,7 @@ def stored_cells(session: Session, world: World, metrics: list[str], seeds: list
     ndarray of bool, shape (len(seeds), 2**n, number of slices, len(metrics))
         True where the cell (training set, slice, metric, seed) is stored, whatever its status.
     """
+    _whole_lattice(world)
     present = np.zeros((len(seeds), 1 << world.n_units, len(world.slices), len(metrics)), dtype=bool)
     position = {s.id: p for p, s in enumerate(world.slices)}
     lookup = np.zeros(max(position, default=0) + 1, dtype=np.int64)
@@ -171,9 +259,12 @@ def lattice_table(session: Session, world: World | str, metric: str | None = Non
     ------
     NotFound
         If the world, or cells for that metric / seed, do not exist.
+    CfgraphError
+        For a sampled world of more than 16 units.
     """
     if isinstance(world, str):
         world = get_world(session, world)
+    _whole_lattice(world)
     metric, seed = choose_metric_seed(session, world, metric, seed)
     n = world.n_units
     letters = [u.label for u in world.units]
@@ -212,11 +303,18 @@ def cells_at(session: Session, world: World, masks, metric: str, seed: int,
     Returns
     -------
     ndarray, shape (len(masks), m)
-        NaN where a cell is missing or failed.
+        NaN where a cell is missing (or its training set not stored) or failed.
+
+    Raises
+    ------
+    CfgraphError
+        On a mask outside 0 .. 2^n - 1 of a sampled world.
     """
-    masks = np.asarray([int(m) for m in masks], dtype=np.int64)
     if slice_ids is None:
         slice_ids = [s.id for s in world.slices]
+    if world.lattice == "sampled":  # masks of any size: find the nodes by digest
+        return _sampled_cells_at(session, world, [int(m) for m in masks], metric, seed, list(slice_ids))
+    masks = np.asarray([int(m) for m in masks], dtype=np.int64)
     out = np.full((len(masks), len(slice_ids)), np.nan)
     if not len(masks) or not slice_ids:
         return out
@@ -235,8 +333,23 @@ def cells_at(session: Session, world: World, masks, metric: str, seed: int,
     return out
 
 
+def _sampled_cells_at(session: Session, world: World, masks: list[int], metric: str, seed: int,
+                      slice_ids: list[int]) -> np.ndarray:
+    members = nodes.masks_to_members(masks, world.n_units)
+    values, _ = cells_of_nodes(session, world, nodes.find_nodes(session, world, members), [metric], [seed])
+    position = {s.id: p for p, s in enumerate(world.slices)}
+    return values[:, 0, [position[int(i)] for i in slice_ids], 0].reshape(len(masks), len(slice_ids))
+
+
 def slice_column(session: Session, world: World, slice_id: int, metric: str, seed: int) -> np.ndarray:
-    """Every training set's cell on one slice, shape (2^n,), NaN where missing (one indexed query)."""
+    """Every training set's cell on one slice, shape (2^n,), NaN where missing (one indexed query).
+
+    Raises
+    ------
+    CfgraphError
+        For a sampled world of more than 16 units.
+    """
+    _whole_lattice(world)
     out = np.full(1 << world.n_units, np.nan)
     data = _cell_rows(session, (
         select(Node.mask, Cell.value).join(Cell, Cell.node_id == Node.id)

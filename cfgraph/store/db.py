@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cfgraph.errors import CfgraphError
 from cfgraph.resources import resource_dir
+from cfgraph.sql_functions import install_get_bit
 
 DEFAULT_PATH = "cfgraph.db"
 ENV_URL = "CFGRAPH_DATABASE_URL"
@@ -51,10 +52,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+    # PostgreSQL's get_bit, so `get_bit(node.members, unit.idx) = 1` reads the same on both.
+    install_get_bit(dbapi_connection)
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite connections get foreign keys, WAL and a busy timeout."""
+    """An engine for ``url``; SQLite connections get foreign keys, WAL, a busy timeout and ``get_bit``."""
     try:
         engine = create_engine(url)
     except ImportError as exc:  # e.g. postgresql:// without psycopg installed

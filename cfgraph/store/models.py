@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -39,6 +40,8 @@ NAMING_CONVENTION = {
 CELL_STATUSES = ("ok", "baseline", "constant", "failed")
 #: The supervised tasks a world can hold.
 TASKS = ("classification", "regression")
+#: How a world holds its lattice: every training set up front, or those visited.
+LATTICES = ("exhaustive", "sampled")
 
 
 class Base(DeclarativeBase):
@@ -54,6 +57,7 @@ class World(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20))  # trained | imported | variant
     task: Mapped[str] = mapped_column(String(20), server_default="classification")  # see TASKS
+    lattice: Mapped[str] = mapped_column(String(20), server_default="exhaustive")  # see LATTICES
     dataset: Mapped[str | None] = mapped_column(String(500))
     split: Mapped[dict | None] = mapped_column(JSON)
     grouping: Mapped[dict | None] = mapped_column(JSON)
@@ -80,7 +84,7 @@ class World(Base):
 
 
 class Unit(Base):
-    """A data object (one player): a point or a group of rows, labelled A, B, C, ..."""
+    """A data object (one player): a point or a group of rows, labelled A, B, C, ... (or "r123", "U27")."""
 
     __tablename__ = "unit"
     __table_args__ = (
@@ -91,7 +95,7 @@ class Unit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"))
     idx: Mapped[int] = mapped_column(Integer)  # bit position in a training set's mask
-    label: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     size: Mapped[int | None] = mapped_column(Integer)  # training rows
     definition: Mapped[str | None] = mapped_column(Text)
@@ -100,20 +104,28 @@ class Unit(Base):
 
 
 class Node(Base):
-    """A training set: one node of the Boolean lattice."""
+    """A training set: one node of the Boolean lattice.
+
+    ``members`` is the packed bitset (:mod:`cfgraph.bitsets`; ``get_bit(members, unit.idx)``
+    in SQL), ``digest`` its Zobrist digest, unique per world; ``mask`` the same set as an
+    integer when the world has at most 62 units, else NULL.
+    """
 
     __tablename__ = "node"
     __table_args__ = (
         UniqueConstraint("world_id", "mask"),
         UniqueConstraint("world_id", "label"),
         Index("ix_node_world_id_size", "world_id", "size"),
+        Index("ix_node_world_id_digest", "world_id", "digest", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"))
-    mask: Mapped[int] = mapped_column(BigInteger)
+    mask: Mapped[int | None] = mapped_column(BigInteger)
     label: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column(Integer)
+    members: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[int] = mapped_column(BigInteger)
 
 
 class Edge(Base):
@@ -171,3 +183,50 @@ class Cell(Base):
     fit_seconds: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Valuation(Base):
+    """One run of an estimator on a world: its sampler, budget, stopping rule and trace."""
+
+    __tablename__ = "valuation"
+    __table_args__ = (Index("ix_valuation_world_id", "world_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(40))  # shapley | banzhaf | beta(a,b) | loo
+    params: Mapped[dict | None] = mapped_column(JSON)
+    sampler_seed: Mapped[int | None] = mapped_column(Integer)
+    evaluations: Mapped[int] = mapped_column(Integer)  # training sets used, stored or new
+    fits: Mapped[int] = mapped_column(Integer)  # new fits
+    reused: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    stopped_by: Mapped[str | None] = mapped_column(String(200))
+    trace: Mapped[list | None] = mapped_column(JSON)  # checkpoints of the target column
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Estimate(Base):
+    """One estimated value: unit x slice x metric x seed (NULL: on the mean over seeds) of a valuation."""
+
+    __tablename__ = "estimate"
+    __table_args__ = (
+        Index("ix_estimate_world_id_method", "world_id", "method"),
+        Index("ix_estimate_valuation_id", "valuation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valuation_id: Mapped[int] = mapped_column(ForeignKey("valuation.id", ondelete="CASCADE"))
+    world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict | None] = mapped_column(JSON)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"))
+    slice_id: Mapped[int] = mapped_column(ForeignKey("eval_slice.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(100))
+    seed: Mapped[int | None] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float)
+    stderr: Mapped[float | None] = mapped_column(Float)
+    n_samples: Mapped[int] = mapped_column(Integer)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    fits: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

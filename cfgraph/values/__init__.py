@@ -21,6 +21,9 @@ One module per family, all re-exported here (``from cfgraph import values``):
   training set of a size.
 - :mod:`~cfgraph.values.surrogates`: the linear datamodel.
 - :mod:`~cfgraph.values.intervals`: mean over seeds with a Student-t interval.
+- :mod:`~cfgraph.values.sampled`: estimates from samples (values, standard
+  errors, intervals), running moments and the sampled estimators' maths, for
+  the samplers of :mod:`cfgraph.samplers`.
 """
 
 from cfgraph.lattice import layer_sums
@@ -33,6 +36,7 @@ from cfgraph.values.ablations import (
     pair_interaction,
 )
 from cfgraph.values.intervals import seed_interval
+from cfgraph.values.sampled import Estimate, RunningMoments, table_utility
 from cfgraph.values.layers import best_of_size, layer_means, scaling_curve
 from cfgraph.values.semivalues import (
     banzhaf,
@@ -64,4 +68,7 @@ __all__ = [
     "best_of_size",
     "datamodel",
     "seed_interval",
+    "Estimate",
+    "RunningMoments",
+    "table_utility",
 ]

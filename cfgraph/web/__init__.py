@@ -22,6 +22,7 @@ from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.resources import resource_dir
 from cfgraph.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_MS
+from cfgraph.world_sampled import possible_text
 
 #: Blueprint modules registered by the factory, in order; each exposes ``bp``.
 #: Another page type is one more line here (e.g. "cfgraph.web.related" for /related).
@@ -36,6 +37,8 @@ BLUEPRINTS = [
     "cfgraph.web.api",
     "cfgraph.web.related",
     "cfgraph.web.variants",
+    "cfgraph.web.estimates",
+    "cfgraph.web.training_sets",
 ]
 
 DEFAULTS = {
@@ -94,6 +97,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.filters["num"] = format_number
     app.jinja_env.filters["signed"] = lambda x, digits=4: format_number(x, digits, signed=True)
     app.jinja_env.filters["pct"] = lambda x: "" if x is None else f"{100 * x:.1f}%"
+    app.jinja_env.filters["possible"] = possible_text
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["query_url"] = query_url
     app.jinja_env.globals["zip"] = zip

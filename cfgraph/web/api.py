@@ -15,15 +15,15 @@ from flask import Blueprint, current_app, request
 from cfgraph import lattice
 from cfgraph import questions as Q
 from cfgraph.errors import CfgraphError
-from cfgraph.web import lenses, state
+from cfgraph.web import estimates, lenses, state, stored_graph
 from cfgraph.web.db import get_session
 from cfgraph.world import list_worlds
 from cfgraph.web.glossary import load_glossary
 from cfgraph.web.graph import graph_model
 from cfgraph.web.grid import row_order
 from cfgraph.web.sql_page import execute, result_json
-from cfgraph.web.training_set import node_model
-from cfgraph.web.valuation import default_slice, values_model
+from cfgraph.web.training_set import node_model, stored_node_model
+from cfgraph.web.valuation import default_slice, exact_values, values_model
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -100,8 +100,15 @@ def questions(world: str):
 
 @bp.route("/worlds/<world>/nodes/<label>")
 def node(world: str, label: str):
-    """One training set's score on every slice."""
-    model = node_model(state.load_world(world), label)
+    """One training set's score on every slice (on a sampled world also its members)."""
+    w = state.load_world(world)
+    if w.sampled:
+        model = stored_node_model(w, label)
+        return {"world": world, "train_set": model["label"], "size": model["size"], "metric": model["metric"],
+                "seed": model["seed"], "seeds": model["seeds"], "members_total": model["members_total"],
+                "members": model["members"], "scores": dict(zip(model["slices"], model["scores"])),
+                "status": dict(zip(model["slices"], model["status"]))}
+    model = node_model(w, label)
     out = {"world": world, "train_set": model["label"], "mask": model["mask"], "size": model["size"],
            "metric": model["metric"], "seed": model["seed"], "seeds": model["seeds"],
            "scores": dict(zip(model["slices"], model["scores"]))}
@@ -112,8 +119,10 @@ def node(world: str, label: str):
 
 @bp.route("/worlds/<world>/nodes/<label>/neighbours")
 def neighbours(world: str, label: str):
-    """A training set's add-one and remove-one neighbours with the score change on each slice."""
-    model = node_model(state.load_world(world), label)
+    """A training set's add-one and remove-one neighbours with the score change on each slice
+    (on a sampled world: the stored ones)."""
+    w = state.load_world(world)
+    model = stored_node_model(w, label) if w.sampled else node_model(w, label)
     return {"world": world, "train_set": model["label"], "slices": model["slices"],
             "neighbours": [{"direction": nb["direction"], "unit": nb["unit"], "train_set": nb["label"],
                             "scores": nb["scores"], "deltas": nb["deltas"]} for nb in model["neighbours"]]}
@@ -121,8 +130,11 @@ def neighbours(world: str, label: str):
 
 @bp.route("/worlds/<world>/values")
 def values(world: str):
-    """LOO, Shapley, Banzhaf and Beta Shapley per unit per slice (``alpha``, ``beta``)."""
+    """LOO, Shapley, Banzhaf and Beta Shapley per unit per slice (``alpha``, ``beta``); on a sampled
+    world, the estimates the values page shows (see :func:`cfgraph.web.estimates.values_json`)."""
     w = state.load_world(world)
+    if w.sampled:
+        return estimates.values_json(w, estimates.values_view(w))
     model = values_model(w)
     columns = ["slice", "unit"] + model["methods"]
     values = []
@@ -134,7 +146,9 @@ def values(world: str):
     return {"world": w.name, "metric": model["grid"].metric, "seeds": model["seeds"],
             "across_seeds": model["across_seeds"], "alpha": model["alpha"], "beta": model["beta"],
             "methods": model["methods"], "values": values, "missing": model["missing"],
-            "units": [u.to_dict() for u in w.units]}
+            "units": [u.to_dict() for u in w.units],
+            "sampled": [{"method": m["method"], "column": m["column"], "valuation": estimates.jsonable(m["valuation"]),
+                         "rows": m["rows"]} for m in estimates.estimates_beside_exact(w, exact_values(w))]}
 
 
 @bp.route("/worlds/<world>/scaling")
@@ -171,7 +185,10 @@ def graph(world: str):
     As on the page, with two or more seeds and none named each value is the mean over
     seeds (``seed`` is null) and each node also has ``half_width`` and ``n``.
     """
-    model = graph_model(state.load_world(world))
+    w = state.load_world(world)
+    if w.sampled:
+        return stored_graph.api(w)
+    model = graph_model(w)
     labels, column, spread = model["labels"], model["column"], model["spread"]
 
     def node(mask):

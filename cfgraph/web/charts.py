@@ -196,3 +196,100 @@ def line_chart(xs: list[int], series: list[tuple[str, list[float | None]]], fram
     return {"frame": frame, "lines": lines,
             "xticks": [(round(px(x), 1), str(x)) for x in xs],
             "yticks": [(round(py(t), 1), text) for t, text in zip(ticks, labels)]}
+
+
+def band_chart(xs: list[int], values: list[float], lows: list[float | None], highs: list[float | None],
+               frame: Frame | None = None) -> dict:
+    """An estimate against the training sets used, with its 95% band (a convergence chart).
+
+    Parameters
+    ----------
+    xs : list of int, length m
+        Training sets used at each checkpoint (increasing).
+    values : list of float, length m
+        The estimate at each checkpoint.
+    lows, highs : list of float or None, length m
+        The band's edges (None where the standard error is not known yet: no band there).
+
+    Returns
+    -------
+    dict
+        ``frame``, ``line`` ("x,y ..."), ``dots`` (x, y, title), ``band`` (polygon
+        "x,y ..." or "" ), ``xticks`` and ``yticks`` (position, label), ``final`` (the
+        last estimate's y, for a dashed guide).
+
+    Examples
+    --------
+    >>> ch = band_chart([10, 20, 40], [0.1, 0.05, 0.07], [None, 0.0, 0.05], [None, 0.1, 0.09])
+    >>> len(ch["dots"]), ch["band"].count(",")
+    (3, 4)
+    """
+    frame = frame or Frame()
+    pool = [v for v in list(values) + list(lows) + list(highs) if v is not None and math.isfinite(v)]
+    lo, hi = (min(pool), max(pool)) if pool else (0.0, 1.0)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.05, hi + 0.05
+    ticks = _ticks(lo, hi)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    labels = tick_labels(ticks)
+    frame = _room_for(frame, labels)
+    xlo, xhi = (min(xs), max(xs)) if xs else (0, 1)
+    if xhi <= xlo:
+        xhi = xlo + 1
+    xt = [t for t in _ticks(xlo, xhi) if xlo - 1e-9 <= t <= xhi + 1e-9]
+
+    def px(x):
+        return round(frame.x0 + (x - xlo) / (xhi - xlo) * (frame.x1 - frame.x0), 1)
+
+    def py(v):
+        return round(frame.y0 - (v - lo) / (hi - lo) * (frame.y0 - frame.y1), 1)
+
+    dots = [(px(x), py(v), f"{x} training sets: {fixed(v)}") for x, v in zip(xs, values)]
+    banded = [(x, a, b) for x, a, b in zip(xs, lows, highs) if a is not None and b is not None]
+    band = ""
+    if len(banded) >= 2:
+        upper = [f"{px(x)},{py(b)}" for x, _, b in banded]
+        lower = [f"{px(x)},{py(a)}" for x, a, _ in reversed(banded)]
+        band = " ".join(upper + lower)
+    return {"frame": frame, "line": " ".join(f"{a},{b}" for a, b, _ in dots), "dots": dots, "band": band,
+            "final": dots[-1][1] if dots else None,
+            "xticks": [(px(t), compact(t, significant=6)) for t in xt],
+            "yticks": [(py(t), text) for t, text in zip(ticks, labels)]}
+
+
+def interval_bars(rows: list[dict], width: int = 150, pad: int = 6) -> dict:
+    """Geometry of a small interval bar per row on one shared scale (the values page's column).
+
+    Each row is a dict with ``value``, ``ci_low`` and ``ci_high`` (None where unknown).
+
+    Returns
+    -------
+    dict
+        ``width``, ``lo``, ``hi``, ``zero`` (x of 0, or None when 0 is off the scale) and
+        ``bars``: per row (x_low, x_high, x_value) or None when the value is missing.
+
+    Examples
+    --------
+    >>> g = interval_bars([{"value": 0.0, "ci_low": -1.0, "ci_high": 1.0}], width=100, pad=0)
+    >>> g["bars"], g["zero"]
+    ([(0.0, 100.0, 50.0)], 50.0)
+    """
+    pool = [r[k] for r in rows for k in ("value", "ci_low", "ci_high")
+            if r.get(k) is not None and math.isfinite(r[k])]
+    lo, hi = (min(pool + [0.0]), max(pool + [0.0])) if pool else (0.0, 1.0)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+
+    def x(v):
+        return round(pad + (v - lo) / (hi - lo) * (width - 2 * pad), 1)
+
+    bars = []
+    for r in rows:
+        v = r.get("value")
+        if v is None:
+            bars.append(None)
+            continue
+        a = r["ci_low"] if r.get("ci_low") is not None else v
+        b = r["ci_high"] if r.get("ci_high") is not None else v
+        bars.append((x(a), x(b), x(v)))
+    return {"width": width, "lo": lo, "hi": hi, "zero": x(0.0) if lo <= 0 <= hi else None, "bars": bars}

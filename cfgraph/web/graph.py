@@ -22,7 +22,7 @@ from cfgraph import lattice
 from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.questions import parse_int
-from cfgraph.web import lenses, query_url, state
+from cfgraph.web import lenses, query_url, state, stored_graph
 from cfgraph.web.charts import Scale
 from cfgraph.web.grid import interval_text
 
@@ -104,6 +104,7 @@ def graph_model(world, args=None) -> dict:
         On a bad parameter (unknown slice, node, unit or lens; k out of range).
     """
     args = request.args if args is None else args
+    world.require_exhaustive("the whole lattice's lenses and paths")
     metric, seed = state.metric_seed(world, args)
     state.focus_numbers(args)  # carried to the grid in links: refused here as there
     the_slice = world.find_slice(args.get("slice"))
@@ -275,8 +276,12 @@ def lens_titles(model: dict) -> list[list[str]]:
 
 @bp.route("/world/<world>/graph")
 def page(world: str):
-    """The lattice graph page."""
-    model = graph_model(state.load_world(world))
+    """The lattice graph page (a sampled world's: its stored neighbourhoods, see
+    :mod:`cfgraph.web.stored_graph`)."""
+    w = state.load_world(world)
+    if w.sampled:
+        return stored_graph.page(w)
+    model = graph_model(w)
     return render_template(
         "graph.html", **model, svg=svg_model(model), moves=moves(model), quick=quick_moves(model),
         steps=path_steps(model), lens_titles=lens_titles(model), lens_names=lenses.LENSES,

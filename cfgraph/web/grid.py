@@ -161,7 +161,10 @@ def _context(world_name: str) -> dict:
 
 @bp.route("/world/<world>/grid")
 def page(world: str):
-    """The grid explorer page."""
+    """The grid explorer page (a sampled world has no grid: a page that says so and links on)."""
+    w = state.load_world(world)
+    if w.sampled:
+        return render_template("sampled_only.html", world=w, page_name="grid")
     ctx = _context(world)
     per_page = int(current_app.config["GRID_PAGE_ROWS"])
     page_no = Q.parse_int(request.args.get("page"), "page") or 1

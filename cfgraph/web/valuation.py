@@ -4,6 +4,10 @@ bar charts, and the scaling curve as a line chart (SVG drawn server-side).
 With several seeds stored and none named, each value is the mean over seeds
 with its 95% interval (the values are linear in the cells: the mean of the
 per-seed values is the value of the mean grid).
+
+A sampled world has no exact values: its values page is the estimates page
+(:mod:`cfgraph.web.estimates`). An exhaustive world's page lists any sampled
+estimates stored for it beside the exact values of the same column.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from flask import Blueprint, render_template, request
 
 from cfgraph import questions as Q
 from cfgraph import summaries
-from cfgraph.web import state
+from cfgraph.web import estimates, state
 from cfgraph.web.charts import bar_chart, line_chart
 
 bp = Blueprint("valuation", __name__)
@@ -99,8 +103,23 @@ def _interval(result, method: str, u: int, s: int) -> dict | None:
             "std": Q.jsonable(float(result.std[method][u, s])), "n": int(result.count[method][u, s])}
 
 
+def exact_values(world):
+    """``values_of(method, params, slice, metric, seed)``: one column's exact values (ndarray (n,))
+    of an exhaustive world, to set beside its sampled estimates."""
+
+    def values_of(method, params, slice_name, metric, seed):
+        result = world.values([(method, params)], [slice_name], metric, seed)
+        return result.mean[summaries.method_name(method, params)][:, 0]
+
+    return values_of
+
+
 @bp.route("/world/<world>/values")
 def page(world: str):
-    """The values page."""
+    """The values page: exact values (and any sampled estimates beside them) of an exhaustive world,
+    the estimates with their intervals of a sampled one."""
     w = state.load_world(world)
-    return render_template("values.html", world=w, **values_model(w))
+    if w.sampled:
+        return estimates.sampled_page(w)
+    return render_template("values.html", world=w, **values_model(w),
+                           sampled=estimates.estimates_beside_exact(w, exact_values(w)))

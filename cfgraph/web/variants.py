@@ -42,6 +42,7 @@ def variants_model(world: World) -> dict:
         On an unknown node label, a bad tolerance, or missing cells a summary needs.
     """
     session = world.session
+    world.require_exhaustive("variants")
     if world.kind == "variant":
         return _variant_model(session, world)
     full = (1 << world.n) - 1
@@ -132,8 +133,11 @@ def _variant_model(session, world: World) -> dict:
 
 @bp.route("/world/<world>/variants")
 def page(world: str):
-    """The variants page of a world."""
-    model = variants_model(state.load_world(world))
+    """The variants page of a world (a sampled world has none: a page that says so and links on)."""
+    w = state.load_world(world)
+    if w.sampled:
+        return render_template("sampled_only.html", world=w, page_name="variants")
+    model = variants_model(w)
     return render_template("variants.html", **model)
 
 

@@ -1,0 +1,130 @@
+"""The command line's sampled valuations: the shared sampler and stopping-rule options, and the
+printout of estimates (value, standard error, 95% interval, samples) for ``run`` and ``values``.
+
+Nothing heavy is imported at module level: the CLI's start-up stays light.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import click
+
+from cfgraph.clitools import SEED
+from cfgraph.display import fixed
+from cfgraph.errors import CfgraphError
+from cfgraph.render import render
+
+#: The samplers the command line offers (cfgraph.samplers.SAMPLERS, spelled here so --help needs no import).
+SAMPLER_NAMES = ("permutation", "tmc", "msr", "stratified", "uniform", "loo")
+#: Units shown at each end of a long value table (the rest is in --format csv or json).
+SHOWN_EACH_END = 15
+
+
+def sampler_options(command):
+    """The options of a sampled valuation: sampler, its parameters and the stopping rules."""
+    options = [
+        click.option("--sampler", type=click.Choice(SAMPLER_NAMES),
+                     help="Sample training sets instead of filling the lattice: tmc (truncated Monte Carlo Shapley), "
+                          "permutation (antithetic permutations, Shapley), msr (Banzhaf by maximum sample reuse), "
+                          "stratified (Shapley or Beta Shapley by coalition size), uniform (uniform coalitions), "
+                          "loo (exact leave-one-out)."),
+        click.option("--budget", type=click.IntRange(min=1), help="Stop after this many training sets (stored or new)."),
+        click.option("--max-fits", type=click.IntRange(min=1), help="Stop after this many new fits."),
+        click.option("--time-budget", "time_budget", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                     help="Stop after this many seconds."),
+        click.option("--stderr", "stderr_target", type=click.FloatRange(min=0, min_open=True),
+                     help="Stop when every unit's standard error on the target slice is at most this."),
+        click.option("--rank-stable", type=click.FloatRange(0, 1, min_open=True), metavar="RHO",
+                     help="Stop when the Spearman correlation of the values between two checkpoints reaches RHO."),
+        click.option("--sampler-seed", default=0, show_default=True, type=SEED,
+                     help="The sampler's seed: the same seed proposes the same training sets (a re-run resumes)."),
+        click.option("--truncation", type=click.FloatRange(min=0), metavar="TOL",
+                     help="TMC: stop a permutation once its score is within TOL x |score of the full set| of it "
+                          "(default 0.01)."),
+        click.option("--semivalue", metavar="shapley|banzhaf|beta:A,B",
+                     help="stratified and uniform samplers: the semivalue to estimate."),
+        click.option("--target-slice", metavar="SLICE",
+                     help="The slice that drives truncation and stopping (default: all)."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+def sampler_params(truncation, semivalue) -> dict:
+    """The sampler's own parameters from the command line."""
+    params = {}
+    if truncation is not None:
+        params["tol"] = truncation
+    if semivalue:
+        text = semivalue.strip().lower()
+        if text in ("shapley", "banzhaf"):
+            params["semivalue"] = text
+        elif text.startswith("beta"):
+            try:
+                alpha, beta = (float(x) for x in text.split(":", 1)[1].split(","))
+            except (IndexError, ValueError):
+                raise CfgraphError(f"a Beta semivalue is written beta:ALPHA,BETA (e.g. beta:16,1), not "
+                                   f"{semivalue[:40]!r}") from None
+            params.update(semivalue="beta", alpha=alpha, beta=beta)
+        else:
+            raise CfgraphError(f"the semivalue is shapley, banzhaf or beta:ALPHA,BETA, not {semivalue[:40]!r}")
+    return params
+
+
+def run_valuation(store, world: str, *, sampler, budget, max_fits, time_budget, stderr_target, rank_stable,
+                  sampler_seed, truncation, semivalue, target_slice, jobs=1, progress=None, metric=None):
+    """Call :func:`cfgraph.valuation.estimate` with the command line's options."""
+    from cfgraph.valuation import estimate
+
+    return estimate(store, world, sampler, budget=budget, max_fits=max_fits, seconds=time_budget,
+                    stderr=stderr_target, rank_stable=rank_stable, seed=sampler_seed, jobs=jobs,
+                    slice=target_slice, metric=metric, progress=progress,
+                    **sampler_params(truncation, semivalue))
+
+
+def echo_cost(valuation) -> None:
+    """One line: what the valuation used, fitted and reused, and why it stopped."""
+    click.echo(f"{valuation.sampler} ({valuation.method}) on world {valuation.world}: "
+               f"{valuation.evaluations} training sets used, {valuation.fits} new fits, "
+               f"{valuation.reused} reused from the store; stopped by {valuation.stopped_by}; "
+               f"{valuation.seconds:.1f} s (valuation {valuation.valuation_id})")
+
+
+def echo_estimates(rows: list[dict], fmt: str, *, all_rows: bool = False, slice_name: str | None = None) -> None:
+    """Print estimates: one row per unit (and slice), value ± 95% half-width, stderr, samples.
+
+    The table format shows the target column only (or ``slice_name``), sorted by value,
+    the top and bottom :data:`SHOWN_EACH_END` units of a long list unless ``all_rows``;
+    csv and json give every row at full precision.
+    """
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    columns = ["unit", "method", "slice", "metric", "seed", "value", "stderr", "ci_low", "ci_high", "n_samples"]
+    if fmt == "csv":
+        click.echo(render(columns, [[r.get(c) for c in columns] for r in rows], "csv"))
+        return
+    if slice_name is not None:
+        rows = [r for r in rows if r["slice"] == slice_name]
+    else:
+        first = (rows[0]["slice"], rows[0]["metric"], rows[0]["seed"]) if rows else None
+        rows = [r for r in rows if (r["slice"], r["metric"], r["seed"]) == first]
+    rows = sorted(rows, key=lambda r: -(r["value"] if r["value"] is not None else float("-inf")))
+    hidden = 0
+    if not all_rows and len(rows) > 2 * SHOWN_EACH_END:
+        hidden = len(rows) - 2 * SHOWN_EACH_END
+        rows = rows[:SHOWN_EACH_END] + rows[-SHOWN_EACH_END:]
+    shown = ["rank", "unit", "value", "± 95%", "stderr", "n_samples"]
+    table = []
+    for k, r in enumerate(rows):
+        half = None if r["ci_high"] is None or r["value"] is None else r["ci_high"] - r["value"]
+        rank = k + 1 if k < SHOWN_EACH_END or not hidden else k + 1 + hidden
+        table.append([rank, r["unit"], fixed(r["value"]), fixed(half), fixed(r["stderr"]), r["n_samples"]])
+    if rows:
+        r = rows[0]
+        seed = "mean over seeds" if r["seed"] is None else f"seed {r['seed']}"
+        click.echo(f"{r['method']} on slice {r['slice']} ({r['metric']}, {seed}), highest first:")
+    click.echo(render(shown, table, "table"))
+    if hidden:
+        click.echo(f"... {hidden} units in the middle not shown (--all, or --format csv for every row)")

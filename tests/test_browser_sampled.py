@@ -1,0 +1,162 @@
+"""A sampled world in real headless Chromium (Playwright, Debian's /usr/bin/chromium).
+
+The same app-in-a-thread as tests/test_browser.py, over the sampled database of
+tests/test_web_sampled.py. A script error, a console error or a request to
+another host fails the test. Screenshots at 1280 and 390 px wide are saved
+under each test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+from test_browser import CHROMIUM, CHROMIUM_ARGS, QuietHandler, Watched, require_chromium
+from test_web_sampled import HOSTILE, build_sampled_db
+from werkzeug.serving import make_server
+
+from cfgraph.web import create_app
+
+pytestmark = pytest.mark.browser
+
+WIDTHS = (1280, 390)
+
+
+@pytest.fixture(scope="module")
+def sampled_browser_db(iris_db, tmp_path_factory):
+    return build_sampled_db(iris_db, tmp_path_factory.mktemp("sampled-browser") / "cfgraph.db")
+
+
+@pytest.fixture(scope="module")
+def base_url(sampled_browser_db):
+    app = create_app({"DATABASE_URL": str(sampled_browser_db)})
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    app.extensions["cfgraph.store"].close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(params=WIDTHS, ids=[f"{w}px" for w in WIDTHS])
+def watched(request, browser, base_url, tmp_path):
+    width = request.param
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    w = Watched(page, base_url, tmp_path)
+    w.width = width
+    yield w
+    context.close()
+    w.check()
+
+
+def _values(page) -> list[float | None]:
+    cells = page.locator("#estimates tbody tr[data-unit] td.value").all_inner_texts()
+    return [float(c) if c.strip() else None for c in cells]
+
+
+def test_values_sort_and_convergence_chart(watched):
+    page = watched.page
+    watched.goto("/world/points/values?method=shapley")
+    expect(page.locator("#world-bar")).to_contain_text("sampled lattice")
+    values = [v for v in _values(page) if v is not None]
+    assert len(values) == 45 and values == sorted(values, reverse=True)
+    assert page.locator("#estimates svg.ibar").count() == 45
+    assert page.locator("script").count() == 0 and HOSTILE in page.locator("#estimates").text_content()
+    assert page.evaluate("window.__xss") is None  # the hostile unit name stayed text
+    watched.shot(f"values-{watched.width}")
+    # Sort by value ascending (a click on the value head toggles the order), then by unit.
+    page.locator("#sort-value").click()
+    expect(page).to_have_url(re.compile(r"order=asc"))
+    ascending = [v for v in _values(page) if v is not None]
+    assert ascending == sorted(ascending)
+    page.locator("#sort-stderr").click()
+    expect(page.locator("#sort-stderr")).to_have_attribute("aria-sort", "descending")
+    # Open one unit's convergence chart from its row.
+    label = page.locator("#estimates tbody tr[data-unit]").first.get_attribute("data-unit")
+    page.locator(f'#estimates tbody tr[data-unit="{label}"] td.unit a').click()
+    expect(page.locator("#convergence h2")).to_contain_text(f"Convergence of unit {label}")
+    chart = page.locator("#convergence-chart")
+    expect(chart).to_be_visible()
+    assert chart.locator("polygon.band").count() == 1 and chart.locator("polyline.estimate").count() == 1
+    assert parse_qs(urlparse(page.url).query)["unit"] == [label]
+    with page.expect_download() as download:
+        page.locator("#download-svg").click()
+    assert download.value.suggested_filename.endswith(".svg")
+    box = chart.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= watched.width + 0.5  # the chart fits the window
+    watched.shot(f"convergence-{watched.width}")
+
+
+def test_filter_training_sets_follow_a_node_and_walk_to_a_stored_neighbour(watched):
+    page = watched.page
+    watched.goto("/world/points/training-sets")
+    expect(page.locator("#counts")).to_contain_text("2^45 training sets exist")
+    assert page.locator("#training-sets tbody tr").count() == 50
+    page.locator('input[name="min_size"]').fill("2")
+    page.locator('input[name="max_size"]').fill("4")
+    page.locator("#filters button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"min_size=2"))
+    sizes = [int(s) for s in page.locator("#training-sets tbody tr td:nth-child(2)").all_inner_texts()]
+    assert sizes and all(2 <= s <= 4 for s in sizes)
+    expect(page.locator("#counts")).to_contain_text("match the filters")
+    watched.shot(f"training-sets-{watched.width}")
+    # Follow the first training set to its page, then walk to a stored neighbour.
+    first = page.locator("#training-sets tbody tr td.label a").first
+    label = first.inner_text()
+    first.click()
+    expect(page.locator("#node-label")).to_have_text(label)
+    expect(page.locator("#members-count")).to_contain_text(f"{sizes[0]} unit")
+    neighbours = page.locator("#neighbours a.neighbour")
+    assert neighbours.count() >= 1
+    target = neighbours.first.inner_text()
+    neighbours.first.click()
+    expect(page.locator("#node-label")).to_have_text(target)
+    watched.shot(f"node-{watched.width}")
+    # And the same walk in the lattice drawing: the focus node's stored neighbours are links.
+    page.locator("a", has_text="see its stored neighbourhood in the lattice").click()
+    expect(page.locator("#hood-note")).to_contain_text("2^45 training sets exist")
+    nodes = page.locator("#lattice a.node-link")
+    assert nodes.count() >= 2
+    other = [nodes.nth(i).get_attribute("data-label") for i in range(nodes.count())]
+    step = next(x for x in other if x != target)
+    page.locator(f'#lattice a.node-link[data-label="{step}"]').click()
+    expect(page.locator("#node-label")).to_have_text(step)
+    watched.shot(f"graph-{watched.width}")
+
+
+def test_home_grid_refusal_and_exhaustive_estimates(watched):
+    page = watched.page
+    watched.goto("/")
+    row = page.locator("#worlds tbody tr.sampled")
+    expect(row).to_contain_text("sampled")
+    row.locator("a", has_text="sets").click()
+    expect(page.locator("h1")).to_contain_text("Stored training sets: points")
+    watched.goto("/world/points/grid")
+    expect(page.locator("#sampled-only")).to_contain_text("is sampled")
+    page.locator("#to-values").click()
+    expect(page.locator("h1")).to_contain_text("Values: points")
+    watched.goto("/world/iris/values")
+    section = page.locator("#sampled-estimates")
+    expect(section).to_contain_text("Sampled estimates beside the exact values")
+    assert section.locator("table.sampled-vs-exact").count() == 3
+    watched.shot(f"iris-values-{watched.width}")
+    watched.goto("/")
+    watched.shot(f"home-{watched.width}")

@@ -1,0 +1,115 @@
+"""Sampled valuations through the store: samplers that ask the store first, resume, reuse, estimates in SQL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from cfgraph import values
+from cfgraph.errors import CfgraphError
+from cfgraph.store import open_store
+from cfgraph.valuation import estimate
+from cfgraph.world import World
+from cfgraph.worlds import build_world, make_spec
+
+#: A small sampled world: iris with every training row a unit (45 rows), naive Bayes.
+POINTS = dict(dataset="iris", group_by="point", units=None, model="gnb", metrics=["accuracy"], seeds=[0], seed=0,
+              test_size=0.7, lattice="sampled")
+
+
+@pytest.fixture
+def points(store):
+    build_world(store, "points", make_spec(**POINTS), progress=False)
+    return store
+
+
+def test_loo_on_an_exhaustive_world_equals_the_exact_values_and_fits_nothing(iris_store):
+    v = estimate(iris_store, "iris", "loo")
+    with World.open(iris_store, "iris") as w:
+        table = w.table()
+    exact = values.leave_one_out(table.column("all"))
+    assert v.fits == 0 and v.evaluations == table.n + 1
+    np.testing.assert_allclose(v.estimate.values[:, 0], exact, atol=1e-12)
+    assert (v.estimate.stderr[:, 0] == 0).all()
+
+
+def test_permutations_on_an_exhaustive_world_approach_shapley(iris_store):
+    with World.open(iris_store, "iris") as w:
+        exact = values.shapley(w.table().column("all"))
+    v = estimate(iris_store, "iris", "permutation", budget=400, seed=3)
+    assert v.fits == 0
+    err = np.abs(v.estimate.values[:, 0] - exact)
+    assert (err <= 4 * v.estimate.stderr[:, 0] + 1e-9).all()
+    # Untruncated permutations are efficient sample by sample: the values sum to v(N) - v(empty).
+    with World.open(iris_store, "iris") as w:
+        column = w.table().column("all")
+    assert v.estimate.values[:, 0].sum() == pytest.approx(column[-1] - column[0], abs=1e-9)
+
+
+def test_a_sampled_world_fits_only_what_it_visits_and_a_rerun_reuses_everything(points):
+    first = estimate(points, "points", "tmc", budget=120, seed=1)
+    assert 0 < first.fits <= first.evaluations
+    again = estimate(points, "points", "tmc", budget=120, seed=1)
+    assert again.fits == 0 and again.reused == again.evaluations == first.evaluations
+    np.testing.assert_array_equal(again.estimate.values, first.estimate.values)
+    with World.open(points, "points") as w:
+        assert w.lattice == "sampled" and w.n == 45
+
+
+def test_msr_after_tmc_reuses_stored_training_sets(points):
+    estimate(points, "points", "tmc", budget=150, seed=0)
+    beta = estimate(points, "points", "stratified", budget=150, seed=0, semivalue="beta", alpha=4, beta=1)
+    msr = estimate(points, "points", "msr", budget=150, seed=0)
+    assert msr.fits <= msr.evaluations and beta.fits <= beta.evaluations
+    assert beta.reused + msr.reused > 0  # the empty and full sets at least come from TMC's cells
+
+
+def test_a_crashed_run_resumes_to_the_same_values(points, tmp_path, monkeypatch):
+    clean = open_store(tmp_path / "clean.db")
+    build_world(clean, "points", make_spec(**POINTS), progress=False)
+    reference = estimate(clean, "points", "tmc", budget=100, seed=5)
+
+    from cfgraph.store import sink as sink_module
+
+    calls = {"n": 0}
+    original = sink_module.SampledSink.write
+
+    def crash_after_three(self, rows):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyboardInterrupt("simulated crash")
+        return original(self, rows)
+
+    monkeypatch.setattr(sink_module.SampledSink, "write", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        estimate(points, "points", "tmc", budget=100, seed=5)
+    monkeypatch.setattr(sink_module.SampledSink, "write", original)
+    resumed = estimate(points, "points", "tmc", budget=100, seed=5)
+    assert resumed.reused > 0
+    np.testing.assert_array_equal(resumed.estimate.values, reference.estimate.values)
+
+
+def test_estimates_are_stored_and_queryable_in_sql(points):
+    v = estimate(points, "points", "msr", budget=60, seed=2)
+    with points.session() as session:
+        rows = session.execute(text(
+            "SELECT method, count(*), max(fits) FROM estimate WHERE valuation_id = :v GROUP BY method"),
+            {"v": v.valuation_id}).all()
+        contains = session.execute(text(
+            "SELECT count(*) FROM node JOIN world ON world.id = node.world_id "
+            "WHERE world.name = 'points' AND get_bit(node.members, 0) = 1")).scalar()
+    assert rows == [(v.method, len(v.rows()), v.fits)]
+    assert 0 < contains < v.evaluations + 2
+    with World.open(points, "points") as w:
+        latest = w.estimates("banzhaf")
+    assert len(latest) == len(v.rows())
+
+
+def test_no_stopping_rule_is_refused_before_anything_runs(points):
+    with pytest.raises(CfgraphError, match="stopping rule"):
+        estimate(points, "points", "tmc")
+    with pytest.raises(CfgraphError, match="unknown sampler"):
+        estimate(points, "points", "magic", budget=10)
+    with pytest.raises(CfgraphError, match="slice"):
+        estimate(points, "points", "tmc", budget=10, slice="nowhere")
