@@ -99,7 +99,7 @@ def echo_estimates(rows: list[dict], fmt: str, *, all_rows: bool = False, slice_
     csv and json give every row at full precision.
     """
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
         return
     columns = ["unit", "method", "slice", "metric", "seed", "value", "stderr", "ci_low", "ci_high", "n_samples"]
     if fmt == "csv":

@@ -339,7 +339,7 @@ def estimate(store, world_name: str, sampler: str = "tmc", *, budget: int | None
         world = catalog.get_world(session, world_name)
         metrics, seeds = cells.metrics_and_seeds(session, world)
         columns = columns_of([s.name for s in world.slices], metrics, seeds, slice, metric)
-        units = [u.name for u in world.units]
+        units = [u.label for u in world.units]
         n = world.n_units
         source = _StoredWorld(store, world, columns, metrics, seeds, jobs, executor, bool(progress))
         if source.lattice == "exhaustive":

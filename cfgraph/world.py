@@ -30,6 +30,7 @@ from cfgraph.errors import NotFound
 from cfgraph.store import catalog, cells, graph
 from cfgraph.store.seed_cells import seed_cells
 from cfgraph.tables import LatticeTable
+from cfgraph.world_estimates import EstimateReads
 from cfgraph.world_sampled import NotExhaustive, SampledReads
 
 __all__ = ["World", "UnitInfo", "SliceInfo", "Grid", "ValueTable", "Questions", "list_worlds",
@@ -184,7 +185,7 @@ def _num(x) -> float | None:
     return None if math.isnan(x) else x
 
 
-class World(SampledReads):
+class World(SampledReads, EstimateReads):
     """A stored world and the session that reads it.
 
     Parameters

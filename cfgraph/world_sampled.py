@@ -4,13 +4,12 @@ An exhaustive world holds all 2^n training sets; a sampled world holds those a
 sampler visited (:mod:`cfgraph.valuation`). The reads here work on both, and
 never on all 2^n: a page of stored training sets (filtered by a unit they
 contain and a size range), one stored node with its stored add-one /
-remove-one neighbours (the ``edge`` table), and each sampled valuation's
-estimates and convergence trace. :class:`cfgraph.world.World` mixes them in.
+remove-one neighbours (the ``edge`` table). :class:`cfgraph.world.World` mixes them in.
 
 Errors are one line: :class:`~cfgraph.errors.CfgraphError` (400) for a bad
 filter or page, :class:`~cfgraph.errors.NotFound` (404) for an unknown
 training set, and :class:`NotExhaustive` (400) when a summary needs every
-training set of a sampled world.
+training set of a sampled world. Estimates are read by :mod:`cfgraph.world_estimates`.
 """
 
 from __future__ import annotations
@@ -25,12 +24,7 @@ from sqlalchemy.orm import aliased
 from cfgraph import bitsets
 from cfgraph.errors import CfgraphError, NotFound
 
-__all__ = ["SampledReads", "NotExhaustive", "possible_text", "natural_key", "parse_method", "ESTIMATE_SORTS"]
-
-#: How the estimates of a column can be ordered (query argument ``sort``).
-ESTIMATE_SORTS = ("value", "rank", "unit", "stderr", "n_samples")
-#: A normal distribution's 97.5% quantile: the convergence band is value ± this x stderr.
-Z95 = 1.959963984540054
+__all__ = ["SampledReads", "NotExhaustive", "possible_text", "natural_key", "int_arg"]
 
 
 class NotExhaustive(CfgraphError):
@@ -59,20 +53,6 @@ def natural_key(text: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in re.split(r"(\d+)", str(text)) if p)
 
 
-def parse_method(name: str) -> tuple[str, tuple]:
-    """A stored estimate's method as an exact method of :func:`cfgraph.summaries.parse_methods`.
-
-    Examples
-    --------
-    >>> parse_method("beta(4,1)"), parse_method("shapley")
-    (('beta', (4.0, 1.0)), ('shapley', ()))
-    """
-    found = re.fullmatch(r"\s*beta\(\s*([^,\s]+)\s*,\s*([^)\s]+)\s*\)\s*", name or "")
-    if found:
-        return "beta", (float(found.group(1)), float(found.group(2)))
-    return (name or "").strip().lower(), ()
-
-
 def _num(x) -> float | None:
     if x is None:
         return None
@@ -80,8 +60,23 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _int_arg(text, what: str, low: int | None = None, high: int | None = None) -> int | None:
-    """An optional whole number from a query argument, within [low, high] (CfgraphError otherwise)."""
+def int_arg(text, what: str, low: int | None = None, high: int | None = None) -> int | None:
+    """An optional whole number from a query argument, within [low, high].
+
+    Raises
+    ------
+    CfgraphError
+        On text that is not a whole number, or a number out of range.
+
+    Examples
+    --------
+    >>> int_arg(" 7 ", "page", 1, 9), int_arg("", "page")
+    (7, None)
+    >>> int_arg("2.5", "min_size")
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: min_size must be a whole number, not '2.5'
+    """
     if text is None or str(text).strip() == "":
         return None
     text = str(text).strip()
@@ -94,7 +89,7 @@ def _int_arg(text, what: str, low: int | None = None, high: int | None = None) -
 
 
 class SampledReads:
-    """Reads of a world's stored training sets and estimates (mixed into :class:`cfgraph.world.World`,
+    """Reads of a world's stored training sets and neighbours (mixed into :class:`cfgraph.world.World`,
     which provides ``session``, ``record``, ``name``, ``n``, ``units``, ``slices``, ``lattice``)."""
 
     # ------------------------------------------------------------------ what is stored
@@ -148,12 +143,26 @@ class SampledReads:
 
     # ------------------------------------------------------------------ cells of stored nodes
 
-    def stored_column(self, node_ids, slice_name: str | None, metric: str | None, seed) -> tuple:
-        """Cells of some stored nodes on one slice: (values (b,), status (b,) of ok / failed / missing,
-        metric, seed or None for the mean over seeds)."""
+    def stored_cells(self, node_ids, metric: str | None, seed) -> tuple:
+        """Cells of some stored nodes on every slice (one query per chunk of nodes).
+
+        Parameters
+        ----------
+        node_ids : array-like of int, shape (b,)
+        metric : str, optional
+            Default: the world's metric.
+        seed : int or str, optional
+            None or "": the mean over the world's seeds (NaN unless every seed holds the cell).
+
+        Returns
+        -------
+        values : ndarray of float, shape (b, number of slices)
+        status : ndarray of str, same shape: ``ok``, ``failed`` (stored, no score) or ``missing``
+        metric : str
+        seed : int, or None for the mean over seeds
+        """
         from cfgraph.store import cells
 
-        the_slice = self.find_slice(slice_name)
         if seed is None or str(seed).strip() == "":
             metric, _ = self.choose(metric)
             seeds, used = list(self.seeds), (None if len(self.seeds) > 1 else self.seeds[0])
@@ -161,16 +170,22 @@ class SampledReads:
             metric, used = self.choose(metric, seed)
             seeds = [used]
         ids = np.asarray(node_ids, dtype=np.int64)
+        shape = (len(ids), len(self.slices))
         if len(ids) == 0:
-            return np.empty(0), np.empty(0, dtype=object), metric, used
+            return np.empty(shape), np.empty(shape, dtype=object), metric, used
         values, present = cells.cells_of_nodes(self.session, self.record, ids, [metric], seeds)
-        j = [s.id for s in self.slices].index(the_slice.id)
-        values, present = values[:, :, j, 0], present[:, :, j, 0]
+        values, present = values[..., 0], present[..., 0]  # (b, seeds, slices)
         with np.errstate(invalid="ignore"):
             value = values.mean(axis=1)
-        status = np.where(~np.isnan(value), "ok",
-                          np.where(present.all(axis=1), "failed", "missing")).astype(object)
+        status = np.where(~np.isnan(value), "ok", np.where(present.all(axis=1), "failed", "missing")).astype(object)
         return value, status, metric, used
+
+    def stored_column(self, node_ids, slice_name: str | None, metric: str | None, seed) -> tuple:
+        """Cells of some stored nodes on one slice: like :meth:`stored_cells`, with values and
+        status of shape (b,)."""
+        j = [s.id for s in self.slices].index(self.find_slice(slice_name).id)
+        values, status, metric, used = self.stored_cells(node_ids, metric, seed)
+        return values[:, j], status[:, j], metric, used
 
     def _labels(self, node_ids) -> dict[int, str]:
         from cfgraph.store.models import Node
@@ -214,14 +229,14 @@ class SampledReads:
         from cfgraph.store import nodes
 
         unit = None if contains is None or str(contains).strip() == "" else self.unit_index(contains)
-        low = _int_arg(min_size, "min_size", 0, self.n)
-        high = _int_arg(max_size, "max_size", 0, self.n)
+        low = int_arg(min_size, "min_size", 0, self.n)
+        high = int_arg(max_size, "max_size", 0, self.n)
         if low is not None and high is not None and low > high:
             raise CfgraphError(f"min_size={low} is above max_size={high}")
         the_slice = self.find_slice(slice_name or ("all" if any(s.name == "all" for s in self.slices) else None))
         matched = int(nodes.count_nodes(self.session, self.record, contains=unit, min_size=low, max_size=high))
         pages = max(1, -(-matched // per_page))
-        number = _int_arg(page, "page", 1, pages) or 1
+        number = int_arg(page, "page", 1, pages) or 1
         ids, members = nodes.stored_members(self.session, self.record, contains=unit, min_size=low,
                                             max_size=high, limit=per_page, offset=(number - 1) * per_page)
         values, status, metric, used = self.stored_column(ids, the_slice.name, metric, seed)
@@ -325,10 +340,8 @@ class SampledReads:
         hood = self.stored_neighbours(node["id"])
         others = [("add", nb) for nb in hood["up"]] + [("remove", nb) for nb in hood["down"]]
         ids = [node["id"]] + [nb["id"] for _, nb in others]
-        columns = [self.stored_column(ids, s.name, metric, seed) for s in self.slices]
-        table = np.array([c[0] for c in columns], dtype=float).T  # (len(ids), slices)
-        status = [str(c[1][0]) for c in columns]
-        used_metric, used_seed = columns[0][2], columns[0][3]
+        table, status, used_metric, used_seed = self.stored_cells(ids, metric, seed)  # (len(ids), slices)
+        status = [str(x) for x in status[0]]
         inside = np.flatnonzero(node["members"])
         shown = inside if members_shown is None else inside[:members_shown]
         mine = table[0]
@@ -341,130 +354,3 @@ class SampledReads:
                 "metric": used_metric, "seed": used_seed, "seeds": list(self.seeds),
                 "slices": [s.name for s in self.slices], "scores": [_num(x) for x in mine], "status": status,
                 "neighbours": neighbours, "up_count": len(hood["up"]), "down_count": len(hood["down"])}
-
-    # ------------------------------------------------------------------ estimates
-
-    def estimate_methods(self) -> list[str]:
-        """Methods with stored estimates, newest valuation first."""
-        return list(dict.fromkeys(v["method"] for v in self.valuations()))
-
-    def estimate_table(self, method: str | None = None, slice_name: str | None = None, metric: str | None = None,
-                       seed=None) -> dict:
-        """The latest valuation of one method: every unit's estimate on one (slice, metric, seed) column.
-
-        Parameters
-        ----------
-        method : str, optional
-            Default: the method of the newest valuation.
-        slice_name, metric : str, optional
-            Default: the valuation's target column (slice ``all`` when stored, the world's metric).
-        seed : int or str, optional
-            ``""``/None/``"mean"``: the mean over seeds when stored, else the one seed.
-
-        Returns
-        -------
-        dict
-            ``method``, ``methods``, ``valuation`` (the run's record), ``valuations`` (every run),
-            ``columns`` (stored (slice, metric, seed) dicts), ``column`` (the one shown) and
-            ``rows``: per unit ``idx``, ``label``, ``name``, ``rank`` (1 = highest value),
-            ``value``, ``stderr``, ``n_samples``, ``ci_low``, ``ci_high``; empty without valuations.
-
-        Raises
-        ------
-        CfgraphError
-            On a method, slice, metric or seed with no stored estimates.
-        """
-        valuations = self.valuations()
-        methods = list(dict.fromkeys(v["method"] for v in valuations))
-        empty = {"method": None, "methods": methods, "valuation": None, "valuations": valuations,
-                 "columns": [], "column": None, "rows": []}
-        if not methods:
-            return empty
-        method = method.strip() if method and method.strip() else methods[0]
-        if method not in methods:
-            raise CfgraphError(f"world {self.name!r} has no estimates of method {method[:40]!r} "
-                               f"(methods: {', '.join(methods)})")
-        records = self.estimates(method)
-        valuation = next(v for v in valuations if v["method"] == method)
-        wanted = {r.get("valuation_id") for r in records} - {None}
-        if wanted:
-            valuation = next((v for v in valuations if v["id"] in wanted), valuation)
-        columns = list(dict.fromkeys((r["slice"], r["metric"], r["seed"]) for r in records))
-        column = self._pick_column(columns, slice_name, metric, seed)
-        index = {u.label: i for i, u in enumerate(self.units)} | {u.name: i for i, u in enumerate(self.units)}
-        rows = []
-        for r in records:
-            if (r["slice"], r["metric"], r["seed"]) != column:
-                continue
-            i = r.get("unit_idx")
-            i = index.get(r.get("unit_label", r.get("unit"))) if i is None else int(i)
-            if i is None:
-                continue
-            u = self.units[i]
-            rows.append({"idx": i, "label": u.label, "name": u.name, "value": _num(r["value"]),
-                         "stderr": _num(r.get("stderr")), "n_samples": int(r.get("n_samples") or 0),
-                         "ci_low": _num(r.get("ci_low")), "ci_high": _num(r.get("ci_high"))})
-        rows.sort(key=lambda row: row["idx"])
-        order = sorted(range(len(rows)), key=lambda t: (rows[t]["value"] is None, -(rows[t]["value"] or 0.0),
-                                                        rows[t]["idx"]))
-        for rank, t in enumerate(order, 1):
-            rows[t]["rank"] = rank
-        return {**empty, "method": method, "valuation": valuation,
-                "columns": [{"slice": s, "metric": m, "seed": sd} for s, m, sd in columns],
-                "column": {"slice": column[0], "metric": column[1], "seed": column[2]}, "rows": rows}
-
-    def _pick_column(self, columns: list[tuple], slice_name, metric, seed) -> tuple:
-        if not columns:
-            raise CfgraphError(f"world {self.name!r}: the valuation stored no estimates")
-        slices = list(dict.fromkeys(c[0] for c in columns))
-        metrics = list(dict.fromkeys(c[1] for c in columns))
-        seeds = list(dict.fromkeys(c[2] for c in columns))
-        if slice_name:
-            if slice_name not in slices:
-                raise CfgraphError(f"no estimates on slice {slice_name[:60]!r} (slices: {', '.join(slices)[:200]})")
-        else:
-            slice_name = "all" if "all" in slices else slices[0]  # the target a valuation defaults to
-        if metric:
-            if metric not in metrics:
-                raise CfgraphError(f"no estimates for metric {metric[:60]!r} (metrics: {', '.join(metrics)})")
-        else:
-            metric = self.record.metric if self.record.metric in metrics else metrics[0]
-        if seed is None or str(seed).strip() in ("", "mean"):
-            chosen = None if None in seeds else min(s for s in seeds if s is not None)
-        else:
-            chosen = _int_arg(seed, "seed")
-            if chosen not in seeds:
-                listed = ", ".join("mean" if s is None else str(s) for s in seeds)
-                raise CfgraphError(f"no estimates for seed {chosen} (seeds: {listed})")
-        if (slice_name, metric, chosen) not in columns:
-            raise CfgraphError(f"no estimates on slice {slice_name[:60]!r}, metric {metric[:60]!r}, seed "
-                               f"{'mean' if chosen is None else chosen}")
-        return slice_name, metric, chosen
-
-    def convergence(self, valuation_id: int, unit: int) -> dict:
-        """One unit's estimate and 95% band at each checkpoint of a valuation's trace (its target column).
-
-        Returns
-        -------
-        dict
-            ``evaluations``, ``fits``, ``value``, ``stderr``, ``low``, ``high``: lists, one per
-            checkpoint with a value (band: value ± 1.96 stderr; None where the stderr is unknown).
-        """
-        from cfgraph.store import estimates
-
-        trace = estimates.valuation_trace(self.session, int(valuation_id))
-        points = trace.get("trace", trace) if isinstance(trace, dict) else trace
-        out = {key: [] for key in ("evaluations", "fits", "value", "stderr", "low", "high")}
-        for point in points or []:
-            values, errors = point.get("value") or [], point.get("stderr") or []
-            value = _num(values[unit]) if unit < len(values) else None
-            if value is None:
-                continue
-            err = _num(errors[unit]) if unit < len(errors) else None
-            out["evaluations"].append(int(point.get("evaluations", 0)))
-            out["fits"].append(int(point.get("fits", 0)))
-            out["value"].append(value)
-            out["stderr"].append(err)
-            out["low"].append(None if err is None else value - Z95 * err)
-            out["high"].append(None if err is None else value + Z95 * err)
-        return out

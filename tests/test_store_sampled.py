@@ -4,7 +4,6 @@ sink, stored estimates, and get_bit in SQL."""
 from __future__ import annotations
 
 import itertools
-import os
 import sqlite3
 
 import numpy as np
@@ -440,42 +439,3 @@ def test_get_bit_on_store_connections_matches_postgresql_bit_order(store):
             == (1, 0, 1)
         with pytest.raises(Exception, match="user-defined function raised exception"):
             session.execute(text("SELECT get_bit(x'01', 8)"))
-
-
-# --- PostgreSQL (run with CFGRAPH_TEST_POSTGRES_URL=postgresql+psycopg://... on an empty database) ---
-
-@pytest.mark.skipif(not os.environ.get("CFGRAPH_TEST_POSTGRES_URL"), reason="no PostgreSQL to test against")
-def test_postgresql_migration_nodes_and_native_get_bit():
-    """The same migration, nodes and estimates on PostgreSQL, whose own get_bit reads the backfilled bitsets."""
-    engine = make_engine(os.environ["CFGRAPH_TEST_POSTGRES_URL"])
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    migrate(engine, "0005")
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO world (id, name, kind, metric, eval_slices, n_units, created_at) "
-                          "VALUES (1, 'old', 'trained', 'accuracy', 'units', 3, '2026-11-30')"))
-        conn.execute(text("INSERT INTO unit (id, world_id, idx, label, name) VALUES (1, 1, 0, 'A', 'a'), "
-                          "(2, 1, 1, 'B', 'b'), (3, 1, 2, 'C', 'c')"))
-        conn.execute(text("INSERT INTO node (id, world_id, mask, label, size) VALUES (:i, 1, :m, :l, :s)"),
-                     [{"i": m + 1, "m": m, "l": f"n{m}", "s": m.bit_count()} for m in range(8)])
-        conn.execute(text("SELECT setval('world_id_seq', 1), setval('unit_id_seq', 3), setval('node_id_seq', 8)"))
-    engine.dispose()
-    store = open_store(os.environ["CFGRAPH_TEST_POSTGRES_URL"])
-    try:
-        with store.session() as session:
-            assert session.scalar(text(
-                "SELECT count(*) FROM node n JOIN unit u ON u.world_id = n.world_id "
-                "WHERE get_bit(n.members, u.idx) != ((n.mask >> u.idx) & 1)")) == 0
-        sampled_world(store)
-        sets = random_sets(70, 10, 11)
-        with store.transaction() as session:
-            world = get_world(session, "big")
-            ids = ensure_nodes(session, world, sets)
-            unique, first = np.unique(sets, axis=0, return_index=True)
-            assert edges_of(session, world) == brute_force_edges(unique, ids[first])
-            assert count_nodes(session, world, contains=3) == int(unique[:, 3].sum())
-            write_valuation(session, world, method="shapley", params={}, sampler_seed=0, evaluations=1, fits=1,
-                            reused=0, seconds=None, stopped_by=None, trace=[], rows=estimate_rows([0.5]))
-            assert latest_estimates(session, world)[0]["value"] == 0.5
-    finally:
-        store.close()

@@ -194,7 +194,8 @@ def test_large_worlds_open_on_the_top_and_bottom_then_page_through_all(client, m
 
 @pytest.mark.parametrize("query, words", [
     ("method=magic", "no estimates of method"), ("sort=colour", "sort must be"), ("order=up", "order must be"),
-    ("view=all&page=9", "out of range"), ("view=all&page=x", "out of range"), ("slice=nowhere", "no estimates on slice"),
+    ("view=all&page=9", "out of range"), ("view=all&page=x", "out of range"),
+    ("slice=nowhere", "no estimates on slice"),
     ("seed=7", "no estimates for seed"), ("seed=abc", "whole number"), ("unit=nobody", "has no unit"),
     ("view=middle", "view must be"),
 ])
@@ -395,7 +396,7 @@ def test_home_and_world_bar_show_the_lattice_and_stored_sets(client, db):
                             "WHERE w.name = 'points'")).scalar()
     body = page(client, "/")
     row = re.search(r'<tr class="sampled">.*?</tr>', body, re.S).group(0)
-    assert ">points<" in row and "chip lattice\">sampled<" in row and f"{total} / 2^45" in row
+    assert ">points<" in row and 'class="chip lattice"' in row and ">sampled</span>" in row and f"{total} / 2^45" in row
     assert "/world/points/values" in row and "/world/points/training-sets" in row
     listed = {w["name"]: w for w in client.get("/api/worlds").get_json()["worlds"]}
     assert listed["points"]["lattice"] == "sampled" and listed["points"]["training_sets"] == total
@@ -432,3 +433,20 @@ def test_exhaustive_values_page_lists_sampled_estimates_beside_the_exact_values(
     np.testing.assert_allclose([r["value"] for r in loo["rows"]], exact["loo"], atol=1e-12)
     estimates_page = page(client, "/world/iris/estimates?method=banzhaf")
     assert "Sampled estimates: iris" in estimates_page and "the exact values" in estimates_page
+
+
+def test_a_sampled_world_before_any_valuation(store, tmp_path):
+    build_world(store, "fresh", make_spec(**POINTS), progress=False)
+    app = create_app({"DATABASE_URL": str(tmp_path / "cfgraph.db"), "TESTING": True})
+    client = app.test_client()
+    try:
+        body = page(client, "/world/fresh/values")
+        assert 'id="no-estimates"' in body and 'estimate(store, "fresh", "tmc", budget=1000)' in body
+        assert client.get("/api/worlds/fresh/values").get_json()["units"] == []
+        listed = page(client, "/world/fresh/training-sets")
+        assert "2^45 training sets exist; 0 stored; showing none." in " ".join(listed.split())
+        graph = client.get("/world/fresh/graph")
+        assert graph.status_code == 404 and "stores no training set yet" in graph.get_data(as_text=True)
+        assert page(client, "/").count('class="sampled"') == 1
+    finally:
+        app.extensions["cfgraph.store"].close()

@@ -2,7 +2,11 @@
 
 Routes: ``/api/worlds``, ``/api/worlds/<w>``, ``.../grid``, ``.../questions``,
 ``.../nodes/<label>``, ``.../nodes/<label>/neighbours``, ``.../values``,
-``.../scaling``, ``.../path``, ``.../graph``, ``/api/sql`` and ``/api/glossary``.
+``.../scaling``, ``.../path``, ``.../graph``, ``/api/sql`` and ``/api/glossary``; the sampled
+worlds' pages have their twins beside them: ``.../training-sets``
+(:mod:`cfgraph.web.training_sets`), ``.../estimates`` and ``.../convergence``
+(:mod:`cfgraph.web.estimates`). On a sampled world ``.../values``, ``.../graph`` and
+``.../nodes/<label>`` answer what its pages show (estimates, stored neighbourhoods).
 Errors are ``{"error": message, "status": code}`` with status 400 or 404.
 """
 

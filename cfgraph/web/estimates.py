@@ -24,7 +24,8 @@ from flask import Blueprint, Response, render_template, request, url_for
 from cfgraph.errors import CfgraphError
 from cfgraph.web import state
 from cfgraph.web.charts import Frame, band_chart, interval_bars
-from cfgraph.world_sampled import ESTIMATE_SORTS, natural_key, parse_method
+from cfgraph.world_estimates import ESTIMATE_SORTS, parse_method
+from cfgraph.world_sampled import natural_key
 
 bp = Blueprint("estimates", __name__)
 
@@ -106,8 +107,10 @@ def values_view(world, args=None) -> dict:
         unit = world.units[i]
         chart = convergence_view(world, table, i)
     return {**table, "sort": sort, "order": order, "view": view, "page": page, "pages": pages, "total": total,
-            "shown": shown, "per_page": PER_PAGE, "each_end": EACH_END, "folded_above": FOLDED_ABOVE, "bars": bars, "bar_of": bar_of, "unit": unit, "convergence": chart,
-            "between": total - 2 * EACH_END if view == "ends" and total > 2 * EACH_END else 0}
+            "shown": shown, "per_page": PER_PAGE, "each_end": EACH_END, "folded_above": FOLDED_ABOVE, "bars": bars,
+            "bar_of": bar_of, "unit": unit, "convergence": chart,
+            "between": total - 2 * EACH_END if view == "ends" and total > 2 * EACH_END else 0,
+            "valued": sum(r["value"] is not None for r in rows)}
 
 
 def state_page(text, pages: int) -> int:
@@ -117,6 +120,11 @@ def state_page(text, pages: int) -> int:
     ------
     CfgraphError
         If it is not a whole number in range.
+
+    Examples
+    --------
+    >>> state_page(None, 3), state_page(" 2", 3)
+    (1, 2)
     """
     if text is None or str(text).strip() == "":
         return 1

@@ -69,7 +69,10 @@ def stored_graph_model(world, args=None) -> dict:
         row = by_id.get(p.mask)
         v = value[p.mask]
         shown_label = node["label"] if row is None else row["label"]
-        text = (node["label"] if len(node["label"]) <= 12 else node["label"][:11] + "…") if row is None else row["step"]
+        if row is None:  # the focus node: its label, cut short (the page's heading has it whole)
+            text = node["label"] if len(node["label"]) <= 12 else node["label"][:11] + "…"
+        else:
+            text = row["step"]
         nodes.append({"x": p.x, "y": p.y, "r": 16, "ty": p.y + 27, "cls": scale.css(float(v)),
                       "state": "current" if row is None else "", "text": text, "label": shown_label,
                       "title": f"{shown_label}: {fixed(v) if not np.isnan(v) else 'missing'}",
