@@ -450,3 +450,21 @@ def test_a_sampled_world_before_any_valuation(store, tmp_path):
         assert page(client, "/").count('class="sampled"') == 1
     finally:
         app.extensions["cfgraph.store"].close()
+
+
+
+def test_units_without_an_estimate_are_blank_and_counted(store, tmp_path):
+    build_world(store, "short", make_spec(**POINTS), progress=False)
+    estimate(store, "short", "tmc", budget=150)  # may stop before every unit has a sample
+    with store.session() as session:
+        blank = session.execute(text(
+            "SELECT count(*) FROM estimate e JOIN eval_slice s ON s.id = e.slice_id "
+            "WHERE s.name = 'all' AND e.value IS NULL")).scalar()
+    app = create_app({"DATABASE_URL": str(tmp_path / "cfgraph.db"), "TESTING": True})
+    try:
+        body = app.test_client().get("/world/short/values").get_data(as_text=True)
+    finally:
+        app.extensions["cfgraph.store"].close()
+    assert body.count('<td class="num value"></td>') == blank
+    note = " ".join(body.split())
+    assert (f"{blank} of 45 units have no estimate on this column yet" in note) == (blank > 0)

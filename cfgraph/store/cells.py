@@ -21,6 +21,7 @@ from cfgraph.display import brief_list
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.store import nodes
 from cfgraph.store.catalog import get_world
+from cfgraph.store.rows import raw_rows
 from cfgraph.store.models import Cell, EvalSlice, Node, World
 from cfgraph.tables import LatticeTable
 
@@ -228,19 +229,8 @@ _STATUS_CODE = case(
 
 
 def _cell_rows(session: Session, query) -> np.ndarray:
-    """Run a query of numeric columns and return its rows as a float array (None -> NaN).
-
-    On SQLite the rows come from the DB-API cursor of the session's own connection
-    (same transaction), skipping SQLAlchemy's row objects: about three times faster
-    for the 65,536 cells of an n = 16 lattice.
-    """
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-        params = [compiled.params[name] for name in compiled.positiontup]
-        rows = connection.connection.driver_connection.execute(str(compiled), params).fetchall()
-    else:
-        rows = connection.execute(query).all()
+    """Run a query of numeric columns and return its rows as a float array (None -> NaN)."""
+    rows = raw_rows(session, query)
     return np.array(rows, dtype=float).reshape(len(rows), len(query.selected_columns))
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from cfgraph import bitsets, lattice
 from cfgraph.errors import CfgraphError
 from cfgraph.store.models import Edge, Node, Unit, World
+from cfgraph.store.rows import raw_rows
 
 __all__ = ["ensure_nodes", "find_nodes", "stored_members", "count_nodes", "masks_to_members"]
 
@@ -43,18 +44,8 @@ def _members(world: World, members) -> np.ndarray:
 
 
 def _int_rows(session: Session, query) -> np.ndarray:
-    """Rows of integer columns as an int64 array (digests need all 63 bits; floats keep 53).
-
-    On SQLite the rows come from the DB-API cursor of the session's connection (same
-    transaction): numpy reads plain tuples ten times faster than SQLAlchemy rows.
-    """
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-        params = [compiled.params[name] for name in compiled.positiontup]
-        rows = connection.connection.driver_connection.execute(str(compiled), params).fetchall()
-    else:
-        rows = [tuple(row) for row in connection.execute(query)]
+    """Rows of integer columns as an int64 array (digests need all 63 bits; floats keep 53)."""
+    rows = raw_rows(session, query)
     return np.array(rows, dtype=np.int64).reshape(len(rows), len(query.selected_columns))
 
 
