@@ -84,7 +84,14 @@ def run_valuation(store, world: str, *, sampler, budget, max_fits, time_budget, 
 
 
 def echo_cost(valuation) -> None:
-    """One line: what the valuation used, fitted and reused, and why it stopped."""
+    """One line: what the valuation used, fitted and reused, and why it stopped (and a note on stderr
+    when some units got no sample at all)."""
+    unsampled = int((valuation.estimate.n_samples[:, 0] == 0).sum())
+    if unsampled:
+        click.echo(f"note: {unsampled} of {len(valuation.units)} units have no sample yet (the stopping rule came "
+                   f"first: a {valuation.sampler} sample can need up to n + 1 = {len(valuation.units) + 1} training "
+                   f"sets); raise the budget, or use --sampler msr, whose every training set samples every unit",
+                   err=True)
     click.echo(f"{valuation.sampler} ({valuation.method}) on world {valuation.world}: "
                f"{valuation.evaluations} training sets used, {valuation.fits} new fits, "
                f"{valuation.reused} reused from the store; stopped by {valuation.stopped_by}; "

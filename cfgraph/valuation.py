@@ -349,7 +349,8 @@ def estimate(store, world_name: str, sampler: str = "tmc", *, budget: int | None
     if sampler == "tmc" and params.get("batch") is None:
         # Permutations run in lockstep, one prefix each per round: a bigger batch means fewer rounds (each a
         # transaction) but more permutations still running, and dropped, when the budget ends.
-        params["batch"] = int(np.clip((budget or 2560) // 40, 8, 64))
+        # A permutation may take up to n + 1 training sets, so a small budget on many units runs few at a time.
+        params["batch"] = int(np.clip(min((budget or 2560) // 40, (budget or 2560) // (n + 1)), 2, 64))
     s = make_sampler(sampler, n, seed=seed, columns=len(columns), **params)
     started = time.perf_counter()
     trace, checkpoints = [], []

@@ -100,7 +100,36 @@ def find_nodes(session: Session, world: World, members) -> np.ndarray:
     return out
 
 
-def ensure_nodes(session: Session, world: World, members) -> np.ndarray:
+class NodeIndex:
+    """A world's stored nodes as a sorted array of (digest, id, size), kept by a writer between batches.
+
+    Each :meth:`refresh` reads only the nodes stored since the last one (ids grow), so a
+    sampler's thousands of small batches do not each read every node of the world. A
+    writer whose transaction failed must drop its index (it may hold rolled-back nodes).
+
+    Examples
+    --------
+    >>> index = NodeIndex()
+    >>> index.stored.shape, index.last_id
+    ((0, 3), 0)
+    """
+
+    def __init__(self):
+        self.stored = np.zeros((0, 3), dtype=np.int64)
+        self.last_id = 0
+
+    def refresh(self, session: Session, world: World) -> np.ndarray:
+        """The index with every node stored so far: int64 (m, 3) sorted by digest."""
+        rows = _int_rows(session, select(Node.digest, Node.id, Node.size)
+                         .where(Node.world_id == world.id, Node.id > self.last_id))
+        if len(rows):
+            merged = np.concatenate([self.stored, rows])
+            self.stored = merged[np.argsort(merged[:, 0], kind="stable")]
+            self.last_id = int(rows[:, 1].max())
+        return self.stored
+
+
+def ensure_nodes(session: Session, world: World, members, index: NodeIndex | None = None) -> np.ndarray:
     """Node ids of training sets, creating the missing nodes and their edges to stored neighbours.
 
     Idempotent; repeated rows are allowed. New nodes get ``members``, ``digest``,
@@ -113,6 +142,8 @@ def ensure_nodes(session: Session, world: World, members) -> np.ndarray:
     ----------
     world : World
     members : ndarray of bool, shape (b, n)
+    index : NodeIndex, optional
+        The caller's index of the world's nodes, refreshed here (by default all nodes are read).
 
     Returns
     -------
@@ -156,9 +187,7 @@ def ensure_nodes(session: Session, world: World, members) -> np.ndarray:
     new = np.flatnonzero(ids < 0)
     if len(new):
         _insert_nodes(session, world, unique[new], digests[new], [packed[k] for k in new])
-        stored = _int_rows(session, select(Node.digest, Node.id, Node.size).where(Node.world_id == world.id))
-        order = np.argsort(stored[:, 0])
-        stored = stored[order]
+        stored = (index or NodeIndex()).refresh(session, world)
         ids[new] = stored[np.searchsorted(np.ascontiguousarray(stored[:, 0]), digests[new]), 1]
         _insert_edges(session, world, unique[new], digests[new], ids[new], stored)
     return ids[inverse]

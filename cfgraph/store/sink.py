@@ -171,9 +171,18 @@ class SampledSink:
         if not rows:
             return
         masks = list(dict.fromkeys(int(r["mask"]) for r in rows))
+        try:
+            self._write(rows, masks)
+        except BaseException:
+            self._index = None  # it may hold nodes of the rolled-back transaction
+            raise
+
+    def _write(self, rows: list[dict], masks: list[int]) -> None:
+        if getattr(self, "_index", None) is None:
+            self._index = nodes.NodeIndex()
         with self.store.transaction() as session:
             world = catalog.get_world(session, self.world)
-            ids = nodes.ensure_nodes(session, world, nodes.masks_to_members(masks, self.n))
+            ids = nodes.ensure_nodes(session, world, nodes.masks_to_members(masks, self.n), self._index)
             node_of = dict(zip(masks, ids.tolist()))
             cells.write_cells(session, keep_existing=True, rows=[{
                 "node_id": node_of[int(r["mask"])], "slice_id": self.slice_ids[r["slice"]], "metric": r["metric"],
