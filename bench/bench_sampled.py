@@ -8,7 +8,9 @@
     pyDVL's exact values match it). At 500, 1,000 and 2,000 fits: RMSE against the exact values
     over ``--repeats`` sampler seeds, and time per fit (the best run's wall time, and CPU time
     over all runs: the machine is shared), cfgraph's over pyDVL's. Each cfgraph run uses a fresh
-    sampled world, so every training set it uses costs a fit.
+    sampled world, so every training set it uses costs a fit. pyDVL truncates TMC after a burn-in
+    of 40% of each permutation (its default), cfgraph has none: TMC is run on pyDVL's side a
+    second time without burn-in, the same rule as cfgraph's.
 (b) Reuse: TMC with a budget of B training sets on a sampled world, then MSR Banzhaf and
     stratified Beta(4, 1) Shapley (Kwon & Zou 2022) with the same budget on the same world: how
     many training sets each reused and its new fits over B (pyDVL pays B each time).
@@ -18,8 +20,9 @@
     and the values page against reading its estimates.
 
 Everything runs with one BLAS / OpenMP thread; (a) and (b) with one job on both sides.
-Run: ``.venv/bin/python bench/bench_sampled.py`` (about 15 minutes on 2 cores); ``--quick``
-(about 2 minutes): 500 fits and 2 seeds in (a), 2,000 stored training sets in (c).
+Run: ``.venv/bin/python bench/bench_sampled.py`` (about 10 minutes on 2 shared cores); ``--quick``
+(about 1 minute): 500 fits and 2 seeds in (a), 2,000 stored training sets in (c); ``--only a``
+(or b, c) runs one part.
 """
 
 from __future__ import annotations
@@ -160,7 +163,8 @@ def rmse(estimate, exact) -> float:
 
 
 def summary(results: list[dict], exact: np.ndarray) -> dict:
-    """One side's figure over seeds: RMSE (root of the mean squared RMSE), mean fits, best wall and mean CPU ms per fit."""
+    """One side's figure over seeds: RMSE (root of the mean squared RMSE), mean fits, the best run's wall
+    ms per fit and the CPU ms per fit over all runs."""
     fits = sum(r["fits"] for r in results)
     return {"rmse": np.sqrt(np.mean([rmse(r["values"], exact) ** 2 for r in results])), "fits": fits / len(results),
             "wall": 1e3 * min(r["seconds"] / r["fits"] for r in results),
@@ -176,41 +180,45 @@ def bench_pydvl(args, tmp: Path) -> None:
           f"(cfgraph's exhaustive table) over {args.repeats} seeds; one job, one thread each side")
     print(f"    TMC truncation: |u(N) - u(prefix)| < 0.01 |u(N)| on both sides; pyDVL checks it only after "
           f"{args.burn_in:.0%} of each permutation (burn_in_fraction), cfgraph from the first prefix (no burn-in)")
-    print("    each cfgraph run on a fresh sampled world: a training set used = a fit; pyDVL refits repeated sets")
+    print("    each cfgraph run on a fresh sampled world: a training set used = a fit; pyDVL refits repeated sets; "
+          f"RMS of the exact values: Shapley {np.sqrt(np.mean(exact['shapley'] ** 2)):.4f}, "
+          f"Banzhaf {np.sqrt(np.mean(exact['banzhaf'] ** 2)):.4f}")
     if args.check_game:  # pyDVL's exact values of its game against cfgraph's table: the same game, or no comparison
         for kind in ("shapley", "banzhaf"):
             theirs = pydvl_run({**task, "method": f"exact-{kind}", "seed": 0})
             if theirs is not None:
                 gap = np.abs(np.asarray(theirs["values"]) - exact[kind]).max()
                 print(f"    same game: pyDVL's exact {kind} values differ from cfgraph's by at most {gap:.1e}")
-    print(f"    {'':16s} {'fits':>5s} | {'RMSE pyDVL':>10s} {'cfgraph':>8s} {'ratio':>5s} | "
+    print(f"    {'sampler, budget':23s} | {'RMSE pyDVL':>10s} {'cfgraph':>8s} {'ratio':>5s} | "
           f"{'fits pyDVL':>10s} {'cfgraph':>7s} | {'wall ms/fit pyDVL':>17s} {'cfgraph':>7s} {'ratio':>5s} | "
           f"{'CPU ms/fit pyDVL':>16s} {'cfgraph':>7s} {'ratio':>5s}")
-    truncation = {"rtol": 0.01, "burn_in_fraction": args.burn_in}
+    burn_ins = [args.burn_in] + ([0.0] if args.burn_in else [])  # then pyDVL with cfgraph's rule: no burn-in
     for method, kind in METHODS.items():
         for budget in args.budgets:
             # pyDVL, then cfgraph, figure by figure: a shared machine's load changes between figures
-            tasks = [{**task, "method": method, "budget": budget, "seed": s, "truncation": truncation,
-                      "batch_size": 1} for s in range(args.repeats)]
-            theirs = pydvl_run(tasks)
-            ours = summary([cfgraph_run(spec, method, budget, t["seed"], tmp) for t in tasks], exact[kind])
-            line = f"    {method} {kind:8s} {budget:5d} fits |"
-            if theirs is None:
-                print(f"{line} pyDVL n/a; cfgraph RMSE {ours['rmse']:.4f} ({ours['fits']:.0f} fits) "
-                      f"{ours['wall']:.2f} ms/fit wall, {ours['cpu']:.2f} CPU", flush=True)
-                continue
-            peer = summary(theirs, exact[kind])
-            print(f"{line} {peer['rmse']:10.4f} {ours['rmse']:8.4f} {ours['rmse'] / peer['rmse']:5.2f} | "
-                  f"{peer['fits']:10.0f} {ours['fits']:7.0f} | {peer['wall']:17.2f} {ours['wall']:7.2f} "
-                  f"{ours['wall'] / peer['wall']:5.2f} | {peer['cpu']:16.2f} {ours['cpu']:7.2f} "
-                  f"{ours['cpu'] / peer['cpu']:5.2f}", flush=True)
+            variants = [[{**task, "method": method, "budget": budget, "seed": s, "batch_size": 1,
+                          "truncation": {"rtol": 0.01, "burn_in_fraction": b}} for s in range(args.repeats)]
+                        for b in (burn_ins if method == "tmc" else burn_ins[:1])]
+            theirs = pydvl_run([t for tasks in variants for t in tasks]) or [None] * len(variants[0]) * len(variants)
+            ours = summary([cfgraph_run(spec, method, budget, s, tmp) for s in range(args.repeats)], exact[kind])
+            for k, burn_in in enumerate(burn_ins[:len(variants)]):
+                line = f"    {method} {kind:8s} {budget:5d} fits |" if k == 0 else f"    {'  pyDVL burn-in 0':23s} |"
+                runs = theirs[k * args.repeats:(k + 1) * args.repeats]
+                if None in runs:
+                    print(f"{line} pyDVL n/a; cfgraph RMSE {ours['rmse']:.4f} ({ours['fits']:.0f} fits) "
+                          f"{ours['wall']:.2f} ms/fit wall, {ours['cpu']:.2f} CPU", flush=True)
+                    break
+                peer = summary(runs, exact[kind])
+                print(f"{line} {peer['rmse']:10.4f} {ours['rmse']:8.4f} {ours['rmse'] / peer['rmse']:5.2f} | "
+                      f"{peer['fits']:10.0f} {ours['fits']:7.0f} | {peer['wall']:17.2f} {ours['wall']:7.2f} "
+                      f"{ours['wall'] / peer['wall']:5.2f} | {peer['cpu']:16.2f} {ours['cpu']:7.2f} "
+                      f"{ours['cpu'] / peer['cpu']:5.2f}", flush=True)
     print("    RMSE: root mean square over seeds; wall: the best run's; CPU: total over runs / total fits")
 
 
 def bench_reuse(args, tmp: Path) -> None:
     """(b) TMC, then MSR, then Beta(4, 1) Shapley on one sampled world, each with the same budget."""
-    from cfgraph.store import open_store
-    from cfgraph.store import catalog
+    from cfgraph.store import catalog, open_store
     from cfgraph.valuation import estimate
     from cfgraph.worlds import build_world
 
@@ -219,7 +227,8 @@ def bench_reuse(args, tmp: Path) -> None:
     build_world(store, "w", sampled_spec(), progress=False)
     print(f"(b) reuse on one sampled world (the world of (a)), a budget of B = {budget:,} training sets each, in turn; "
           f"pyDVL fits B for each (its cache does not hit across methods)")
-    print(f"    {'sampler':28s} {'used':>6s} {'reused':>6s} {'new fits':>8s} {'new fits / B':>12s} {'stored after':>12s}")
+    print(f"    {'sampler':28s} {'used':>6s} {'reused':>6s} {'new fits':>8s} {'new fits / B':>12s} "
+          f"{'stored after':>12s}")
     runs = (("tmc", "TMC Shapley", sampler_params("tmc", budget)),
             ("msr", "MSR Banzhaf", sampler_params("msr", budget)),
             ("stratified", "stratified Beta(4,1) Shapley", {"semivalue": "beta", "alpha": 4, "beta": 1}))
@@ -233,7 +242,8 @@ def bench_reuse(args, tmp: Path) -> None:
 
 
 def points_spec(tmp: Path) -> dict:
-    """(c)'s recipe: make_classification(2,500 x 20, random_state=0) as a CSV, 20% test rows, every training row a unit."""
+    """(c)'s recipe: make_classification(2,500 x 20, random_state=0) as a CSV, 20% test rows,
+    every training row a unit."""
     from sklearn.datasets import make_classification
 
     from cfgraph.worlds import make_spec
@@ -242,11 +252,11 @@ def points_spec(tmp: Path) -> dict:
     path = tmp / "points.csv"
     np.savetxt(path, np.column_stack([X, y]), delimiter=",", comments="", fmt=["%.8g"] * 20 + ["%d"],
                header=",".join([f"x{i}" for i in range(20)] + ["label"]))
-    return make_spec(csv_path=str(path), target="label", group_by="point", units=None, model="gnb", metrics=["accuracy"],
-                     seeds=[0], seed=0, test_size=0.2, lattice="sampled")
+    return make_spec(csv_path=str(path), target="label", group_by="point", units=None, model="gnb",
+                     metrics=["accuracy"], seeds=[0], seed=0, test_size=0.2, lattice="sampled")
 
 
-def database_size(path: Path, store) -> str:
+def database_size(path: Path) -> str:
     """The database file's size (with its WAL), and how much of it holds training sets and estimates (dbstat)."""
     import sqlite3
 
@@ -260,7 +270,8 @@ def database_size(path: Path, store) -> str:
         return text
     finally:
         con.close()
-    sets, values = (sum(pages.get(t, 0) for t in tables) for tables in (("node", "edge", "cell"), ("valuation", "estimate")))
+    sets, values = (sum(pages.get(t, 0) for t in tables)
+                    for tables in (("node", "edge", "cell"), ("valuation", "estimate")))
     return (f"{text}: training sets (nodes, edges, cells, their indexes) {sets / 2**20:.1f} MiB, "
             f"estimates (valuations with their traces) {values / 2**20:.1f} MiB")
 
@@ -325,7 +336,7 @@ def bench_scale(args, tmp: Path) -> None:
         stored = nodes.count_nodes(session, world)
         _, sample = nodes.stored_members(session, world, limit=args.floor_sets)
     floor = floor_per_fit(spec, sample)
-    print(f"    stored {stored:,} training sets ({fits:,} fits); database {database_size(path, store)}")
+    print(f"    stored {stored:,} training sets ({fits:,} fits); database {database_size(path)}")
     print(f"    fill {fill_seconds:7.1f} s  {1e3 * fill_seconds / fits:6.2f} ms/fit  floor (bare fit + predict, "
           f"{len(sample)} sets, one core) {1e3 * floor:6.2f} ms/fit  ratio {fill_seconds / fits / floor:5.2f} "
           f"({args.jobs} jobs: no overhead and a free core each would be {1 / args.jobs:.2f})")
@@ -333,7 +344,8 @@ def bench_scale(args, tmp: Path) -> None:
           f"{1e3 * halves[1][0] / halves[1][1]:6.2f} for the next {halves[1][1]:,} (a run that resumes: it first "
           f"reads the first half back from the store)")
     again = best_of(1, lambda: estimate(store, "points", "msr", budget=sets, seed=0, jobs=args.jobs, progress=False))
-    print(f"    every value again from the store (same seed, 0 fits): {again:6.1f} s, {again / fill_seconds:5.2f} x the fill")
+    print(f"    every value again from the store (same seed, 0 fits): {again:6.1f} s, "
+          f"{again / fill_seconds:5.2f} x the fill")
     peaks = [peak_bytes(lambda b=b: estimate(store, "points", "msr", budget=b, seed=0, progress=False, save=False))
              for b in (sets // 2, sets)]
     unpacked = stored * n  # bytes of the stored training sets as one bool matrix

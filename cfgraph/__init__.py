@@ -16,9 +16,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CfgraphError", "MissingCells", "NotFound", "__version__",
-    "open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds", "World",
+    "open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds", "World", "estimate",
 ]
-_API = ("open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds", "World")
+_API = ("open_store", "build_world", "import_grid", "make_spec", "load_lattice", "list_worlds", "World", "estimate")
 
 
 def __getattr__(name):

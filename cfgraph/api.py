@@ -14,10 +14,12 @@ from __future__ import annotations
 from cfgraph.grids import import_grid
 from cfgraph.store import Store, open_store
 from cfgraph.tables import LatticeTable
+from cfgraph.valuation import estimate
 from cfgraph.world import World, list_worlds
 from cfgraph.worlds import build_world, make_spec
 
-__all__ = ["open_store", "build_world", "import_grid", "make_spec", "World", "load_lattice", "list_worlds"]
+__all__ = ["open_store", "build_world", "import_grid", "make_spec", "World", "load_lattice", "list_worlds",
+           "estimate"]
 
 
 def load_lattice(store: Store, world: str, metric: str | None = None, seed: int | None = None) -> LatticeTable:

@@ -179,7 +179,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def make_spec(*, dataset: str | None = None, csv_path: str | None = None, target: str | None = None,
-              group_by: str = "kmeans", units: int | None = 4, model: str | None = None,
+              group_by: str = "kmeans", units: int | None = None, model: str | None = None,
               metrics=None, seeds=(0,), seed: int = 0, test_size: float = 0.3,
               eval_slices: str = "units", task: str | None = None, features=None, drop=None,
               lattice: str | None = None) -> dict:
@@ -197,7 +197,7 @@ def make_spec(*, dataset: str | None = None, csv_path: str | None = None, target
     group_by : str
         kmeans, class, random, point (every training row a unit), or a CSV column.
     units : int, optional
-        The number of units: needed by kmeans and random; for class, a column
+        The number of units: kmeans and random default to 4; for class, a column
         or point, None or the number the data gives (for point, the number of
         training rows).
     model : str, optional
@@ -242,6 +242,8 @@ def make_spec(*, dataset: str | None = None, csv_path: str | None = None, target
     >>> points["lattice"], points["units"], points["eval_slices"]
     ('sampled', 105, 'classes')
     """
+    if units is None and group_by in ("kmeans", "random"):
+        units = 4  # the default number of clusters or random parts
     if (dataset is None) == (csv_path is None):
         raise CfgraphError("give exactly one data source: a built-in dataset's name or a CSV file")
     if csv_path is not None and not target:
