@@ -15,7 +15,7 @@ import math
 import re
 
 from cfgraph.errors import CfgraphError
-from cfgraph.world_sampled import int_arg
+from cfgraph.world_sampled import int_arg, quoted
 
 __all__ = ["EstimateReads", "parse_method", "ESTIMATE_SORTS", "Z95"]
 
@@ -88,7 +88,7 @@ class EstimateReads:
             return empty
         method = method.strip() if method and method.strip() else methods[0]
         if method not in methods:
-            raise CfgraphError(f"world {self.name!r} has no estimates of method {method[:40]!r} "
+            raise CfgraphError(f"world {self.name!r} has no estimates of method {quoted(method)} "
                                f"(methods: {', '.join(methods)})")
         records = self.estimates(method)
         valuation = next(v for v in valuations if v["method"] == method)
@@ -146,6 +146,23 @@ class EstimateReads:
             raise CfgraphError(f"no estimates on slice {slice_name[:60]!r}, metric {metric[:60]!r}, seed "
                                f"{'mean' if chosen is None else chosen}")
         return slice_name, metric, chosen
+
+    def target_column(self, valuation_id: int) -> dict | None:
+        """The column a valuation's trace follows (the one that drove truncation and stopping):
+        ``slice``, ``metric``, ``seed`` (None: mean over seeds); None without estimates.
+
+        A valuation writes its target column's estimates first, so it is the column of the
+        valuation's lowest estimate id (one indexed query).
+        """
+        from sqlalchemy import func, select
+
+        from cfgraph.store.models import EvalSlice, Estimate
+
+        first = select(func.min(Estimate.id)).where(Estimate.valuation_id == int(valuation_id)).scalar_subquery()
+        row = self.session.execute(select(EvalSlice.name, Estimate.metric, Estimate.seed)
+                                   .join(EvalSlice, EvalSlice.id == Estimate.slice_id)
+                                   .where(Estimate.id == first)).first()
+        return None if row is None else {"slice": row[0], "metric": row[1], "seed": row[2]}
 
     def convergence(self, valuation_id: int, unit: int) -> dict:
         """One unit's estimate and 95% band at each checkpoint of a valuation's trace (its target column).

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from cfgraph import bitsets
 from cfgraph.errors import CfgraphError, NotFound
 
-__all__ = ["SampledReads", "NotExhaustive", "possible_text", "natural_key", "int_arg"]
+__all__ = ["SampledReads", "NotExhaustive", "possible_text", "natural_key", "int_arg", "quoted"]
 
 
 class NotExhaustive(CfgraphError):
@@ -53,6 +53,18 @@ def natural_key(text: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in re.split(r"(\d+)", str(text)) if p)
 
 
+def quoted(text, limit: int = 40) -> str:
+    """Text quoted for a one-line message, cut to ``limit`` characters with "…" when longer.
+
+    Examples
+    --------
+    >>> quoted("r2"), quoted("a" * 50, 5)
+    ("'r2'", "'aaaaa…'")
+    """
+    text = str(text)
+    return repr(text) if len(text) <= limit else repr(text[:limit])[:-1] + "…" + repr(text[:limit])[-1]
+
+
 def _num(x) -> float | None:
     if x is None:
         return None
@@ -72,6 +84,10 @@ def int_arg(text, what: str, low: int | None = None, high: int | None = None) ->
     --------
     >>> int_arg(" 7 ", "page", 1, 9), int_arg("", "page")
     (7, None)
+    >>> int_arg("99999999999999999999", "max_size", 0, 45)
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: max_size='99999999999999999999' is too large (range 0..45)
     >>> int_arg("2.5", "min_size")
     Traceback (most recent call last):
     ...
@@ -80,8 +96,12 @@ def int_arg(text, what: str, low: int | None = None, high: int | None = None) ->
     if text is None or str(text).strip() == "":
         return None
     text = str(text).strip()
+    if re.fullmatch(r"[+-]?\d{10,}", text):  # a whole number, just far out of any range here
+        low_end, high_end = ("" if low is None else low), ("" if high is None else high)
+        raise CfgraphError(f"{what}={quoted(text, 20)} is too {'small' if text[0] == '-' else 'large'} "
+                           f"(range {low_end}..{high_end})")
     if not re.fullmatch(r"[+-]?\d{1,9}", text):
-        raise CfgraphError(f"{what} must be a whole number, not {text[:20]!r}")
+        raise CfgraphError(f"{what} must be a whole number, not {quoted(text, 20)}")
     value = int(text)
     if (low is not None and value < low) or (high is not None and value > high):
         raise CfgraphError(f"{what}={value} is out of range {low}..{high}")
@@ -121,7 +141,7 @@ class SampledReads:
         """
         if self.sampled:
             raise NotExhaustive(f"world {self.name!r} is sampled ({self.possible} training sets exist, "
-                                f"{self.stored_count()} stored): {what} needs all of them; see its values and "
+                                f"{self.stored_count()} stored): {what} would need all of them; see its values and "
                                 f"training sets instead")
 
     def unit_index(self, text: str) -> int:
@@ -139,7 +159,7 @@ class SampledReads:
         for i, u in enumerate(self.units):
             if text == u.name:
                 return i
-        raise CfgraphError(f"world {self.name!r} has no unit {text[:40]!r}")
+        raise CfgraphError(f"world {self.name!r} has no unit {quoted(text)}")
 
     # ------------------------------------------------------------------ cells of stored nodes
 
@@ -157,7 +177,9 @@ class SampledReads:
         Returns
         -------
         values : ndarray of float, shape (b, number of slices)
-        status : ndarray of str, same shape: ``ok``, ``failed`` (stored, no score) or ``missing``
+        status : ndarray of str, same shape: the stored status of a scored cell (``ok``, ``baseline``
+            for the empty set, ``constant`` for a one-class training set), else ``failed`` (stored,
+            no score) or ``missing``
         metric : str
         seed : int, or None for the mean over seeds
         """
@@ -177,8 +199,36 @@ class SampledReads:
         values, present = values[..., 0], present[..., 0]  # (b, seeds, slices)
         with np.errstate(invalid="ignore"):
             value = values.mean(axis=1)
-        status = np.where(~np.isnan(value), "ok", np.where(present.all(axis=1), "failed", "missing")).astype(object)
+        # A scored cell keeps the status the store gave it (the empty set's ``baseline``, a one-class
+        # set's ``constant``): the value alone cannot tell those from an ``ok`` fit.
+        stored = cells._STATUS[np.maximum(self._status_codes(ids, metric, seeds), 0)]
+        status = np.where(~np.isnan(value), stored, np.where(present.all(axis=1), "failed", "missing")).astype(object)
         return value, status, metric, used
+
+    def _status_codes(self, ids: np.ndarray, metric: str, seeds: list) -> np.ndarray:
+        """The stored status code (:data:`cfgraph.store.cells._STATUS`) of some nodes' cells on every
+        slice, shape (b, slices): the highest over ``seeds`` (a degenerate seed marks the mean), -1
+        where none is stored. One query per chunk of nodes."""
+        from cfgraph.store import cells
+        from cfgraph.store.models import Cell
+
+        slices = [s.id for s in self.slices]
+        position = np.zeros(max(slices) + 1, dtype=np.int64)
+        position[slices] = np.arange(len(slices))
+        wanted = np.unique(ids[ids >= 0])
+        got = np.full((len(wanted), len(slices)), -1, dtype=np.int64)
+        for start in range(0, len(wanted), cells.CHUNK):
+            data = cells._cell_rows(self.session, (
+                select(Cell.node_id, Cell.slice_id, cells._STATUS_CODE)
+                .where(Cell.node_id.in_(wanted[start:start + cells.CHUNK].tolist()), Cell.metric == metric,
+                       Cell.seed.in_([int(x) for x in seeds]))))
+            if len(data):
+                at = (np.searchsorted(wanted, data[:, 0].astype(np.int64)), position[data[:, 1].astype(np.int64)])
+                np.maximum.at(got, at, data[:, 2].astype(np.int64))
+        out = np.full((len(ids), len(slices)), -1, dtype=np.int64)
+        known = ids >= 0
+        out[known] = got[np.searchsorted(wanted, ids[known])]
+        return out
 
     def stored_column(self, node_ids, slice_name: str | None, metric: str | None, seed) -> tuple:
         """Cells of some stored nodes on one slice: like :meth:`stored_cells`, with values and
@@ -267,7 +317,7 @@ class SampledReads:
         row = self.session.execute(select(Node.id, Node.label, Node.size, Node.members).where(
             Node.world_id == self.record.id, Node.label == str(label))).one_or_none()
         if row is None:
-            raise NotFound(f"world {self.name!r} stores no training set {str(label)[:60]!r} "
+            raise NotFound(f"world {self.name!r} stores no training set {quoted(label, 60)} "
                            f"({self.stored_count()} of {self.possible} stored)")
         members = bitsets.unpack([row.members], self.n)[0]
         return {"id": int(row.id), "label": row.label, "size": int(row.size), "members": members}
