@@ -14,7 +14,15 @@ from pathlib import Path
 
 import click
 
-from cfgraph.clisampled import echo_cost, echo_estimates, run_valuation, sampler_options, sampler_params
+from cfgraph.clisampled import (
+    SAMPLER_METHODS,
+    echo_cost,
+    echo_estimates,
+    run_valuation,
+    sampler_options,
+    sampler_params,
+    stored_method,
+)
 from cfgraph.clitools import SEED, cap_jobs, render_units, store_of
 from cfgraph.display import brief_list, fixed
 from cfgraph.errors import CfgraphError
@@ -162,7 +170,12 @@ def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, un
                      lattice="sampled" if sampler else "exhaustive")
     if sampler:
         from cfgraph.valuation import stopping_rule
+        from cfgraph.worlds import prepare
 
+        if target_slice is not None:  # refused before the world is created
+            names = [s.name for s in prepare(spec).slices]
+            if target_slice not in names:
+                raise CfgraphError(f"no slice {target_slice[:60]!r} (slices: {', '.join(names)[:200]})")
         stopping_rule(budget=budget, max_fits=max_fits, seconds=time_budget, stderr=stderr_target,
                       rank_stable=rank_stable, sampler=sampler)  # refuse a run that could never stop, before fitting
         sampler_params(truncation, semivalue)
@@ -360,6 +373,15 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budge
 
     store = store_of(ctx, create=False)
     if sampler:
+        if method != "all":
+            raise CfgraphError(f"--method picks stored values; with --sampler the sampler sets the method "
+                               f"({sampler}: {SAMPLER_METHODS[sampler]}, --semivalue for stratified and uniform)")
+        if seed is not None:
+            raise CfgraphError("--seed picks one seed's values; a sampler estimates every seed of the world and "
+                               "their mean (see --format csv)")
+        if slice_name != "*":
+            with World.open(store, world) as w:
+                slice_name = w.find_slice(slice_name).name
         valuation = run_valuation(store, world, sampler=sampler, budget=budget, max_fits=max_fits,
                                   time_budget=time_budget, stderr_target=stderr_target, rank_stable=rank_stable,
                                   sampler_seed=sampler_seed, truncation=truncation, semivalue=semivalue,
@@ -370,8 +392,14 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budge
         return
     with World.open(store, world) as w:
         if w.lattice == "sampled":
-            rows = w.estimates(None if method == "all" else method)
+            if slice_name not in ("*", "all"):
+                slice_name = w.find_slice(slice_name).name
+            chosen_method = None if method == "all" else stored_method(method)
+            rows = w.estimates(chosen_method)
             if not rows:
+                stored = sorted({v["method"] for v in w.valuations()})
+                if stored:
+                    raise CfgraphError(f"world {world!r} has no {method} estimates (stored: {', '.join(stored)})")
                 raise CfgraphError(f"world {world!r} is sampled and has no estimates yet: give --sampler "
                                    "(e.g. --sampler tmc --budget 1000)")
             if fmt != "table":

@@ -18,6 +18,9 @@ from cfgraph.render import render
 
 #: The samplers the command line offers (cfgraph.samplers.SAMPLERS, spelled here so --help needs no import).
 SAMPLER_NAMES = ("permutation", "tmc", "msr", "stratified", "uniform", "loo")
+#: What each sampler estimates.
+SAMPLER_METHODS = {"permutation": "shapley", "tmc": "shapley", "msr": "banzhaf", "stratified": "shapley or beta",
+                   "uniform": "banzhaf or --semivalue", "loo": "loo"}
 #: Units shown at each end of a long value table (the rest is in --format csv or json).
 SHOWN_EACH_END = 15
 
@@ -70,6 +73,25 @@ def sampler_params(truncation, semivalue) -> dict:
         else:
             raise CfgraphError(f"the semivalue is shapley, banzhaf or beta:ALPHA,BETA, not {semivalue[:40]!r}")
     return params
+
+
+def stored_method(text: str) -> str:
+    """A method as stored estimates name it: ``beta:4,1`` (the command line's spelling) is ``beta(4,1)``.
+
+    Examples
+    --------
+    >>> stored_method("beta:4,1"), stored_method("Shapley"), stored_method("beta(16,1)")
+    ('beta(4,1)', 'shapley', 'beta(16,1)')
+    """
+    text = text.strip().lower()
+    if text.startswith("beta:"):
+        try:
+            alpha, beta = (float(x) for x in text[5:].split(","))
+        except ValueError:
+            raise CfgraphError(f"a Beta semivalue is written beta:ALPHA,BETA (e.g. beta:16,1), not {text[:40]!r}") \
+                from None
+        return f"beta({alpha:g},{beta:g})"
+    return text
 
 
 def run_valuation(store, world: str, *, sampler, budget, max_fits, time_budget, stderr_target, rank_stable,

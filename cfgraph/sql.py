@@ -59,6 +59,18 @@ class QueryResult:
     elapsed_ms: float
 
 
+def cell_text(x):
+    """A result cell as the SQL page shows it in HTML, CSV and JSON alike: a BLOB as its hex
+    digits (as SQLite's ``hex()`` writes them, lower case), anything else unchanged.
+
+    Examples
+    --------
+    >>> cell_text(b"\\x00\\x0a\\x1b"), cell_text(0.5), cell_text(None)
+    ('000a1b', 0.5, None)
+    """
+    return x.hex() if isinstance(x, (bytes, bytearray, memoryview)) else x
+
+
 def _authorizer(action, arg1, arg2, *_rest):
     if action == sqlite3.SQLITE_FUNCTION:
         name = (arg2 or "").lower()

@@ -22,6 +22,7 @@ seeds), drives truncation and the stopping rules.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from cfgraph import bitsets, stopping
+from cfgraph import bitsets, lattice, stopping
 from cfgraph.errors import CfgraphError
 from cfgraph.samplers import SAMPLERS, make_sampler
 from cfgraph.store import catalog, cells, estimates, nodes
@@ -37,6 +38,8 @@ from cfgraph.values.sampled import Estimate, table_utility
 
 __all__ = ["Column", "Valuation", "estimate", "stopping_rule", "columns_of"]
 
+#: The largest budget, number of fits or seconds a stopping rule takes (beyond it, a run never ends).
+MAX_LIMIT = 1e12
 #: Checkpoints kept in a valuation's trace (for the convergence chart and rank stability).
 TRACE_POINTS = 40
 
@@ -152,8 +155,12 @@ def stopping_rule(*, budget: int | None = None, max_fits: int | None = None, sec
                               (rank_stable, stopping.RankStable, "a rank-stability threshold")):
         if value is None:
             continue
-        if not value > 0 or not np.isfinite(value):
-            raise CfgraphError(f"{what} must be a positive number, not {value!r}")
+        try:
+            finite = math.isfinite(float(value)) and float(value) <= MAX_LIMIT
+        except (OverflowError, TypeError, ValueError):
+            finite = False
+        if not finite or not value > 0:
+            raise CfgraphError(f"{what} must be a positive number up to {MAX_LIMIT:.0e}, not {str(value)[:30]}")
         rules.append(make(value))
     rule = stopping.Exhausted()
     for r in rules:
@@ -343,14 +350,12 @@ def estimate(store, world_name: str, sampler: str = "tmc", *, budget: int | None
         n = world.n_units
         source = _StoredWorld(store, world, columns, metrics, seeds, jobs, executor, bool(progress))
         if source.lattice == "exhaustive":
-            utility = table_utility(_exhaustive_table(session, world, columns, seeds))
+            table, missing = _exhaustive_table(session, world, columns, seeds)
+            utility = _complete_only(table_utility(table), missing, world)
         else:
             utility = source
-    if sampler == "tmc" and params.get("batch") is None:
-        # Permutations run in lockstep, one prefix each per round: a bigger batch means fewer rounds (each a
-        # transaction) but more permutations still running, and dropped, when the budget ends.
-        # A permutation may take up to n + 1 training sets, so a small budget on many units runs few at a time.
-        params["batch"] = int(np.clip(min((budget or 2560) // 40, (budget or 2560) // (n + 1)), 2, 64))
+    if params.get("batch") is None:
+        params.update(_default_batch(sampler, n, min([x for x in (budget, max_fits) if x is not None], default=None)))
     s = make_sampler(sampler, n, seed=seed, columns=len(columns), **params)
     started = time.perf_counter()
     trace, checkpoints = [], []
@@ -403,18 +408,71 @@ def estimate(store, world_name: str, sampler: str = "tmc", *, budget: int | None
     return result
 
 
+def _default_batch(sampler: str, n: int, limit: int | None) -> dict:
+    """A proposal size that a budget of ``limit`` training sets passes by at most one small batch
+    (about an eighth of the budget, or one permutation pair).
+
+    Examples
+    --------
+    >>> _default_batch("msr", 100, 40), _default_batch("permutation", 9, 100), _default_batch("loo", 9, 5)
+    ({'batch': 5}, {'batch': 5}, {})
+    """
+    if sampler == "tmc":
+        # Permutations run in lockstep, one prefix each per round: a bigger batch means fewer rounds (each a
+        # transaction) but more permutations still running, and dropped, when the budget ends. A permutation
+        # may take up to n + 1 training sets, so a small budget on many units runs few at a time.
+        limit = limit or 2560
+        return {"batch": int(np.clip(min(limit // 40, limit // (n + 1)), 2, 64))}
+    if limit is None or sampler == "loo":
+        return {}
+    if sampler == "permutation":  # a pair of permutations is 2 (n + 1) training sets
+        return {"batch": int(max(1, min(1024 // (n + 1), limit // (2 * (n + 1)))))}
+    if sampler == "msr":
+        return {"batch": int(max(1, min(64, limit // 8)))}
+    # stratified and uniform propose pairs S, S + i
+    return {"batch": int(max(1, min(64, limit // 16)))}
+
+
 def _exhaustive_table(session, world, columns: list[Column], seeds: list[int]) -> np.ndarray:
-    """An exhaustive world's cells as value columns: shape (2**n, len(columns)), NaN where missing or failed.
+    """An exhaustive world's cells as value columns: shape (2**n, len(columns)), NaN where missing or failed,
+    and which training sets miss a cell of some column: bool (2**n,).
 
     One query per (metric, seed) read, whatever the number of columns.
     """
     tables = {}
     out = np.empty((1 << world.n_units, len(columns)))
+    missing = np.zeros(1 << world.n_units, dtype=bool)
     for j, column in enumerate(columns):
         stack = []
         for seed in (seeds if column.seed is None else [column.seed]):
             if (column.metric, seed) not in tables:
                 tables[column.metric, seed] = cells.lattice_table(session, world, column.metric, seed)
-            stack.append(tables[column.metric, seed].column(column.slice))
+            table = tables[column.metric, seed]
+            stack.append(table.column(column.slice))
+            missing |= table.status[:, table.slices.index(column.slice)] == ""  # not stored (failed is stored)
         out[:, j] = np.mean(stack, axis=0)
-    return out
+    return out, missing
+
+
+def _complete_only(utility, missing: np.ndarray, world):
+    """``utility`` that refuses training sets whose cells are not stored (an imported grid's gaps).
+
+    A failed cell is stored (NaN, skipped by the estimators); a missing one is unknown, and
+    sampling around it would make up an estimate the cells cannot support.
+    """
+    if not missing.any():
+        return utility
+    letters = [u.label for u in world.units]
+    name, count = world.name, int(missing.sum())
+    weights = 1 << np.arange(world.n_units, dtype=np.int64)
+
+    def checked(members):
+        masks = np.asarray(members, dtype=np.int64) @ weights
+        gaps = masks[missing[masks]]
+        if len(gaps):
+            shown = ", ".join(lattice.mask_label(int(m), letters) for m in np.unique(gaps)[:5])
+            raise CfgraphError(f"world {name!r} lacks the cells of {count} training sets that a sampler may ask "
+                               f"for (e.g. {shown}); a sampler on an exhaustive world draws from stored cells only")
+        return utility(members)
+
+    return checked

@@ -109,3 +109,51 @@ def test_kill_9_then_rerun_ends_with_the_values_of_an_uninterrupted_run(tmp_path
     assert resumed.exit_code == 0, resumed.output
     assert "reused" in resumed.output
     assert stored_estimates(killed_db) == reference
+
+
+def test_a_sampler_refuses_a_world_with_missing_cells(toy_store, tmp_path):
+    from cfgraph.errors import CfgraphError
+    from cfgraph.valuation import estimate
+
+    with pytest.raises(CfgraphError, match="lacks the cells of 12 training sets"):
+        estimate(toy_store, "toy", "msr", budget=100)
+    with toy_store.session() as session:
+        assert session.execute(__import__("sqlalchemy").text("SELECT count(*) FROM estimate")).scalar() == 0
+
+
+@pytest.mark.parametrize("sampler, extra", [("msr", []), ("permutation", []), ("uniform", []),
+                                            ("stratified", [])])
+def test_a_small_budget_is_kept_within_a_small_batch(tmp_path, sampler, extra):
+    db = tmp_path / "c.db"
+    result = cli(db, *POINTS, "--sampler", sampler, "--budget", "100", *extra)
+    assert result.exit_code == 0, result.output
+    used = int(result.output.split(" training sets used")[0].rsplit(" ", 1)[-1])
+    assert used <= 100 + 2 * 46  # at most one more permutation pair (2 (n + 1) sets) past the budget
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "99999999999999999999999"], "up to 1e+12"),
+    (["--max-fits", "99999999999999999999999"], "up to 1e+12"),
+])
+def test_huge_limits_are_one_line_errors(tmp_path, args, message):
+    result = cli(tmp_path / "c.db", *POINTS, "--sampler", "tmc", *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_run_with_an_unknown_target_slice_creates_no_world(tmp_path):
+    db = tmp_path / "c.db"
+    result = cli(db, *POINTS, "--sampler", "tmc", "--budget", "10", "--target-slice", "nope")
+    assert result.exit_code == 2 and "nope" in result.output
+    assert "p" not in [line.split()[0] for line in cli(db, "worlds").output.splitlines()[2:] if line.strip()]
+
+
+def test_values_checks_slice_method_and_seed_with_a_sampler(tmp_path):
+    db = tmp_path / "c.db"
+    assert cli(db, *POINTS, "--sampler", "stratified", "--semivalue", "beta:4,1", "--budget", "60").exit_code == 0
+    for args, message in [(["--slice", "nope"], "nope"), (["--method", "banzhaf"], "--method"),
+                          (["--seed", "5"], "--seed")]:
+        result = cli(db, "values", "p", "--sampler", "msr", "--budget", "10", *args)
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert "beta(4,1)" in cli(db, "values", "p", "--method", "beta:4,1").output
+    missing = cli(db, "values", "p", "--method", "loo")
+    assert missing.exit_code == 2 and "no loo estimates (stored: beta(4,1))" in missing.output

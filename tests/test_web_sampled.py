@@ -274,15 +274,17 @@ def test_training_set_list_counts_pages_and_cells(client, db):
     total = db.execute(text("SELECT count(*) FROM node JOIN world w ON w.id = node.world_id "
                             "WHERE w.name = 'points'")).scalar()
     body = page(client, "/world/points/training-sets")
-    assert f"2^45 training sets exist; {total} stored; showing 1..50." in " ".join(body.split())
+    assert (f"2^45 training sets exist; {total} stored; showing 1..50, in the order they were stored"
+            in " ".join(body.split()))
     data = client.get("/api/worlds/points/training-sets").get_json()
     assert data["stored"] == data["matched"] == total and data["pages"] == -(-total // 50)
     assert len(data["rows"]) == 50
-    cells = dict(db.execute(text(
-        "SELECT n.label, c.value FROM cell c JOIN node n ON n.id = c.node_id JOIN eval_slice s ON s.id = c.slice_id "
-        "JOIN world w ON w.id = n.world_id WHERE w.name = 'points' AND s.name = 'all'")).all())
+    cells = {label: (value, status) for label, value, status in db.execute(text(
+        "SELECT n.label, c.value, c.status FROM cell c JOIN node n ON n.id = c.node_id "
+        "JOIN eval_slice s ON s.id = c.slice_id "
+        "JOIN world w ON w.id = n.world_id WHERE w.name = 'points' AND s.name = 'all'")).all()}
     for row in data["rows"]:
-        assert row["value"] == pytest.approx(cells[row["label"]]) and row["status"] == "ok"
+        assert row["value"] == pytest.approx(cells[row["label"]][0]) and row["status"] == cells[row["label"]][1]
         assert f'>{row["label"]}</a>' in body
     last = client.get(f"/api/worlds/points/training-sets?page={data['pages']}").get_json()
     assert last["last"] == total and len(last["rows"]) == total - 50 * (data["pages"] - 1)
@@ -468,3 +470,135 @@ def test_units_without_an_estimate_are_blank_and_counted(store, tmp_path):
     assert body.count('<td class="num value"></td>') == blank
     note = " ".join(body.split())
     assert (f"{blank} of 45 units have no estimate on this column yet" in note) == (blank > 0)
+
+
+# ---------------------------------------------------------------------------------------------- probe fixes
+
+
+def test_statuses_of_stored_training_sets_are_the_stored_ones(client, db):
+    # The empty set is stored as ``baseline``, one-class sets as ``constant``: a page must not call them ``ok``.
+    rows = db.execute(text(
+        "SELECT n.label, s.name, c.status FROM cell c JOIN node n ON n.id = c.node_id "
+        "JOIN eval_slice s ON s.id = c.slice_id JOIN world w ON w.id = n.world_id "
+        "WHERE w.name = 'points' AND n.size <= 1")).all()
+    truth = {(label, s): status for label, s, status in rows}
+    assert {"baseline", "constant"} <= set(truth.values())
+    listed = client.get("/api/worlds/points/training-sets?max_size=1").get_json()["rows"]
+    assert listed and all(r["status"] == truth[r["label"], "all"] for r in listed)
+    body = page(client, "/world/points/training-sets?max_size=1")
+    assert "<td>baseline</td>" in body and "<td>constant</td>" in body
+    for label in {label for label, _ in truth}:
+        statuses = client.get(f"/api/worlds/points/nodes/{label}").get_json()["status"]
+        assert statuses == {s: truth[label, s] for s in statuses}
+        assert f"<td>{truth[label, 'all']}</td>" in page(client, f"/world/points/node/{label}")
+
+
+def test_convergence_caption_names_the_target_column_the_trace_follows(client, db):
+    slices = [s for s in client.get("/api/worlds/points/values?method=shapley").get_json()["columns"]
+              if s["slice"] != "all"]
+    other = slices[0]["slice"]
+    unit = client.get("/api/worlds/points/values?method=shapley").get_json()["units"][0]["label"]
+    vid = db.execute(text("SELECT max(v.id) FROM valuation v JOIN world w ON w.id = v.world_id "
+                          "WHERE w.name = 'points' AND v.method = 'shapley'")).scalar()
+    want = f"points · unit {unit} · shapley · valuation {vid} · slice all (the target) · accuracy · seed 0"
+    body = page(client, f"/world/points/values?method=shapley&slice={other}&unit={unit}")
+    assert f'<p class="caption" id="convergence-caption"><strong>{want}</strong>' in body
+    assert f"Estimates on slice {other}" in body  # the table shows another slice than the chart
+    svg = client.get(f"/world/points/values/convergence.svg?method=shapley&slice={other}&unit={unit}")
+    root = ET.fromstring(svg.get_data(as_text=True))
+    ns = "{http://www.w3.org/2000/svg}"
+    assert want in root.find(f"{ns}title").text and root.find(f"{ns}text").text == want
+    api = client.get(f"/api/worlds/points/convergence?method=shapley&slice={other}&unit={unit}").get_json()
+    assert api["target"] == {"slice": "all", "metric": "accuracy", "seed": 0} and api["caption"] == want
+
+
+def test_a_valuation_that_evaluated_the_whole_lattice_says_so(client, sampled_db):
+    store = open_store(sampled_db, create=False)
+    with store.transaction() as session:
+        record = catalog.get_world(session, "iris")
+        vid = estimates.write_valuation(
+            session, record, method="shapley", params={"sampler": "hand"}, sampler_seed=0, evaluations=16, fits=0,
+            reused=16, seconds=0.0, stopped_by="every one of the 2^4 training sets evaluated",
+            trace=[{"evaluations": 16, "fits": 0, "value": [0.1] * 4, "stderr": [0.01] * 4}],
+            rows=[{"unit_idx": i, "slice": "all", "metric": "accuracy", "seed": 0, "value": 0.1,
+                   "stderr": 0.01, "n_samples": 16, "ci_low": 0.0, "ci_high": 0.2} for i in range(4)])
+    try:
+        body = " ".join(page(client, "/world/iris/estimates?method=shapley&unit=A").split())
+        note = re.search(r'id="no-trace">(.*?)</p>', body).group(1)
+        assert "evaluated every training set of the lattice" in note and "no larger budget" in note
+        assert "Run a longer valuation" not in note and 'id="to-exact"' in note
+    finally:
+        with store.transaction() as session:
+            session.execute(text("DELETE FROM valuation WHERE id = :v"), {"v": vid})
+        store.close()
+
+
+def test_beta_shapley_parameters_are_bounded_and_printed_short(client):
+    for url in ("/world/iris/values?alpha=1e308&beta=1", "/api/worlds/iris/values?beta=1e7"):
+        message = error_line(client, url)
+        assert "(0, 1e6]" in message and len(message) < 120
+    body = page(client, "/world/iris/values?alpha=1e6&beta=0.5")
+    assert "α=1e+06, β=0.5" in body and "1000000.00" not in body
+
+
+def test_every_table_of_the_exact_values_page_scrolls_in_its_wrapper(client):
+    body = page(client, "/world/iris/values")
+    tables = body.count("<table")
+    assert tables >= 5  # scaling, values, three sampled-vs-exact, the unit legend
+    assert len(re.findall(r'<div class="table-wrap[^"]*">\s*<table', body)) == tables
+
+
+def test_long_bad_labels_are_cut_with_an_ellipsis_and_huge_sizes_are_too_large(client):
+    message = error_line(client, "/world/points/training-sets?contains=" + "a" * 200)
+    assert message.endswith("…&#39;") and len(message) < 120
+    assert "too large" in error_line(client, "/world/points/training-sets?max_size=99999999999999999999999")
+    assert "too small" in error_line(client, "/api/worlds/points/training-sets?min_size=-99999999999999")
+    assert "would need all of them" in client.get("/api/worlds/points/variants").get_data(as_text=True)
+    css = client.get("/static/cfgraph.css")
+    assert ".error, .note { overflow-wrap: anywhere; }" in css.get_data(as_text=True)
+    css.close()
+
+
+def test_sort_state_is_on_the_column_head(client):
+    body = page(client, "/world/points/values?sort=stderr&order=asc")
+    assert re.search(r'<th class="num" id="head-stderr" aria-sort="ascending"><a class="sort on"', body)
+    assert body.count("aria-sort") == 1 and not re.search(r"<a [^>]*aria-sort", body)
+
+
+def test_a_page_number_opens_the_paged_list(client, monkeypatch):
+    monkeypatch.setattr(web_estimates, "FOLDED_ABOVE", 20)
+    monkeypatch.setattr(web_estimates, "EACH_END", 5)
+    monkeypatch.setattr(web_estimates, "PER_PAGE", 10)
+    paged = client.get("/api/worlds/points/values?method=shapley&page=2").get_json()
+    full = client.get("/api/worlds/points/values?method=shapley&view=all&page=2").get_json()
+    assert paged["view"] == "all" and paged["units"] == full["units"] and len(paged["units"]) == 10
+    assert "no pages" in error_line(client, "/world/points/values?method=shapley&view=ends&page=2")
+
+
+def test_a_capped_lattice_drawing_points_to_every_stored_neighbour(client, monkeypatch):
+    from cfgraph.web import stored_graph
+
+    monkeypatch.setattr(stored_graph, "SHOWN_EACH_WAY", 1)
+    data = client.get("/api/worlds/points/graph").get_json()
+    assert data["up_count"] > 1 or data["down_count"] > 1
+    body = " ".join(page(client, "/world/points/graph").split())
+    note = re.search(r'id="capped">(.*?)</p>', body).group(1)
+    count = data["up_count"] if data["up_count"] > 1 else data["down_count"]
+    assert f"1 of its {count} stored" in note and "all of them are on the training-set page" in note
+    assert f'/world/points/node/{data["node"]["label"]}#neighbours' in note
+
+
+def test_sql_blobs_are_hex_on_the_page_and_in_both_downloads(client, db):
+    members = db.execute(text("SELECT members FROM node ORDER BY id LIMIT 1")).scalar()
+    query = "SELECT members FROM node ORDER BY id LIMIT 1"
+    body = page(client, "/sql?q=" + query)
+    assert f"<td>{members.hex()}</td>" in body and "b&#39;" not in body
+    csv_text = client.get("/sql.csv?q=" + query).get_data(as_text=True)
+    assert csv_text.splitlines()[1] == members.hex()
+    assert client.get("/sql.json?q=" + query).get_json()["rows"] == [[members.hex()]]
+    assert 'class="table-wrap sql-results"' in body and "grid-wrap" not in body
+    from cfgraph.web.sql_page import EXAMPLES
+
+    for title, text_ in EXAMPLES:  # every example runs, the estimate and get_bit ones among them
+        assert client.get("/sql.json", query_string={"q": text_}).status_code == 200, title
+    assert any("estimate" in q for _, q in EXAMPLES) and any("get_bit" in q for _, q in EXAMPLES)

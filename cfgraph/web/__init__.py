@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 from flask import Flask, g, has_request_context, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from cfgraph.display import fixed
+from cfgraph.display import compact, fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.resources import resource_dir
 from cfgraph.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_MS
@@ -98,6 +98,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.filters["signed"] = lambda x, digits=4: format_number(x, digits, signed=True)
     app.jinja_env.filters["pct"] = lambda x: "" if x is None else f"{100 * x:.1f}%"
     app.jinja_env.filters["possible"] = possible_text
+    app.jinja_env.filters["compact"] = compact
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["query_url"] = query_url
     app.jinja_env.globals["zip"] = zip

@@ -25,7 +25,7 @@ from cfgraph.errors import CfgraphError
 from cfgraph.web import state
 from cfgraph.web.charts import Frame, band_chart, interval_bars
 from cfgraph.world_estimates import ESTIMATE_SORTS, parse_method
-from cfgraph.world_sampled import natural_key
+from cfgraph.world_sampled import natural_key, quoted
 
 bp = Blueprint("estimates", __name__)
 
@@ -87,9 +87,13 @@ def values_view(world, args=None) -> dict:
     order = (args.get("order") or ("asc" if sort in ("unit", "rank") else "desc")).strip()
     rows = sort_rows(table["rows"], sort, order)
     total = len(rows)
-    view = (args.get("view") or "").strip() or ("ends" if total > FOLDED_ABOVE else "all")
+    paged = str(args.get("page") or "").strip() != ""
+    # A page number asks for the paged list: it opens the full view rather than being ignored.
+    view = (args.get("view") or "").strip() or ("ends" if total > FOLDED_ABOVE and not paged else "all")
     if view not in ("ends", "all"):
-        raise CfgraphError(f"view must be ends or all, not {view[:20]!r}")
+        raise CfgraphError(f"view must be ends or all, not {quoted(view, 20)}")
+    if view == "ends" and paged:
+        raise CfgraphError("page applies to the full list (view=all); the top-and-bottom view has no pages")
     pages = max(1, -(-total // PER_PAGE))
     page = state_page(args.get("page"), pages)
     if view == "ends" and total > 2 * EACH_END:
@@ -106,6 +110,7 @@ def values_view(world, args=None) -> dict:
         i = world.unit_index(args["unit"])
         unit = world.units[i]
         chart = convergence_view(world, table, i)
+        chart["caption"] = convergence_caption(world, table, unit, chart["target"])
     return {**table, "sort": sort, "order": order, "view": view, "page": page, "pages": pages, "total": total,
             "shown": shown, "per_page": PER_PAGE, "each_end": EACH_END, "folded_above": FOLDED_ABOVE, "bars": bars,
             "bar_of": bar_of, "unit": unit, "convergence": chart,
@@ -134,17 +139,37 @@ def state_page(text, pages: int) -> int:
     return int(text)
 
 
+def convergence_caption(world, table: dict, unit, target: dict | None) -> str:
+    """What a convergence chart draws, in one line: world, unit, method, valuation, the target
+    column the trace follows (whichever column the table shows), metric and seed.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as N
+    >>> convergence_caption(N(name="bc"), {"method": "shapley", "valuation": {"id": 3}}, N(label="r68"),
+    ...                     {"slice": "all", "metric": "accuracy", "seed": 0})
+    'bc · unit r68 · shapley · valuation 3 · slice all (the target) · accuracy · seed 0'
+    """
+    head = f"{world.name} · unit {unit.label} · {table['method']} · valuation {table['valuation']['id']}"
+    if target is None:
+        return head
+    seed = "mean over seeds" if target["seed"] is None else f"seed {target['seed']}"
+    return f"{head} · slice {target['slice']} (the target) · {target['metric']} · {seed}"
+
+
 def convergence_view(world, table: dict, unit: int) -> dict:
-    """One unit's convergence: the trace of the shown valuation, and its chart (None below two points)."""
+    """One unit's convergence: the trace of the shown valuation (``trace``, ``points``), the column it
+    follows (``target``: the valuation's target column) and its chart (None below two points)."""
     valuation = table["valuation"]
     if valuation is None:
-        return {"points": 0, "chart": None, "trace": None}
+        return {"points": 0, "chart": None, "trace": None, "target": None}
+    target = world.target_column(valuation["id"])
     trace = world.convergence(valuation["id"], unit)
     points = len(trace["value"])
     chart = None
     if points >= MIN_TRACE_POINTS:
         chart = band_chart(trace["evaluations"], trace["value"], trace["low"], trace["high"], Frame(width=620))
-    return {"points": points, "chart": chart, "trace": trace}
+    return {"points": points, "chart": chart, "trace": trace, "target": target}
 
 
 def values_json(world, view: dict) -> dict:
@@ -157,7 +182,9 @@ def values_json(world, view: dict) -> dict:
         "pages": view["pages"], "total": view["total"],
         "units": [r for r in view["shown"] if r is not None],
         "convergence": None if view["convergence"] is None else {
-            "unit": view["unit"].label, "points": view["convergence"]["points"], **view["convergence"]["trace"]},
+            "unit": view["unit"].label, "points": view["convergence"]["points"],
+            "target": view["convergence"]["target"], "caption": view["convergence"]["caption"],
+            **(view["convergence"]["trace"] or {})},
     }
 
 
@@ -197,7 +224,7 @@ def convergence_svg(world: str):
         raise CfgraphError(f"the valuation's trace has {view['convergence']['points']} checkpoint(s) for unit "
                            f"{view['unit'].label!r}: a chart needs at least {MIN_TRACE_POINTS}")
     body = render_template("_convergence.svg", ch=chart, unit=view["unit"], method=view["method"], standalone=True,
-                           column=view["column"])
+                           column=view["column"], caption=view["convergence"]["caption"])
     name = f"convergence-{w.name}-{view['method']}-{view['unit'].label}.svg"
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120]
     return Response(body, mimetype="image/svg+xml",
@@ -213,6 +240,7 @@ def convergence_api(world: str):
     view = values_view(w)
     return {"world": w.name, "method": view["method"], "unit": view["unit"].label,
             "valuation": jsonable(view["valuation"]), "points": view["convergence"]["points"],
+            "target": view["convergence"]["target"], "caption": view["convergence"]["caption"],
             **(view["convergence"]["trace"] or {})}
 
 

@@ -16,7 +16,7 @@ import math
 from flask import Blueprint, Response, current_app, render_template, request
 
 from cfgraph.errors import CfgraphError
-from cfgraph.sql import run_query
+from cfgraph.sql import cell_text, run_query
 from cfgraph.web.db import sqlite_path
 
 bp = Blueprint("sql_page", __name__)
@@ -47,6 +47,18 @@ EXAMPLES = [
      "FROM grid GROUP BY world, eval_slice, train_size ORDER BY world, eval_slice, k"),
     ("Failed or degenerate fits",
      "SELECT world, train_set, eval_slice, status FROM grid WHERE status != 'ok'"),
+    ("Sampled estimates with their 95% intervals (the latest valuation of each method)",
+     "SELECT w.name AS world, v.method, u.label AS unit, s.name AS eval_slice, e.metric, e.seed,\n"
+     "       e.value, e.stderr, e.ci_low, e.ci_high, e.n_samples\n"
+     "FROM estimate e JOIN valuation v ON v.id = e.valuation_id JOIN world w ON w.id = e.world_id\n"
+     "JOIN unit u ON u.id = e.unit_id JOIN eval_slice s ON s.id = e.slice_id\n"
+     "WHERE v.id IN (SELECT max(id) FROM valuation GROUP BY world_id, method)\n"
+     "ORDER BY world, v.method, eval_slice, e.value DESC"),
+    ("Stored training sets holding a unit (get_bit on node.members, the first unit here)",
+     "SELECT w.name AS world, n.label AS train_set, n.size, u.label AS unit\n"
+     "FROM node n JOIN world w ON w.id = n.world_id JOIN unit u ON u.world_id = n.world_id AND u.idx = 0\n"
+     "WHERE get_bit(n.members, u.idx) = 1\n"
+     "ORDER BY world, n.size, n.label LIMIT 200"),
 ]
 
 SCHEMA_QUERY = ("SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
@@ -76,7 +88,8 @@ def page():
             result = execute(query)
         except CfgraphError as exc:
             error, status = str(exc).splitlines()[0], exc.status
-    return render_template("sql.html", query=query, result=result, error=error, examples=EXAMPLES,
+    shown = None if result is None else [[cell_text(x) for x in row] for row in result.rows]
+    return render_template("sql.html", query=query, result=result, shown=shown, error=error, examples=EXAMPLES,
                            schema=schema(), max_rows=current_app.config["SQL_MAX_ROWS"],
                            timeout_ms=current_app.config["SQL_TIMEOUT_MS"]), status
 
@@ -88,7 +101,7 @@ def download_csv():
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(result.columns)
-    writer.writerows(result.rows)
+    writer.writerows([[cell_text(x) for x in row] for row in result.rows])
     headers = {"Content-Disposition": "attachment; filename=cfgraph-query.csv"}
     if result.truncated:
         headers["X-Cfgraph-Truncated"] = str(current_app.config["SQL_MAX_ROWS"])
@@ -96,9 +109,9 @@ def download_csv():
 
 
 def _json_cell(x):
-    """A BLOB becomes its hex string; an infinite float its name (JSON has no Infinity)."""
-    if isinstance(x, bytes):
-        return x.hex()
+    """A BLOB becomes its hex string (as on the page and in the CSV); an infinite float its name
+    (JSON has no Infinity)."""
+    x = cell_text(x)
     if isinstance(x, float) and not math.isfinite(x):
         return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
     return x

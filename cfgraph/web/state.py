@@ -66,6 +66,35 @@ def tolerance_arg(args=None) -> str | None:
     return short if short is not None else long
 
 
+#: Beta Shapley's alpha and beta are read in (0, MAX_BETA_PARAMETER]: plenty for any weighting, and a
+#: value past it (1e308) would only print as a page-wide number.
+MAX_BETA_PARAMETER = 1e6
+
+
+def beta_parameter(text, what: str, default: float) -> float:
+    """Beta Shapley's ``alpha`` or ``beta`` from a query argument, in (0, 1e6].
+
+    Raises
+    ------
+    CfgraphError
+        If it is not a number in that range.
+
+    Examples
+    --------
+    >>> beta_parameter("4", "alpha", 16.0), beta_parameter(None, "beta", 1.0)
+    (4.0, 1.0)
+    >>> beta_parameter("1e308", "alpha", 16.0)
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: alpha must be in (0, 1e6] (Beta Shapley's alpha and beta; 1e6 is plenty), not 1e+308
+    """
+    value = parse_float(text, what, default)
+    if value > MAX_BETA_PARAMETER:
+        raise CfgraphError(f"{what} must be in (0, 1e6] (Beta Shapley's alpha and beta; 1e6 is plenty), "
+                           f"not {value:g}")
+    return value
+
+
 def focus_numbers(args=None) -> dict[str, float]:
     """Beta Shapley's ``alpha`` and ``beta`` and the unlearning tolerance, checked, for pages that
     only carry them along in their links (as the grid's questions would read them).
@@ -73,11 +102,11 @@ def focus_numbers(args=None) -> dict[str, float]:
     Raises
     ------
     CfgraphError
-        If one is not a finite number above 0.
+        If one is not a finite number above 0 (alpha and beta: at most 1e6).
     """
     args = request.args if args is None else args
-    return {"alpha": parse_float(args.get("alpha"), "alpha", DEFAULT_ALPHA),
-            "beta": parse_float(args.get("beta"), "beta", DEFAULT_BETA),
+    return {"alpha": beta_parameter(args.get("alpha"), "alpha", DEFAULT_ALPHA),
+            "beta": beta_parameter(args.get("beta"), "beta", DEFAULT_BETA),
             "tolerance": parse_float(tolerance_arg(args), "tolerance", DEFAULT_TOLERANCE)}
 
 

@@ -83,7 +83,8 @@ def stored_graph_model(world, args=None) -> dict:
             "node": {"label": node["label"], "size": node["size"], "value": value[node["id"]]},
             "up": up_rows, "down": down_rows, "up_count": len(hood["up"]), "down_count": len(hood["down"]),
             "shown": 1 + len(up_rows) + len(down_rows), "stored": world.stored_count(), "possible": world.possible,
-            "svg": {"nodes": nodes, "edges": edges, "scale": scale}, "width": width, "height": height}
+            "svg": {"nodes": nodes, "edges": edges, "scale": scale}, "width": width, "height": height,
+            "each_way": SHOWN_EACH_WAY}
 
 
 def page(world):

@@ -68,8 +68,8 @@ def values_model(world) -> dict:
     """
     shown = state.load_grid(world)
     grid = shown.table
-    alpha = Q.parse_float(request.args.get("alpha"), "alpha", Q.DEFAULT_ALPHA)
-    beta = Q.parse_float(request.args.get("beta"), "beta", Q.DEFAULT_BETA)
+    alpha = state.beta_parameter(request.args.get("alpha"), "alpha", Q.DEFAULT_ALPHA)
+    beta = state.beta_parameter(request.args.get("beta"), "beta", Q.DEFAULT_BETA)
     chosen = request.args.get("slice") or default_slice(grid)
     j = grid.slice_index(chosen)
     asked = request.args.get("method")
