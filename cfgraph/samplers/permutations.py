@@ -74,14 +74,16 @@ class PermutationSampler(_DenseSampler):
 
 
 class TMCSampler(_DenseSampler):
-    """Truncated Monte Carlo Shapley, in lockstep over a batch of permutations.
+    """Truncated Monte Carlo Shapley: ``batch`` permutations advance side by side, one prefix each.
 
     The first proposal is ``[N, ∅]``. Then each proposal is the next prefix of
-    every running permutation of the batch; once ``|u(N) - u(prefix)| < tol *
-    |u(N)|`` on column 0 a permutation stops and its remaining units score 0 in
-    every column. ``tol=0`` never truncates (unbiased). A permutation's
-    contributions become samples once it and every earlier one of its batch
-    are done, so sums never depend on the batch size.
+    every running permutation; once ``|u(N) - u(prefix)| < tol * |u(N)|`` on
+    column 0 a permutation stops and its remaining units score 0 in every
+    column, and a new permutation takes its place at once, so every proposal
+    holds ``batch`` training sets. ``tol=0`` never truncates (unbiased).
+    Permutation k is the k-th draw of the sampler's generator, and its
+    contributions become samples once permutations 0 .. k are all done, so the
+    estimate after K permutations does not depend on ``batch``.
 
     References
     ----------
@@ -111,14 +113,28 @@ class TMCSampler(_DenseSampler):
         return 16
 
     def _start(self):
-        self._perms = self._permutations(self.batch)
-        self._position = np.argsort(self._perms, axis=1)
-        self._step = 1
-        self._done = np.zeros(self.batch, bool)
-        self._active = np.arange(self.batch)
+        b = self.batch
+        self._perms = np.zeros((b, self.n), dtype=np.int64)
+        self._position = np.zeros((b, self.n), dtype=np.int64)
+        self._step = np.ones(b, dtype=np.int64)
+        self._prev = np.tile(self._ends[1], (b, 1))
+        self._contrib = np.zeros((b, self.n, self.columns))
+        self._number = np.zeros(b, dtype=np.int64)  # which permutation (k) each slot runs
+        self._live = np.ones(b, dtype=bool)
+        self._drawn = 0
+        self._finished = {}  # k -> contributions (n, C), until every earlier permutation is done
         self._emitted = 0
-        self._prev = np.tile(self._ends[1], (self.batch, 1))
-        self._contrib = np.zeros((self.batch, self.n, self.columns))
+        self._refill(np.arange(b))
+
+    def _refill(self, slots):
+        perms = self._permutations(len(slots))  # drawn in slot order: permutation k is the k-th draw
+        self._perms[slots] = perms
+        self._position[slots] = np.argsort(perms, axis=1)
+        self._step[slots] = 1
+        self._prev[slots] = self._ends[1]
+        self._contrib[slots] = 0.0
+        self._number[slots] = self._drawn + np.arange(len(slots))
+        self._drawn += len(slots)
 
     def _next(self):
         if self._ends is None:
@@ -127,45 +143,47 @@ class TMCSampler(_DenseSampler):
             return None
         if self._perms is None:
             self._start()
-        return self._position[self._active] < self._step
+        self._rows = np.flatnonzero(self._live)
+        return self._position[self._rows] < self._step[self._rows, None]
 
     def _at_sample_boundary(self) -> bool:
-        return self._perms is None  # finish the batch in flight: its remaining prefixes are known
+        # Once every training set is known, the running permutations finish (free) and none start.
+        return self._perms is None or not self._live.any()
 
-    def _record(self, rows, step, u):
-        units = self._perms[rows, step - 1]
-        self._contrib[rows, units] = u - self._prev[rows]
-        self._prev[rows] = u
-
-    def _close(self, rows):
-        # The last unit's prefix is N itself, known from the first proposal.
-        self._record(rows, self.n, np.broadcast_to(self._ends[0], (len(rows), self.columns)))
-        self._done[rows] = True
-        self._emit()
-        self._perms = None
-
-    def _emit(self):
-        start = self._emitted
-        while self._emitted < self.batch and self._done[self._emitted]:
+    def _finish(self, slots):
+        for slot in slots.tolist():
+            self._finished[int(self._number[slot])] = self._contrib[slot].copy()
+        ready = []
+        while self._emitted in self._finished:
+            ready.append(self._finished.pop(self._emitted))
             self._emitted += 1
-        if self._emitted > start:
-            self._blocks.append(self._contrib[start:self._emitted].copy())
+        if ready:
+            self._blocks.append(np.stack(ready))
 
     def _take(self, members, u):
         if self._ends is None:
             self._ends = u.copy()
             if self.n == 1:
                 self._start()
-                self._close(self._active)
+                self._contrib[0, 0] = self._ends[0] - self._ends[1]
+                self._finish(np.array([0]))
             return
-        rows = self._active
-        self._record(rows, self._step, u)
+        rows = self._rows
+        units = self._perms[rows, self._step[rows] - 1]
+        self._contrib[rows, units] = u - self._prev[rows]
+        self._prev[rows] = u
         full0 = self._ends[0, 0]
         with np.errstate(invalid="ignore"):
-            self._done[rows] = np.abs(full0 - u[:, 0]) < self.tol * abs(full0)
-        self._step += 1
-        self._active = np.flatnonzero(~self._done)
-        if self._step >= self.n or not len(self._active):
-            self._close(self._active)
-        else:
-            self._emit()
+            truncated = np.abs(full0 - u[:, 0]) < self.tol * abs(full0)
+        self._step[rows] += 1
+        last = (self._step[rows] >= self.n) & ~truncated
+        # The last unit's prefix is N itself, known from the first proposal.
+        ending = rows[last]
+        self._contrib[ending, self._perms[ending, self.n - 1]] = self._ends[0] - self._prev[ending]
+        done = rows[truncated | last]
+        if len(done):
+            self._finish(done)
+            if self.saturated:
+                self._live[done] = False
+            else:
+                self._refill(done)

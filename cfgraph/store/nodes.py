@@ -117,6 +117,17 @@ class NodeIndex:
     def __init__(self):
         self.stored = np.zeros((0, 3), dtype=np.int64)
         self.last_id = 0
+        self.labels = None  # the world's unit labels and unit ids, read once
+        self.unit_ids = None
+
+    def units(self, session: Session, world: World) -> tuple[list[str], np.ndarray]:
+        """The world's unit labels and unit ids in bit order (read on first use)."""
+        if self.labels is None:
+            rows = session.execute(select(Unit.label, Unit.id).where(Unit.world_id == world.id)
+                                   .order_by(Unit.idx)).all()
+            self.labels = [r[0] for r in rows]
+            self.unit_ids = np.array([r[1] for r in rows], dtype=np.int64)
+        return self.labels, self.unit_ids
 
     def refresh(self, session: Session, world: World) -> np.ndarray:
         """The index with every node stored so far: int64 (m, 3) sorted by digest."""
@@ -186,21 +197,22 @@ def ensure_nodes(session: Session, world: World, members, index: NodeIndex | Non
             ids[k] = hit[0]
     new = np.flatnonzero(ids < 0)
     if len(new):
-        _insert_nodes(session, world, unique[new], digests[new], [packed[k] for k in new])
-        stored = (index or NodeIndex()).refresh(session, world)
+        index = index or NodeIndex()
+        labels, unit_ids = index.units(session, world)
+        _insert_nodes(session, world, unique[new], digests[new], [packed[k] for k in new], labels)
+        stored = index.refresh(session, world)
         ids[new] = stored[np.searchsorted(np.ascontiguousarray(stored[:, 0]), digests[new]), 1]
-        _insert_edges(session, world, unique[new], digests[new], ids[new], stored)
+        _insert_edges(session, world, unique[new], digests[new], ids[new], stored, unit_ids)
     return ids[inverse]
 
 
 def _insert_nodes(session: Session, world: World, members: np.ndarray, digests: np.ndarray,
-                  packed: list[bytes]) -> None:
+                  packed: list[bytes], letters: list[str]) -> None:
     n = world.n_units
     size = members.sum(axis=1)
     masks = [None] * len(members)
     if n <= 62:  # fits a signed BIGINT
         masks = (members.astype(np.int64) << np.arange(n, dtype=np.int64)).sum(axis=1).tolist()
-    letters = session.scalars(select(Unit.label).where(Unit.world_id == world.id).order_by(Unit.idx)).all()
     if n <= len(lattice.LETTERS) and all(len(x) == 1 for x in letters):
         spelled = np.asarray(letters, dtype=object)
         labels = ["".join(spelled[row]) or lattice.EMPTY_LABEL for row in members]
@@ -222,12 +234,9 @@ def _insert_ignoring_duplicates(session: Session, table):
 
 
 def _insert_edges(session: Session, world: World, members: np.ndarray, digests: np.ndarray,
-                  ids: np.ndarray, stored: np.ndarray) -> None:
+                  ids: np.ndarray, stored: np.ndarray, unit_of: np.ndarray) -> None:
     """Edges between new nodes and every stored node one unit away (``stored``: digest, id, size sorted)."""
     n = world.n_units
-    unit_ids = _int_rows(session, select(Unit.idx, Unit.id).where(Unit.world_id == world.id))
-    unit_of = np.zeros(n, dtype=np.int64)
-    unit_of[unit_ids[:, 0]] = unit_ids[:, 1]
     size = members.sum(axis=1)
     keys = np.ascontiguousarray(stored[:, 0])  # searchsorted on a strided column copies it per call
     found = []
