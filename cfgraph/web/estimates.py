@@ -6,7 +6,7 @@ one method on one (slice, metric, seed) column, sorted server-side by query
 arguments (``sort=value|rank|unit|stderr|n_samples``, ``order=asc|desc``) so it
 works without script. With more than :data:`FOLDED_ABOVE` units it opens on
 the top and bottom :data:`EACH_END` units; ``view=all`` pages through all of
-them, :data:`PER_PAGE` a page. ``unit=<label>`` draws that unit's estimate and
+them, :data:`PER_PAGE` a page (a ``page`` alone opens that view; with ``view=ends`` it is refused). ``unit=<label>`` draws that unit's estimate and
 95% band (value ± 1.96 stderr) against the training sets used, from the
 valuation's trace (its target column), also served as an SVG file.
 
