@@ -189,6 +189,7 @@ class _StoredWorld:
         self.lattice = getattr(world, "lattice", "exhaustive") or "exhaustive"
         self._problem = None
         self._sink = None
+        self._index = None
         self._spec = world.spec
         self._kind = world.kind
         # Column j reads cell (seed index, slice position, metric index); seed None averages the seeds.
@@ -205,12 +206,26 @@ class _StoredWorld:
             self._problem = prepare(check_stored_spec(self._spec)).problem
         return self._problem
 
-    def _cells(self, members: np.ndarray):
+    def _cells(self, members: np.ndarray, digests: np.ndarray):
+        """Stored cells of training sets: values and presence, (b, seeds, slices, metrics).
+
+        Training sets whose digest is not in the world's node index (read once, then kept up to
+        date by every write of this valuation) are known not to be stored, so a round that only
+        visits new training sets costs no read. (A training set another run stores meanwhile is
+        fitted again, to the same cells, which the store keeps once.)
+        """
+        values = np.full((len(members), len(self.seeds), len(self.slices), len(self.metrics)), np.nan)
+        present = np.zeros(values.shape, dtype=bool)
         with self.store.session() as session:
             world = catalog.get_world(session, self.name)
-            ids = nodes.find_nodes(session, world, members)
-            values = np.full((len(members), len(self.seeds), len(self.slices), len(self.metrics)), np.nan)
-            present = np.zeros(values.shape, dtype=bool)
+            if self._index is None:
+                self._index = nodes.NodeIndex()
+                self._index.refresh(session, world)
+            maybe = np.isin(digests, self._index.stored[:, 0])
+            if not maybe.any():
+                return values, present
+            ids = np.full(len(members), -1, dtype=np.int64)
+            ids[maybe] = nodes.find_nodes(session, world, members[maybe])
             known = ids >= 0
             if known.any():
                 values[known], present[known] = cells.cells_of_nodes(session, world, ids[known], self.metrics,
@@ -222,7 +237,7 @@ class _StoredWorld:
         digests = bitsets.digest(members)
         unique, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
         distinct = members[first]
-        values, present = self._cells(distinct)
+        values, present = self._cells(distinct, unique)
         todo = ~present.all(axis=(2, 3))  # (sets, seeds): a fit per seed still to make
         need = todo.any(axis=1)
         self.reused += int((~need).sum())
@@ -249,6 +264,7 @@ class _StoredWorld:
         problem = self._problem_of()
         if self._sink is None:
             self._sink = _Recorder(SampledSink.open(self.store, self.name, self.metrics, self.seeds))
+        self._sink.sink._index = self._index  # one index of the world's nodes, kept by every write
         wanted = tuple((p, m) for p in range(len(self.slices)) for m in self.metrics)
         tasks = [evaluate.Task(bitsets.to_mask(members[k]), int(self.seeds[si]), wanted)
                  for k, si in zip(*np.nonzero(todo))]
