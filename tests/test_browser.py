@@ -40,9 +40,9 @@ def browser_db(iris_db, tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def base_url(browser_db):
-    app = create_app({"DATABASE_URL": str(browser_db)})
+def live_server(db_path):
+    """Serve the app on a free loopback port in a thread: yields its base URL, then stops it."""
+    app = create_app({"DATABASE_URL": str(db_path)})
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -51,6 +51,11 @@ def base_url(browser_db):
     thread.join(timeout=10)
     server.server_close()
     app.extensions["cfgraph.store"].close()
+
+
+@pytest.fixture(scope="module")
+def base_url(browser_db):
+    yield from live_server(browser_db)
 
 
 def require_chromium(path: str = CHROMIUM) -> None:

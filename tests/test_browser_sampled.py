@@ -9,16 +9,13 @@ under each test's tmp_path.
 from __future__ import annotations
 
 import re
-import threading
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect
-from test_browser import CHROMIUM, CHROMIUM_ARGS, QuietHandler, Watched, require_chromium
+from test_browser import CHROMIUM, CHROMIUM_ARGS, Watched, live_server, require_chromium
 from test_web_sampled import HOSTILE, build_sampled_db
-from werkzeug.serving import make_server
 
-from cfgraph.web import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -32,15 +29,7 @@ def sampled_browser_db(iris_db, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_url(sampled_browser_db):
-    app = create_app({"DATABASE_URL": str(sampled_browser_db)})
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    app.extensions["cfgraph.store"].close()
+    yield from live_server(sampled_browser_db)
 
 
 @pytest.fixture(scope="module")

@@ -172,13 +172,7 @@ def line_chart(xs: list[int], series: list[tuple[str, list[float | None]]], fram
     """
     frame = frame or Frame()
     vals = [v for _, vs in series for v in vs if v is not None and not math.isnan(v)]
-    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.05, hi + 0.05
-    ticks = _ticks(lo, hi)
-    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
-    labels = tick_labels(ticks)
-    frame = _room_for(frame, labels)
+    lo, hi, ticks, labels, frame = _value_axis(vals, frame)
     xlo, xhi = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
 
     def px(x):
@@ -226,13 +220,7 @@ def band_chart(xs: list[int], values: list[float], lows: list[float | None], hig
     """
     frame = frame or Frame()
     pool = [v for v in list(values) + list(lows) + list(highs) if v is not None and math.isfinite(v)]
-    lo, hi = (min(pool), max(pool)) if pool else (0.0, 1.0)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.05, hi + 0.05
-    ticks = _ticks(lo, hi)
-    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
-    labels = tick_labels(ticks)
-    frame = _room_for(frame, labels)
+    lo, hi, ticks, labels, frame = _value_axis(pool, frame)
     xlo, xhi = (min(xs), max(xs)) if xs else (0, 1)
     if xhi <= xlo:
         xhi = xlo + 1
@@ -293,3 +281,15 @@ def interval_bars(rows: list[dict], width: int = 150, pad: int = 6) -> dict:
         b = r["ci_high"] if r.get("ci_high") is not None else v
         bars.append((x(a), x(b), x(v)))
     return {"width": width, "lo": lo, "hi": hi, "zero": x(0.0) if lo <= 0 <= hi else None, "bars": bars}
+
+
+def _value_axis(pool: list[float], frame: Frame):
+    """The value axis of a chart: its range (widened to round ticks), ticks, their labels, and the
+    frame with room for them. A flat or empty pool gets a small range around it (or 0..1)."""
+    lo, hi = (min(pool), max(pool)) if pool else (0.0, 1.0)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.05, hi + 0.05
+    ticks = _ticks(lo, hi)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    labels = tick_labels(ticks)
+    return lo, hi, ticks, labels, _room_for(frame, labels)
