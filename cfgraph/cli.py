@@ -563,6 +563,8 @@ Where to look next (database: {store.describe()}):
   {prog} serve          the web explorer: open http://127.0.0.1:5000
   {prog} grid toy       the seed's toy grid (missing rows blank)
   {prog} values digits --method beta:16,1
+  {prog} run --dataset breast_cancer --group-by point --model gnb --world bc --sampler tmc --budget 2000
+                        a sampled world: every training row a unit, values with 95% intervals
   {prog} sql "SELECT value FROM grid WHERE world='toy' AND train_set='ACD' AND eval_slice='B'"
   {prog} --help         every command; the README lists the tables to query""")
 
