@@ -179,14 +179,13 @@ def stopping_rule(*, budget: int | None = None, max_fits: int | None = None, sec
 class _StoredWorld:
     """A world's cells as a utility: the store first, the engine for what is missing."""
 
-    def __init__(self, store, world, columns: list[Column], metrics: list[str], seeds: list[int], jobs: int,
-                 executor, progress: bool):
+    def __init__(self, store, world, columns: list[Column], metrics: list[str], seeds: list[int], executor):
         self.store, self.name, self.n = store, world.name, world.n_units
         self.columns, self.metrics, self.seeds = columns, metrics, seeds
         self.slices = [s.name for s in world.slices]
         self.fits = self.reused = 0
-        self.executor, self.progress = executor, progress
-        self.lattice = getattr(world, "lattice", "exhaustive") or "exhaustive"
+        self.executor = executor
+        self.lattice = world.lattice
         self._problem = None
         self._sink = None
         self._index = None
@@ -369,7 +368,7 @@ def estimate(store, world_name: str, sampler: str = "tmc", *, budget: int | None
         columns = columns_of([s.name for s in world.slices], metrics, seeds, slice, metric)
         units = [u.label for u in world.units]
         n = world.n_units
-        source = _StoredWorld(store, world, columns, metrics, seeds, jobs, executor, bool(progress))
+        source = _StoredWorld(store, world, columns, metrics, seeds, executor)
         if source.lattice == "exhaustive":
             table, missing = _exhaustive_table(session, world, columns, seeds)
             utility = _complete_only(table_utility(table), missing, world)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from cfgraph import bitsets
 from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.store.models import CELL_STATUSES
 
 __all__ = ["SampledReads", "NotExhaustive", "possible_text", "natural_key", "int_arg", "quoted"]
 
@@ -195,40 +196,16 @@ class SampledReads:
         shape = (len(ids), len(self.slices))
         if len(ids) == 0:
             return np.empty(shape), np.empty(shape, dtype=object), metric, used
-        values, present = cells.cells_of_nodes(self.session, self.record, ids, [metric], seeds)
-        values, present = values[..., 0], present[..., 0]  # (b, seeds, slices)
+        values, present, codes = cells.cells_of_nodes(self.session, self.record, ids, [metric], seeds, status=True)
+        values, present, codes = values[..., 0], present[..., 0], codes[..., 0]  # (b, seeds, slices)
         with np.errstate(invalid="ignore"):
             value = values.mean(axis=1)
         # A scored cell keeps the status the store gave it (the empty set's ``baseline``, a one-class
-        # set's ``constant``): the value alone cannot tell those from an ``ok`` fit.
-        stored = cells._STATUS[np.maximum(self._status_codes(ids, metric, seeds), 0)]
+        # set's ``constant``): the value alone cannot tell those from an ``ok`` fit. Across seeds the
+        # highest code shows (a degenerate seed marks the mean).
+        stored = np.asarray(CELL_STATUSES, dtype=object)[np.maximum(codes.max(axis=1), 0)]
         status = np.where(~np.isnan(value), stored, np.where(present.all(axis=1), "failed", "missing")).astype(object)
         return value, status, metric, used
-
-    def _status_codes(self, ids: np.ndarray, metric: str, seeds: list) -> np.ndarray:
-        """The stored status code (:data:`cfgraph.store.cells._STATUS`) of some nodes' cells on every
-        slice, shape (b, slices): the highest over ``seeds`` (a degenerate seed marks the mean), -1
-        where none is stored. One query per chunk of nodes."""
-        from cfgraph.store import cells
-        from cfgraph.store.models import Cell
-
-        slices = [s.id for s in self.slices]
-        position = np.zeros(max(slices) + 1, dtype=np.int64)
-        position[slices] = np.arange(len(slices))
-        wanted = np.unique(ids[ids >= 0])
-        got = np.full((len(wanted), len(slices)), -1, dtype=np.int64)
-        for start in range(0, len(wanted), cells.CHUNK):
-            data = cells._cell_rows(self.session, (
-                select(Cell.node_id, Cell.slice_id, cells._STATUS_CODE)
-                .where(Cell.node_id.in_(wanted[start:start + cells.CHUNK].tolist()), Cell.metric == metric,
-                       Cell.seed.in_([int(x) for x in seeds]))))
-            if len(data):
-                at = (np.searchsorted(wanted, data[:, 0].astype(np.int64)), position[data[:, 1].astype(np.int64)])
-                np.maximum.at(got, at, data[:, 2].astype(np.int64))
-        out = np.full((len(ids), len(slices)), -1, dtype=np.int64)
-        known = ids >= 0
-        out[known] = got[np.searchsorted(wanted, ids[known])]
-        return out
 
     def stored_column(self, node_ids, slice_name: str | None, metric: str | None, seed) -> tuple:
         """Cells of some stored nodes on one slice: like :meth:`stored_cells`, with values and

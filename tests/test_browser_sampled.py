@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect
-from test_browser import CHROMIUM, CHROMIUM_ARGS, Watched, live_server, require_chromium
+from test_browser import Watched, browser, live_server  # noqa: F401  (browser: the shared Chromium fixture)
 from test_web_sampled import HOSTILE, build_sampled_db
 
 
@@ -30,17 +30,6 @@ def sampled_browser_db(iris_db, tmp_path_factory):
 @pytest.fixture(scope="module")
 def base_url(sampled_browser_db):
     yield from live_server(sampled_browser_db)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(params=WIDTHS, ids=[f"{w}px" for w in WIDTHS])

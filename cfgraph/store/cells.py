@@ -22,7 +22,7 @@ from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.store import nodes
 from cfgraph.store.catalog import get_world
 from cfgraph.store.rows import raw_rows
-from cfgraph.store.models import Cell, EvalSlice, Node, World
+from cfgraph.store.models import CELL_STATUSES, Cell, EvalSlice, Node, World
 from cfgraph.tables import LatticeTable
 
 __all__ = ["lattice_table", "cells_at", "slice_column", "stored_cells", "write_cells", "count_cells",
@@ -58,7 +58,7 @@ def node_ids(session: Session, world: World) -> np.ndarray:
 
 
 def cells_of_nodes(session: Session, world: World, node_ids, metrics: list[str],
-                   seeds: list[int]) -> tuple[np.ndarray, np.ndarray]:
+                   seeds: list[int], *, status: bool = False) -> tuple[np.ndarray, ...]:
     """Cells of training sets given by node id, on every slice, metric and seed (chunked by node id).
 
     Parameters
@@ -75,6 +75,9 @@ def cells_of_nodes(session: Session, world: World, node_ids, metrics: list[str],
         NaN where a cell is missing or failed.
     present : ndarray of bool, same shape
         True where the cell is stored, whatever its status.
+    codes : ndarray of int8, same shape (only with ``status=True``)
+        The stored status as a position in :data:`cfgraph.store.models.CELL_STATUSES`
+        (ok, baseline, constant, failed); -1 where the cell is not stored.
 
     Examples
     --------
@@ -94,18 +97,19 @@ def cells_of_nodes(session: Session, world: World, node_ids, metrics: list[str],
     shape = (len(node_ids), len(seeds), len(slices), len(metrics))
     values, present = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
     wanted = np.unique(node_ids[node_ids >= 0])
+    codes = np.full(shape, -1, dtype=np.int8)
     if not len(wanted) or not all(shape[1:]):
-        return values, present
+        return (values, present, codes) if status else (values, present)
     position = np.zeros(max(s.id for s in slices) + 1, dtype=np.int64)
     position[[s.id for s in slices]] = np.arange(len(slices))
     seed_order = np.argsort(seeds)
     sorted_seeds = np.asarray(seeds, dtype=np.int64)[seed_order]
     metric_code = case(*((Cell.metric == m, i) for i, m in enumerate(metrics)), else_=-1)
     got_values = np.full((len(wanted),) + shape[1:], np.nan)
-    got_present = np.zeros(got_values.shape, dtype=bool)
+    got_codes = np.full(got_values.shape, -1, dtype=np.int8)
     for start in range(0, len(wanted), CHUNK):
         data = _cell_rows(session, (
-            select(Cell.node_id, Cell.slice_id, metric_code, Cell.seed, Cell.value)
+            select(Cell.node_id, Cell.slice_id, metric_code, Cell.seed, Cell.value, _STATUS_CODE)
             .where(Cell.node_id.in_(wanted[start:start + CHUNK].tolist()), Cell.metric.in_(list(metrics)),
                    Cell.seed.in_([int(x) for x in seeds]))
         ))
@@ -114,11 +118,12 @@ def cells_of_nodes(session: Session, world: World, node_ids, metrics: list[str],
                   seed_order[np.searchsorted(sorted_seeds, data[:, 3].astype(np.int64))],
                   position[data[:, 1].astype(np.int64)], data[:, 2].astype(np.int64))
             got_values[at] = data[:, 4]
-            got_present[at] = True
+            got_codes[at] = data[:, 5]
     stored = node_ids >= 0
     rows = np.searchsorted(wanted, node_ids[stored])
-    values[stored], present[stored] = got_values[rows], got_present[rows]
-    return values, present
+    values[stored], codes[stored] = got_values[rows], got_codes[rows]
+    present = codes >= 0
+    return (values, present, codes) if status else (values, present)
 
 
 def slice_ids(session: Session, world: World) -> dict[str, int]:
@@ -222,7 +227,7 @@ def choose_metric_seed(session: Session, world: World, metric: str | None = None
     return metric, seed
 
 
-_STATUS = np.array(["ok", "baseline", "constant", "failed"], dtype=object)
+_STATUS = np.array(CELL_STATUSES, dtype=object)
 _STATUS_CODE = case(
     (Cell.status == "ok", 0), (Cell.status == "baseline", 1), (Cell.status == "constant", 2), else_=3
 )

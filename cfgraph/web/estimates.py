@@ -212,13 +212,18 @@ def api(world: str):
     return values_json(w, values_view(w))
 
 
+def _unit_view(world: str):
+    """The world and its values view for a request that must name a unit (the convergence routes)."""
+    w = state.load_world(world)
+    if not request.args.get("unit"):
+        raise CfgraphError("give unit=<label> (the unit whose convergence to show)")
+    return w, values_view(w)
+
+
 @bp.route("/world/<world>/values/convergence.svg")
 def convergence_svg(world: str):
     """A unit's convergence chart as an SVG file (``unit``, ``method``, ``slice``...: as the page)."""
-    w = state.load_world(world)
-    if not request.args.get("unit"):
-        raise CfgraphError("give unit=<label> (the unit whose convergence to draw)")
-    view = values_view(w)
+    w, view = _unit_view(world)
     chart = view["convergence"]["chart"]
     if chart is None:
         raise CfgraphError(f"the valuation's trace has {view['convergence']['points']} checkpoint(s) for unit "
@@ -234,10 +239,7 @@ def convergence_svg(world: str):
 @bp.route("/api/worlds/<world>/convergence")
 def convergence_api(world: str):
     """A unit's convergence trace as JSON (``unit`` required; as the page)."""
-    w = state.load_world(world)
-    if not request.args.get("unit"):
-        raise CfgraphError("give unit=<label> (the unit whose convergence to read)")
-    view = values_view(w)
+    w, view = _unit_view(world)
     return {"world": w.name, "method": view["method"], "unit": view["unit"].label,
             "valuation": jsonable(view["valuation"]), "points": view["convergence"]["points"],
             "target": view["convergence"]["target"], "caption": view["convergence"]["caption"],
