@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench serve clean
+.PHONY: demo test bench bench-noisy serve clean
 
 demo: $(VENV)/.installed
 	$(BIN)/cfgraph demo
@@ -13,6 +13,11 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
+
+# Finding flipped labels (OpenDataVal's task) with every valuation method, and KNN-Shapley and
+# Data-OOB against pyDVL (built in its own environment, bench/pydvl_env.py).
+bench-noisy: $(VENV)/.installed
+	$(BIN)/python bench/bench_noisy.py
 
 serve: $(VENV)/.installed
 	$(BIN)/cfgraph serve

@@ -93,6 +93,8 @@ METHODS = ("tmc", "msr", "exact-shapley", "exact-banzhaf")
 
 #: Calls to ``fit`` of every counting estimator in this process (n_jobs = 1: one process).
 FITS = [0]
+#: Training rows passed to those fits (the size of what was fitted).
+ROWS = [0]
 #: Calls to the utility of every training set, the empty one included (it costs no fit in pyDVL).
 CALLS = [0]
 
@@ -105,6 +107,7 @@ def _counting(cls):
 
     def fit(self, X, y, **kwargs):
         FITS[0] += 1
+        ROWS[0] += len(X)
         labels = np.unique(y)
         if len(labels) == 1:  # cfgraph's "constant" rule: logistic regression would refuse one class
             self.constant_ = labels[0]
@@ -226,7 +229,7 @@ def run(task: dict) -> dict:
     utility = CountingUtility(make_model(task["model"], int(task.get("model_seed", 0))), scorer, catch_errors=False,
                               show_warnings=False, memo=task["method"].startswith("exact"))
     valuation = make_valuation(task, utility)
-    FITS[0] = CALLS[0] = 0
+    FITS[0] = CALLS[0] = ROWS[0] = 0
     with threadpool_limits(limits=1):  # one BLAS / OpenMP thread, as the cfgraph side
         started, cpu = time.perf_counter(), time.process_time()
         valuation.fit(train)
@@ -237,7 +240,7 @@ def run(task: dict) -> dict:
     return {
         "method": task["method"], "pydvl": pydvl.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__,
         "values": result.values[order].tolist(), "stderr": np.nan_to_num(result.stderr[order]).tolist(),
-        "counts": result.counts[order].tolist(), "fits": fits, "utility_calls": CALLS[0], "seconds": seconds,
+        "counts": result.counts[order].tolist(), "fits": fits, "rows": ROWS[0], "utility_calls": CALLS[0], "seconds": seconds,
         "cpu_seconds": cpu, "seconds_per_fit": seconds / fits if fits else None, "stopped_by": str(valuation.is_done),
     }
 

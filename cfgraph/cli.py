@@ -15,9 +15,13 @@ from pathlib import Path
 import click
 
 from cfgraph.clisampled import (
+    METHOD_NAMES,
     SAMPLER_METHODS,
     echo_cost,
     echo_estimates,
+    echo_method_notes,
+    method_options,
+    method_params,
     run_valuation,
     sampler_options,
     sampler_params,
@@ -341,7 +345,9 @@ def grid(ctx, world, metric, seed, fmt):
 
 @main.command("values")
 @click.argument("world")
-@click.option("--method", default="all", show_default=True, help="loo, shapley, banzhaf, beta:ALPHA,BETA, datamodel (joined with +), or all.")
+@click.option("--method", default="all", show_default=True,
+              help="loo, shapley, banzhaf, beta:ALPHA,BETA, datamodel (joined with +), or all; or alone: "
+                   "knn-shapley, data-oob, least-core or datamodel, computed and stored as estimates.")
 @click.option("--slice", "slice_name", default="*", show_default=True,
               help="An evaluation slice by name (e.g. A, or all: the slice of every test row); * for every slice.")
 @click.option("--metric", help="Metric (default: the world's).")
@@ -349,12 +355,14 @@ def grid(ctx, world, metric, seed, fmt):
               "there are several, else the only one).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @sampler_options
+@method_options
 @click.option("--all", "all_rows", is_flag=True, help="Estimates: every unit, not the top and bottom of a long list.")
 @click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
               help="With a sampler on a sampled world: parallel fits of missing training sets.")
 @click.pass_context
 def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budget, max_fits, time_budget,
-               stderr_target, rank_stable, sampler_seed, truncation, semivalue, target_slice, all_rows, jobs):
+               stderr_target, rank_stable, sampler_seed, truncation, semivalue, target_slice, k, bags, surrogate,
+               alpha, holdout, all_rows, jobs):
     """Leave-one-out, Shapley, Banzhaf and Beta Shapley values of each unit on each slice.
 
     With several seeds stored, each value is the mean over seeds ± the half-width of
@@ -368,10 +376,36 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budge
     fitting what is missing), printed with standard errors and 95% intervals and
     stored in the table ``estimate``. A sampled world without --sampler prints its
     latest stored estimates of each method.
+
+    --method knn-shapley (exact, closed form; points as units), data-oob (--bags
+    training sets of the world), least-core (its subsidy e is printed) or datamodel
+    (ridge by default, its LDS printed) values the world and stores the estimates,
+    on either lattice; --sampler-seed seeds Data-OOB's bags and the datamodel's
+    held-out split.
     """
     from cfgraph.world import World
 
     store = store_of(ctx, create=False)
+    chosen_method = method.strip().lower()
+    if chosen_method in METHOD_NAMES and not sampler:
+        from cfgraph.methods import value
+
+        if seed is not None:
+            raise CfgraphError(f"--seed picks one seed's values; {chosen_method} uses the mean over the world's seeds")
+        params = method_params(chosen_method, k=k, bags=bags, surrogate=surrogate, alpha=alpha, holdout=holdout,
+                               seed=sampler_seed)
+        valuation = value(store, world, chosen_method, slice=target_slice, metric=metric, jobs=jobs, **params)
+        if slice_name not in ("*", "all"):
+            with World.open(store, world) as w:
+                slice_name = w.find_slice(slice_name).name
+        echo_estimates(valuation.rows(), fmt, all_rows=all_rows, slice_name=None if slice_name == "*" else slice_name)
+        if fmt == "table":
+            echo_cost(valuation)
+            echo_method_notes(valuation)
+        return
+    if any(x is not None for x in (k, bags, surrogate, alpha, holdout)):
+        raise CfgraphError("--k, --bags, --surrogate, --alpha and --holdout apply to --method knn-shapley, data-oob "
+                           "or datamodel")
     if sampler:
         if method != "all":
             raise CfgraphError(f"--method picks stored values; with --sampler the sampler sets the method "

@@ -21,6 +21,8 @@ SAMPLER_NAMES = ("permutation", "tmc", "msr", "stratified", "uniform", "loo")
 #: What each sampler estimates.
 SAMPLER_METHODS = {"permutation": "shapley", "tmc": "shapley", "msr": "banzhaf", "stratified": "shapley or beta",
                    "uniform": "banzhaf or --semivalue", "loo": "loo"}
+#: The methods of cfgraph.methods (spelled here so --help needs no import).
+METHOD_NAMES = ("knn-shapley", "data-oob", "least-core", "datamodel")
 #: Units shown at each end of a long value table (the rest is in --format csv or json).
 SHOWN_EACH_END = 15
 
@@ -52,6 +54,51 @@ def sampler_options(command):
                      help="The slice that drives truncation and stopping (default: all)."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+def method_options(command):
+    """The parameters of the methods beyond sampling (KNN-Shapley, Data-OOB, least core, datamodel)."""
+    options = [
+        click.option("--k", "k", type=click.IntRange(1, 10_000),
+                     help="knn-shapley: neighbours K (default: the world's KNN model's, else 5)."),
+        click.option("--bags", type=click.IntRange(1, 100_000), help="data-oob: bootstrap bags (default 100)."),
+        click.option("--surrogate", type=click.Choice(["ridge", "lasso", "linear"]),
+                     help="datamodel: the linear model (default ridge)."),
+        click.option("--alpha", type=click.FloatRange(min=0, min_open=True),
+                     help="datamodel: the ridge or lasso penalty."),
+        click.option("--holdout", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     help="datamodel: share of stored training sets held out for the LDS (default 0.2)."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+def method_params(method: str, *, k=None, bags=None, surrogate=None, alpha=None, holdout=None, seed=None) -> dict:
+    """A method's parameters from the command line; a parameter of another method is an error.
+
+    Examples
+    --------
+    >>> method_params("data-oob", bags=20, seed=3)
+    {'bags': 20, 'seed': 3}
+    """
+    given = {"k": k, "bags": bags, "model": surrogate, "alpha": alpha, "holdout": holdout}
+    takes = {"knn-shapley": {"k"}, "data-oob": {"bags"}, "least-core": set(),
+             "datamodel": {"model", "alpha", "holdout"}}[method]
+    wrong = [name for name, value in given.items() if value is not None and name not in takes]
+    if wrong:
+        flags = ", ".join("--surrogate" if w == "model" else f"--{w}" for w in wrong)
+        raise CfgraphError(f"{flags} do{'es' if len(wrong) == 1 else ''} not apply to --method {method}")
+    params = {name: value for name, value in given.items() if value is not None}
+    if method in ("data-oob", "datamodel") and seed is not None:
+        params["seed"] = seed
+    return params
+
+
+def echo_method_notes(valuation) -> None:
+    """The least core's subsidy and the datamodel's LDS of each slice, one line each."""
+    from cfgraph.methods import trace_notes
+
+    for line in trace_notes(valuation.method, valuation.trace):
+        click.echo(line)
 
 
 def sampler_params(truncation, semivalue) -> dict:
@@ -109,6 +156,14 @@ def echo_cost(valuation) -> None:
     """One line: what the valuation used, fitted and reused, and why it stopped (and a note on stderr
     when some units got no sample at all)."""
     unsampled = int((valuation.estimate.n_samples[:, 0] == 0).sum())
+    if valuation.sampler not in SAMPLER_NAMES:
+        if unsampled:
+            click.echo(f"note: {unsampled} of {len(valuation.units)} units got no value ({valuation.method}: "
+                       f"never out of bag; give more --bags)", err=True)
+        click.echo(f"{valuation.method} on world {valuation.world}: {valuation.evaluations} training sets used, "
+                   f"{valuation.fits} new fits, {valuation.reused} reused from the store; {valuation.stopped_by}; "
+                   f"{valuation.seconds:.1f} s (valuation {valuation.valuation_id})")
+        return
     if unsampled:
         click.echo(f"note: {unsampled} of {len(valuation.units)} units have no sample yet (the stopping rule came "
                    f"first: a {valuation.sampler} sample can need up to n + 1 = {len(valuation.units) + 1} training "

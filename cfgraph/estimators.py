@@ -3,13 +3,20 @@
 A world's task is ``"classification"`` or ``"regression"`` (:data:`TASKS`). A
 short model name means the task's own estimator (``tree`` is a decision-tree
 classifier or regressor); a dotted path must name a class of the task's kind;
-a metric must be a scorer of the task's kind.
+a metric must be a scorer of the task's kind: scikit-learn's, or one of
+cfgraph's own (:data:`CFGRAPH_METRICS`, scorers with scikit-learn's call signature).
+
+``knn-utility`` (:class:`~cfgraph.knn_utility.KNNUtilityClassifier`, :class:`~cfgraph.knn_utility.KNNUtilityRegressor`) is
+the K-nearest-neighbour utility of KNN-Shapley (Jia et al. 2019): with metric
+``true_class_probability`` (or ``neg_mean_squared_error``) a world's cells are the
+utility whose exact Shapley values :mod:`cfgraph.values.knn` computes in closed form.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import re
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier, is_regressor
@@ -41,6 +48,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from cfgraph.errors import CfgraphError
+from cfgraph.knn_utility import KNNUtilityClassifier, KNNUtilityRegressor, TrueClassProbabilityScorer
 
 #: The supervised tasks a world may have.
 TASKS = ("classification", "regression")
@@ -54,6 +62,7 @@ MODELS = {
         "knn": lambda: make_pipeline(StandardScaler(), KNeighborsClassifier()),
         "forest": lambda: RandomForestClassifier(n_estimators=100),
         "gbc": GradientBoostingClassifier,
+        "knn-utility": lambda: KNNUtilityClassifier(),
     },
     "regression": {
         "ridge": lambda: make_pipeline(StandardScaler(), Ridge()),
@@ -62,6 +71,7 @@ MODELS = {
         "knn": lambda: make_pipeline(StandardScaler(), KNeighborsRegressor()),
         "forest": lambda: RandomForestRegressor(n_estimators=100),
         "gbr": GradientBoostingRegressor,
+        "knn-utility": lambda: KNNUtilityRegressor(),
     },
 }
 
@@ -100,7 +110,9 @@ def make_estimator(spec: str, seed: int | None = None, task: str = "classificati
         tree, knn (scaling + 5-nearest-neighbours), forest (100 trees), gbc
         (gradient boosting); for regression: ridge (scaling + ridge), linear
         (least squares), tree, knn (scaling + 5-nearest-neighbours), forest,
-        gbr (gradient boosting).
+        gbr (gradient boosting). For either task, knn-utility is the unscaled
+        K-nearest-neighbour utility of KNN-Shapley (:class:`KNNUtilityClassifier`,
+        :class:`KNNUtilityRegressor`; ``knn-utility(n_neighbors=3)``).
     seed : int, optional
         Sets every ``random_state`` parameter the estimator has.
     task : {"classification", "regression"}
@@ -246,6 +258,10 @@ def _dotted_name(node) -> str | None:
     return None
 
 
+#: A short model name may join words with hyphens (``knn-utility``).
+_HYPHENATED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)+")
+
+
 def _parse_spec(spec: str) -> tuple[str, dict]:
     """A model spec as (name, literal keyword arguments); never evaluates code.
 
@@ -257,12 +273,15 @@ def _parse_spec(spec: str) -> tuple[str, dict]:
         dotted path, a value that is not a literal.
     """
     spec = str(spec).strip()
-    if "(" not in spec:
-        if not all(part.isidentifier() for part in spec.split(".")):
+    head, paren, arguments = spec.partition("(")
+    hyphenated = _HYPHENATED.fullmatch(head.strip()) is not None
+    if not paren:
+        if not (hyphenated or all(part.isidentifier() for part in spec.split("."))):
             raise CfgraphError(f"cannot parse model spec {spec[:80]!r}: write NAME or NAME(key=value, ...)")
         return spec, {}
     try:
-        call = ast.parse(spec, mode="eval").body
+        # Python would read knn-utility(...) as a subtraction: parse the arguments under a stand-in name.
+        call = ast.parse(f"_({arguments}" if hyphenated else spec, mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise CfgraphError(f"cannot parse model spec {spec[:80]!r}: write NAME(key=value, ...)") from None
     if not isinstance(call, ast.Call) or _dotted_name(call.func) is None:
@@ -279,7 +298,13 @@ def _parse_spec(spec: str) -> tuple[str, dict]:
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
         raise CfgraphError(f"model spec {spec[:80]!r}: parameters must be literal values "
                            "(numbers, strings, True/False/None, lists)") from None
-    return _dotted_name(call.func), kwargs
+    return head.strip() if hyphenated else _dotted_name(call.func), kwargs
+
+
+#: Metrics of cfgraph's own, as scikit-learn scorers: name -> (task, scorer given the task's sorted classes or None).
+CFGRAPH_METRICS = {
+    "true_class_probability": ("classification", lambda classes: TrueClassProbabilityScorer()),
+}
 
 
 #: Scorers that read class probabilities; with a task's classes they get ``labels=``, so a
@@ -319,6 +344,8 @@ def metric_task(name: str) -> str:
     >>> metric_task("neg_mean_absolute_error"), metric_task("f1_macro")
     ('regression', 'classification')
     """
+    if name in CFGRAPH_METRICS:
+        return CFGRAPH_METRICS[name][0]
     module = getattr(get_scorer(name)._score_func, "__module__", "")
     return "regression" if module.endswith("_regression") else "classification"
 
@@ -337,7 +364,10 @@ def check_metric(name: str, classes=None, task: str = "classification"):
     ----------
     name : str
         A scikit-learn scorer name (``accuracy``, ``f1_macro``, ``neg_log_loss``,
-        ``r2``, ``neg_mean_squared_error`` ...).
+        ``r2``, ``neg_mean_squared_error`` ...), or one of cfgraph's own
+        (:data:`CFGRAPH_METRICS`): ``true_class_probability``, the mean predicted
+        probability of each row's true class (:func:`true_class_probability`; the
+        KNN-Shapley utility with model ``knn-utility``).
     classes : array-like, optional
         The task's classes, sorted (classification only). Probability scorers
         (``neg_log_loss``, ``neg_brier_score``, ``roc_auc_ovr``, ``top_k_accuracy`` ...)
@@ -361,17 +391,21 @@ def check_metric(name: str, classes=None, task: str = "classification"):
     --------
     >>> check_metric("r2", task="regression")
     make_scorer(r2_score, response_method='predict')
+    >>> check_metric("true_class_probability", ["a", "b", "c"])
+    TrueClassProbabilityScorer()
     >>> check_metric("r2")
     Traceback (most recent call last):
     ...
     cfgraph.errors.CfgraphError: r2 is a regression metric and this is a classification task: use accuracy, balanced_accuracy, f1_macro, neg_log_loss
     """
     check_task(task)
-    if name not in get_scorer_names():
+    if name not in CFGRAPH_METRICS and name not in get_scorer_names():
         raise CfgraphError(f"unknown metric {name!r} (a scikit-learn scorer name, e.g. {_SUGGESTED[task]})")
     kind = metric_task(name)
     if kind != task:
         raise CfgraphError(f"{name} is a {kind} metric and this is a {task} task: use {_SUGGESTED[task]}")
+    if name in CFGRAPH_METRICS:
+        return CFGRAPH_METRICS[name][1](classes)
     if classes is not None and name in PROBA_METRICS:
         return PROBA_METRICS[name](list(classes))
     if classes is not None and name in POS_LABEL_METRICS and len(classes) == 2:

@@ -78,6 +78,9 @@ class Problem:
     sample_weight: np.ndarray | None = None
     task: str = "classification"
     preprocessor: object = None
+    #: When True, every fit also predicts every training row (``predict``), returned in
+    #: its first cell row as ``train_pred``: the out-of-bag predictions Data-OOB needs.
+    predict_train: bool = False
 
     def training_rows(self, mask: int) -> np.ndarray:
         """Which training rows belong to training set ``mask`` (a bitmask of units, any size).
@@ -228,7 +231,20 @@ def fit_node(problem: Problem, mask: int, seed: int, wanted, scoring: Scoring | 
     started = time.perf_counter()
     model, status, note = fit_training_set(problem, mask, seed)
     fit_seconds = time.perf_counter() - started
-    return score_model(problem, model, mask, seed, wanted, status, note, fit_seconds, scoring=scoring)
+    rows = score_model(problem, model, mask, seed, wanted, status, note, fit_seconds, scoring=scoring)
+    if problem.predict_train and rows:
+        rows[0]["train_pred"] = None if model is None else _predict_train(problem, model)
+    return rows
+
+
+def _predict_train(problem: Problem, model) -> np.ndarray | None:
+    """The model's ``predict`` on every training row (None when it raises: those predictions are unknown)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.asarray(model.predict(problem.X_train))
+    except Exception:  # a model that cannot predict has no out-of-bag answers; the cells record the failure
+        return None
 
 
 def fit_training_set(problem: Problem, mask: int, seed: int, estimator=None) -> tuple[object, str, str | None]:
@@ -268,6 +284,10 @@ def fit_training_set(problem: Problem, mask: int, seed: int, estimator=None) -> 
     rows = problem.training_rows(mask)
     y = problem.y_train[rows]
     regression = problem.task == "regression"
+    if estimator is None and getattr(_template(problem.model, seed, problem.task), "fits_any_training_set", False):
+        # A model whose utility is defined on every training set, empty or one-class included
+        # (the K-nearest-neighbour utility of KNN-Shapley), is fitted as it is, never replaced.
+        return _fit_as_is(problem, rows, y, seed)
     stub_X = np.zeros((1 if regression else len(problem.classes), 1))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -289,6 +309,20 @@ def fit_training_set(problem: Problem, mask: int, seed: int, estimator=None) -> 
                 else:
                     model.fit(problem.X_train[rows], y)
         except Exception as exc:  # a fit that raises is stored as failed, never replaced by a number
+            return None, "failed", f"fit: {type(exc).__name__}: {exc}"
+    return model, status, warning_note(caught)
+
+
+def _fit_as_is(problem: Problem, rows: np.ndarray, y: np.ndarray, seed: int) -> tuple[object, str, str | None]:
+    """Fit a ``fits_any_training_set`` model on the rows; the status still says empty or constant."""
+    status = "baseline" if not rows.any() else "constant" if (y == y[0]).all() else "ok"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = build_estimator(problem, seed)
+            weights = {} if problem.sample_weight is None else _weight_kwargs(model, problem.sample_weight[rows])
+            model.fit(problem.X_train[rows], y, **weights)
+        except Exception as exc:  # stored as failed, as any fit that raises
             return None, "failed", f"fit: {type(exc).__name__}: {exc}"
     return model, status, warning_note(caught)
 
@@ -433,9 +467,25 @@ def run(tasks: Iterable[Task], problem: Problem, sink: Sink, executor: Executor 
     return report
 
 
+@functools.lru_cache(maxsize=1)
+def _thread_pools():
+    """The process's thread pools, scanned once (a scan costs milliseconds; a batch can be a few fits).
+
+    Made on a worker's first batch, when scikit-learn, scipy and numpy are loaded: the BLAS
+    libraries a fit uses are known by then.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def _fit_batch(problem: Problem, batch: list[Task]) -> list[dict]:
     scoring = Scoring(problem)
     out = []
-    for task in batch:
-        out.extend(fit_node(problem, task.mask, task.seed, list(task.wanted), scoring=scoring))
+    # One BLAS thread per fit: a world's fits are many and small, run side by side by the executor's
+    # workers; a BLAS pool per fit only contends for the cores (10-25x the CPU of a small logistic fit
+    # on a busy 2-core machine).
+    with _thread_pools().limit(limits=1, user_api="blas"):
+        for task in batch:
+            out.extend(fit_node(problem, task.mask, task.seed, list(task.wanted), scoring=scoring))
     return out

@@ -5,10 +5,12 @@ A valuation is a sampler (which training sets to evaluate next) x a semivalue
 adds is the store underneath. Every training set a sampler proposes is looked
 up first: a stored one costs nothing, the rest are fitted in batches through
 the same engine as an exhaustive world (:func:`cfgraph.evaluate.run`: every
-slice, metric and seed scored, each batch one transaction). A run killed
-halfway keeps its cells; re-run with the same seed, the sampler proposes the
-same training sets, finds the finished ones stored and ends with the same
-values. Later samplers, slices and questions reuse every cell.
+slice, metric and seed scored), and stored in transactions of a few hundred
+fits (:data:`FLUSH_FITS`, or every :data:`FLUSH_SECONDS`, and at the end). A
+run killed halfway keeps the cells of its transactions; re-run with the same
+seed, the sampler proposes the same training sets, finds those stored, refits
+the rest to the same cells and ends with the same values. Later samplers,
+slices and questions reuse every cell.
 
 On an exhaustive world the same samplers draw from the stored table and fit
 nothing: that is how their convergence and coverage are tested against the
@@ -30,10 +32,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from cfgraph import bitsets, lattice, stopping
+from cfgraph import stopping
 from cfgraph.errors import CfgraphError
 from cfgraph.samplers import SAMPLERS, make_sampler
-from cfgraph.store import catalog, cells, estimates, nodes
+from cfgraph.store import catalog, cells, estimates
+from cfgraph.stored_utility import StoredWorld, complete_only, exhaustive_table
 from cfgraph.values.sampled import Estimate, table_utility
 
 __all__ = ["Column", "Valuation", "estimate", "stopping_rule", "columns_of"]
@@ -176,123 +179,6 @@ def stopping_rule(*, budget: int | None = None, max_fits: int | None = None, sec
     return rule
 
 
-class _StoredWorld:
-    """A world's cells as a utility: the store first, the engine for what is missing."""
-
-    def __init__(self, store, world, columns: list[Column], metrics: list[str], seeds: list[int], executor):
-        self.store, self.name, self.n = store, world.name, world.n_units
-        self.columns, self.metrics, self.seeds = columns, metrics, seeds
-        self.slices = [s.name for s in world.slices]
-        self.fits = self.reused = 0
-        self.executor = executor
-        self.lattice = world.lattice
-        self._problem = None
-        self._sink = None
-        self._index = None
-        self._spec = world.spec
-        self._kind = world.kind
-        # Column j reads cell (seed index, slice position, metric index); seed None averages the seeds.
-        self._pick = [(None if c.seed is None else seeds.index(c.seed), self.slices.index(c.slice),
-                       metrics.index(c.metric)) for c in columns]
-
-    def _problem_of(self):
-        if self._problem is None:
-            from cfgraph.worlds import check_stored_spec, prepare
-
-            if self._kind != "trained" or not self._spec:
-                raise CfgraphError(f"world {self.name!r} has no model to fit missing training sets with "
-                                   f"(it is {self._kind}); only its stored cells can be sampled")
-            self._problem = prepare(check_stored_spec(self._spec)).problem
-        return self._problem
-
-    def _cells(self, members: np.ndarray, digests: np.ndarray):
-        """Stored cells of training sets: values and presence, (b, seeds, slices, metrics).
-
-        Training sets whose digest is not in the world's node index (read once, then kept up to
-        date by every write of this valuation) are known not to be stored, so a round that only
-        visits new training sets costs no read. (A training set another run stores meanwhile is
-        fitted again, to the same cells, which the store keeps once.)
-        """
-        values = np.full((len(members), len(self.seeds), len(self.slices), len(self.metrics)), np.nan)
-        present = np.zeros(values.shape, dtype=bool)
-        with self.store.session() as session:
-            world = catalog.get_world(session, self.name)
-            if self._index is None:
-                self._index = nodes.NodeIndex()
-                self._index.refresh(session, world)
-            maybe = np.isin(digests, self._index.stored[:, 0])
-            if not maybe.any():
-                return values, present
-            ids = np.full(len(members), -1, dtype=np.int64)
-            ids[maybe] = nodes.find_nodes(session, world, members[maybe])
-            known = ids >= 0
-            if known.any():
-                values[known], present[known] = cells.cells_of_nodes(session, world, ids[known], self.metrics,
-                                                                     self.seeds)
-        return values, present
-
-    def __call__(self, members: np.ndarray) -> np.ndarray:
-        members = np.asarray(members, dtype=bool)
-        digests = bitsets.digest(members)
-        unique, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
-        distinct = members[first]
-        values, present = self._cells(distinct, unique)
-        todo = ~present.all(axis=(2, 3))  # (sets, seeds): a fit per seed still to make
-        need = todo.any(axis=1)
-        self.reused += int((~need).sum())
-        if need.any():
-            rows = self._fit(distinct, todo)
-            self.fits += int(need.sum())
-            # The cells just written are the ones fitted: fill them in without reading them back.
-            row_of = {bitsets.to_mask(distinct[k]): k for k in np.flatnonzero(need)}
-            seed_of = {s: i for i, s in enumerate(self.seeds)}
-            metric_of = {m: i for i, m in enumerate(self.metrics)}
-            for r in rows:
-                values[row_of[r["mask"]], seed_of[r["seed"]], r["slice"], metric_of[r["metric"]]] = \
-                    np.nan if r["value"] is None else r["value"]
-        out = np.empty((len(distinct), len(self.columns)))
-        for j, (si, p, mi) in enumerate(self._pick):
-            out[:, j] = values[:, :, p, mi].mean(axis=1) if si is None else values[:, si, p, mi]
-        return out[inverse.ravel()]
-
-    def _fit(self, members: np.ndarray, todo: np.ndarray) -> list[dict]:
-        """Fit the missing (training set, seed) pairs in one engine run; the rows it stored."""
-        from cfgraph import evaluate
-        from cfgraph.store.sink import SampledSink
-
-        problem = self._problem_of()
-        if self._sink is None:
-            self._sink = _Recorder(SampledSink.open(self.store, self.name, self.metrics, self.seeds))
-        self._sink.sink._index = self._index  # one index of the world's nodes, kept by every write
-        wanted = tuple((p, m) for p in range(len(self.slices)) for m in self.metrics)
-        tasks = [evaluate.Task(bitsets.to_mask(members[k]), int(self.seeds[si]), wanted)
-                 for k, si in zip(*np.nonzero(todo))]
-        self._sink.rows = []
-        # One batch per worker: each batch is one transaction, and a round is a few dozen fits.
-        chunk = -(-len(tasks) // self.executor.workers)
-        evaluate.run(tasks, problem, self._sink, self.executor, progress=False, chunk=chunk)
-        return self._sink.rows
-
-    def finish(self) -> None:
-        """Mark the world's last fitting time, once per valuation that fitted anything."""
-        if self._sink is not None:
-            self._sink.sink.finish()
-
-
-class _Recorder:
-    """A sink that passes rows on to the store and keeps them (so they need not be read back)."""
-
-    def __init__(self, sink):
-        self.sink, self.rows, self.stored = sink, [], sink.stored
-
-    def write(self, rows: list[dict]) -> None:
-        self.sink.write(rows)
-        self.rows.extend(rows)
-
-    def finish(self) -> None:  # once per valuation, not per round
-        pass
-
-
 def estimate(store, world_name: str, sampler: str = "tmc", *, budget: int | None = None,
              max_fits: int | None = None, seconds: float | None = None, stderr: float | None = None,
              rank_stable: float | None = None, seed: int = 0, jobs: int = 1, executor=None,
@@ -368,10 +254,10 @@ def estimate(store, world_name: str, sampler: str = "tmc", *, budget: int | None
         columns = columns_of([s.name for s in world.slices], metrics, seeds, slice, metric)
         units = [u.label for u in world.units]
         n = world.n_units
-        source = _StoredWorld(store, world, columns, metrics, seeds, executor)
+        source = StoredWorld(store, world, columns, metrics, seeds, executor)
         if source.lattice == "exhaustive":
-            table, missing = _exhaustive_table(session, world, columns, seeds)
-            utility = _complete_only(table_utility(table), missing, world)
+            table, missing = exhaustive_table(session, world, columns, seeds)
+            utility = complete_only(table_utility(table), missing, world)
         else:
             utility = source
     if params.get("batch") is None:
@@ -450,48 +336,3 @@ def _default_batch(sampler: str, n: int, limit: int | None) -> dict:
         return {"batch": int(max(1, min(64, limit // 8)))}
     # stratified and uniform propose pairs S, S + i
     return {"batch": int(max(1, min(64, limit // 16)))}
-
-
-def _exhaustive_table(session, world, columns: list[Column], seeds: list[int]) -> np.ndarray:
-    """An exhaustive world's cells as value columns: shape (2**n, len(columns)), NaN where missing or failed,
-    and which training sets miss a cell of some column: bool (2**n,).
-
-    One query per (metric, seed) read, whatever the number of columns.
-    """
-    tables = {}
-    out = np.empty((1 << world.n_units, len(columns)))
-    missing = np.zeros(1 << world.n_units, dtype=bool)
-    for j, column in enumerate(columns):
-        stack = []
-        for seed in (seeds if column.seed is None else [column.seed]):
-            if (column.metric, seed) not in tables:
-                tables[column.metric, seed] = cells.lattice_table(session, world, column.metric, seed)
-            table = tables[column.metric, seed]
-            stack.append(table.column(column.slice))
-            missing |= table.status[:, table.slices.index(column.slice)] == ""  # not stored (failed is stored)
-        out[:, j] = np.mean(stack, axis=0)
-    return out, missing
-
-
-def _complete_only(utility, missing: np.ndarray, world):
-    """``utility`` that refuses training sets whose cells are not stored (an imported grid's gaps).
-
-    A failed cell is stored (NaN, skipped by the estimators); a missing one is unknown, and
-    sampling around it would make up an estimate the cells cannot support.
-    """
-    if not missing.any():
-        return utility
-    letters = [u.label for u in world.units]
-    name, count = world.name, int(missing.sum())
-    weights = 1 << np.arange(world.n_units, dtype=np.int64)
-
-    def checked(members):
-        masks = np.asarray(members, dtype=np.int64) @ weights
-        gaps = masks[missing[masks]]
-        if len(gaps):
-            shown = ", ".join(lattice.mask_label(int(m), letters) for m in np.unique(gaps)[:5])
-            raise CfgraphError(f"world {name!r} lacks the cells of {count} training sets that a sampler may ask "
-                               f"for (e.g. {shown}); a sampler on an exhaustive world draws from stored cells only")
-        return utility(members)
-
-    return checked

@@ -172,6 +172,48 @@ def test_ensure_nodes_creates_exactly_the_edges_of_brute_force(store, n, seed):
         assert count_nodes(session, world) == len(unique) and edges_of(session, world) == expected
 
 
+def test_a_writer_with_an_index_sees_nodes_another_writer_stored_meanwhile(store):
+    from cfgraph.store.nodes import NodeIndex
+
+    n = 70
+    sampled_world(store, n=n)
+    sets = random_sets(n, 20, 4)
+    mine, theirs = sets[:30], sets[30:]
+    index = NodeIndex()  # read by the first write, then asked before every insert
+    with store.transaction() as session:
+        world = get_world(session, "big")
+        first = ensure_nodes(session, world, mine, index)
+    with store.transaction() as session:  # another run, with no index, stores sets of both halves
+        stored_by_them = ensure_nodes(session, world, np.concatenate([theirs[:10], mine[:5]]))
+    assert stored_by_them[10:].tolist() == first[:5].tolist()
+    with store.transaction() as session:  # this writer's index does not know their nodes yet
+        ids = ensure_nodes(session, world, np.concatenate([theirs, mine]), index)
+        assert ids[:10].tolist() == stored_by_them[:10].tolist() and ids[len(theirs):].tolist() == first.tolist()
+        unique, at = np.unique(sets, axis=0, return_index=True)
+        all_ids = np.concatenate([first, ids[:len(theirs)]])
+        assert count_nodes(session, world) == len(unique) == len(set(all_ids.tolist()))
+        assert edges_of(session, world) == brute_force_edges(unique, all_ids[at])
+        assert sorted(index.stored[:, 1].tolist()) == sorted(set(all_ids.tolist()))
+
+
+def test_a_digest_collision_with_a_node_stored_meanwhile_is_refused(store, monkeypatch):
+    from cfgraph.store import nodes
+    from cfgraph.store.nodes import NodeIndex
+
+    sampled_world(store, n=70)
+    one, other = np.eye(70, dtype=bool)[[0, 1]]
+    index = NodeIndex()
+    with store.transaction() as session:
+        world = get_world(session, "big")
+        ensure_nodes(session, world, np.eye(70, dtype=bool)[[2]], index)
+    with store.transaction() as session:
+        ensure_nodes(session, world, one[None])
+    real = nodes.bitsets.digest
+    monkeypatch.setattr(nodes.bitsets, "digest", lambda m: real(np.where(np.asarray(m)[:, [1]], one, m)))
+    with pytest.raises(CfgraphError, match="hash collision"), store.transaction() as session:
+        ensure_nodes(session, world, other[None], index)  # digest of `one`, stored after the index was read
+
+
 def test_small_world_visited_in_random_batches_gets_the_whole_hasse_diagram(store):
     n = 5
     sampled_world(store, n=n)

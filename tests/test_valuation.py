@@ -70,8 +70,10 @@ def test_a_crashed_run_resumes_to_the_same_values(points, tmp_path, monkeypatch)
     build_world(clean, "points", make_spec(**POINTS), progress=False)
     reference = estimate(clean, "points", "tmc", budget=100, seed=5)
 
+    from cfgraph import stored_utility
     from cfgraph.store import sink as sink_module
 
+    monkeypatch.setattr(stored_utility, "FLUSH_FITS", 1)  # a transaction per round: the crash lands mid-run
     calls = {"n": 0}
     original = sink_module.SampledSink.write
 
@@ -86,6 +88,54 @@ def test_a_crashed_run_resumes_to_the_same_values(points, tmp_path, monkeypatch)
         estimate(points, "points", "tmc", budget=100, seed=5)
     monkeypatch.setattr(sink_module.SampledSink, "write", original)
     resumed = estimate(points, "points", "tmc", budget=100, seed=5)
+    assert resumed.reused > 0
+    np.testing.assert_array_equal(resumed.estimate.values, reference.estimate.values)
+
+
+def _stored_cells(store) -> list[tuple]:
+    with store.session() as session:
+        return session.execute(text(
+            "SELECT n.digest, n.members, c.slice_id, c.metric, c.seed, c.value, c.status FROM cell c "
+            "JOIN node n ON n.id = c.node_id ORDER BY n.digest, c.slice_id, c.metric, c.seed")).all()
+
+
+def test_fits_held_between_flushes_store_the_cells_of_a_transaction_per_round(points, tmp_path, monkeypatch):
+    from cfgraph import stored_utility
+
+    every_round = open_store(tmp_path / "every.db")
+    build_world(every_round, "points", make_spec(**POINTS), progress=False)
+    monkeypatch.setattr(stored_utility, "FLUSH_FITS", 1)
+    reference = estimate(every_round, "points", "tmc", budget=100, seed=4)
+    monkeypatch.undo()
+    held = estimate(points, "points", "tmc", budget=100, seed=4)
+    assert held.fits == reference.fits > 0
+    np.testing.assert_array_equal(held.estimate.values, reference.estimate.values)
+    assert _stored_cells(points) == _stored_cells(every_round)
+
+
+def test_fits_held_when_a_run_is_interrupted_are_stored_and_reused(points, tmp_path, monkeypatch):
+    from cfgraph import evaluate
+
+    clean = open_store(tmp_path / "clean.db")
+    build_world(clean, "points", make_spec(**POINTS), progress=False)
+    reference = estimate(clean, "points", "tmc", budget=100, seed=6)
+
+    calls = {"n": 0}
+    original = evaluate.fit_node
+
+    def interrupted_after_30(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 30:
+            raise KeyboardInterrupt("simulated Ctrl-C")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "fit_node", interrupted_after_30)
+    with pytest.raises(KeyboardInterrupt):
+        estimate(points, "points", "tmc", budget=100, seed=6)
+    monkeypatch.undo()
+    with points.session() as session:  # the 30 fits held before the interruption were stored on the way out
+        assert 0 < session.execute(text("SELECT count(*) FROM node")).scalar() <= 30
+    resumed = estimate(points, "points", "tmc", budget=100, seed=6)
     assert resumed.reused > 0
     np.testing.assert_array_equal(resumed.estimate.values, reference.estimate.values)
 

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from cfgraph import bitsets, lattice
 from cfgraph.errors import CfgraphError
 from cfgraph.store.models import Edge, Node, Unit, World
-from cfgraph.store.rows import raw_rows
 
 __all__ = ["ensure_nodes", "find_nodes", "stored_members", "count_nodes", "masks_to_members"]
 
@@ -41,12 +40,6 @@ def _members(world: World, members) -> np.ndarray:
         raise CfgraphError(f"world {world.name!r} has {world.n_units} units; training sets must be "
                            f"rows of {world.n_units} booleans, not shape {members.shape}")
     return members
-
-
-def _int_rows(session: Session, query) -> np.ndarray:
-    """Rows of integer columns as an int64 array (digests need all 63 bits; floats keep 53)."""
-    rows = raw_rows(session, query)
-    return np.array(rows, dtype=np.int64).reshape(len(rows), len(query.selected_columns))
 
 
 def _lookup(session: Session, world: World, digests: np.ndarray) -> dict[int, tuple[int, bytes]]:
@@ -119,6 +112,7 @@ class NodeIndex:
         self.last_id = 0
         self.labels = None  # the world's unit labels and unit ids, read once
         self.unit_ids = None
+        self.read = False  # refreshed at least once: it then knows every node stored up to last_id
 
     def units(self, session: Session, world: World) -> tuple[list[str], np.ndarray]:
         """The world's unit labels and unit ids in bit order (read on first use)."""
@@ -131,8 +125,12 @@ class NodeIndex:
 
     def refresh(self, session: Session, world: World) -> np.ndarray:
         """The index with every node stored so far: int64 (m, 3) sorted by digest."""
-        rows = _int_rows(session, select(Node.digest, Node.id, Node.size)
-                         .where(Node.world_id == world.id, Node.id > self.last_id))
+        # session.execute, not raw_rows: a writer refreshes once per batch, and the statement cache
+        # saves compiling the query each time (most refreshes read only the batch's own nodes).
+        rows = session.execute(select(Node.digest, Node.id, Node.size)
+                               .where(Node.world_id == world.id, Node.id > self.last_id)).all()
+        rows = np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+        self.read = True
         if len(rows):
             merged = np.concatenate([self.stored, rows])
             self.stored = merged[np.argsort(merged[:, 0], kind="stable")]
@@ -186,8 +184,40 @@ def ensure_nodes(session: Session, world: World, members, index: NodeIndex | Non
     digests, packed = bitsets.digest(unique), bitsets.pack(unique)
     if len(np.unique(digests)) != len(digests):
         raise CfgraphError(f"two training sets of world {world.name!r} share a digest (a hash collision)")
-    found = _lookup(session, world, digests)
+    index = index or NodeIndex()
     ids = np.full(len(unique), -1, dtype=np.int64)
+    # An index that has been read knows every node up to its last id: only digests it holds can be
+    # stored already (a node another run stores meanwhile is caught after the insert, below).
+    ask = np.isin(digests, index.stored[:, 0]) if index.read else np.ones(len(digests), dtype=bool)
+    if ask.any():
+        ids[ask] = _verified(session, world, digests[ask], [packed[k] for k in np.flatnonzero(ask)])
+    new = np.flatnonzero(ids < 0)
+    if len(new):
+        labels, unit_ids = index.units(session, world)
+        before = len(index.stored)
+        inserted = _insert_nodes(session, world, unique[new], digests[new], [packed[k] for k in new], labels)
+        stored = index.refresh(session, world)
+        keys = np.ascontiguousarray(stored[:, 0])  # searchsorted on a strided column copies it per call
+        at = np.minimum(np.searchsorted(keys, digests[new]), max(len(stored) - 1, 0))
+        ids[new] = np.where(keys[at] == digests[new], stored[at, 1], -1) if len(stored) else -1
+        if inserted != len(new) or len(stored) - before != len(new) or (ids[new] < 0).any():
+            # Some digests of ours were stored already, or not every row read back is one of ours: another
+            # run stored nodes since the index was read, maybe of a digest of ours (the same set, or a collision).
+            ids[new] = _verified(session, world, digests[new], [packed[k] for k in new])
+        _insert_edges(session, world, unique[new], digests[new], ids[new], stored, unit_ids)
+    return ids[inverse]
+
+
+def _verified(session: Session, world: World, digests: np.ndarray, packed: list[bytes]) -> np.ndarray:
+    """Node ids of the stored training sets with these digests and members, -1 where none is stored.
+
+    Raises
+    ------
+    CfgraphError
+        If a stored node has one of the digests but other members (a hash collision).
+    """
+    found = _lookup(session, world, digests)
+    ids = np.full(len(digests), -1, dtype=np.int64)
     for k, (d, bits) in enumerate(zip(digests.tolist(), packed)):
         hit = found.get(d)
         if hit is not None:
@@ -195,19 +225,12 @@ def ensure_nodes(session: Session, world: World, members, index: NodeIndex | Non
                 raise CfgraphError(f"a new training set of world {world.name!r} has the digest of a stored one "
                                    f"(node {hit[0]}): a hash collision")
             ids[k] = hit[0]
-    new = np.flatnonzero(ids < 0)
-    if len(new):
-        index = index or NodeIndex()
-        labels, unit_ids = index.units(session, world)
-        _insert_nodes(session, world, unique[new], digests[new], [packed[k] for k in new], labels)
-        stored = index.refresh(session, world)
-        ids[new] = stored[np.searchsorted(np.ascontiguousarray(stored[:, 0]), digests[new]), 1]
-        _insert_edges(session, world, unique[new], digests[new], ids[new], stored, unit_ids)
-    return ids[inverse]
+    return ids
 
 
 def _insert_nodes(session: Session, world: World, members: np.ndarray, digests: np.ndarray,
-                  packed: list[bytes], letters: list[str]) -> None:
+                  packed: list[bytes], letters: list[str]) -> int:
+    """Insert nodes, skipping digests already stored; how many were inserted (-1 if the driver cannot tell)."""
     n = world.n_units
     size = members.sum(axis=1)
     masks = [None] * len(members)
@@ -218,10 +241,11 @@ def _insert_nodes(session: Session, world: World, members: np.ndarray, digests: 
         labels = ["".join(spelled[row]) or lattice.EMPTY_LABEL for row in members]
     else:
         labels = [f"t{d:016x}" for d in digests.tolist()]
-    session.execute(_insert_ignoring_duplicates(session, Node.__table__), [
+    result = session.execute(_insert_ignoring_duplicates(session, Node.__table__), [
         {"world_id": world.id, "mask": m, "label": label, "size": int(s), "members": bits, "digest": int(d)}
         for m, label, s, bits, d in zip(masks, labels, size, packed, digests)
     ])
+    return result.rowcount if session.get_bind().dialect.supports_sane_multi_rowcount else -1
 
 
 def _insert_ignoring_duplicates(session: Session, table):

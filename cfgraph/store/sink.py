@@ -11,7 +11,7 @@ when its first cells are written, in the same transaction as the cells.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -131,6 +131,9 @@ class SampledSink:
     seeds: list[int]
     stored: int
     slice_ids: list[int]
+    # The world's row as read by open(), used (detached) by every write: a batch of a sampler is a
+    # few dozen fits, and loading the world through the ORM again cost a tenth of their time.
+    _world: object = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, store, world_name: str, metrics: list[str], seeds: list[int]) -> SampledSink:
@@ -147,7 +150,7 @@ class SampledSink:
             names = [s.name for s in world.slices]
             return cls(store=store, world=world_name, n=world.n_units, slices=names, metrics=list(metrics),
                        seeds=[int(s) for s in seeds], stored=cells.count_cells(session, world),
-                       slice_ids=[ids[name] for name in names])
+                       slice_ids=[ids[name] for name in names], _world=world)
 
     def present_for(self, members) -> np.ndarray:
         """Which cells of these training sets are stored, whatever their status.
@@ -181,7 +184,7 @@ class SampledSink:
         if getattr(self, "_index", None) is None:
             self._index = nodes.NodeIndex()
         with self.store.transaction() as session:
-            world = catalog.get_world(session, self.world)
+            world = self._world if self._world is not None else catalog.get_world(session, self.world)
             ids = nodes.ensure_nodes(session, world, nodes.masks_to_members(masks, self.n), self._index)
             node_of = dict(zip(masks, ids.tolist()))
             cells.write_cells(session, keep_existing=True, rows=[{

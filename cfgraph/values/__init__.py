@@ -19,7 +19,13 @@ One module per family, all re-exported here (``from cfgraph import values``):
   group leave-one-out (a data strike) and pair interactions: the local ones.
 - :mod:`~cfgraph.values.layers`: layer means, the scaling curve and the best
   training set of a size.
-- :mod:`~cfgraph.values.surrogates`: the linear datamodel.
+- :mod:`~cfgraph.values.surrogates`: the linear datamodel of a table, and
+  datamodels (ridge, lasso, least squares) of any stored training sets with
+  their linear datamodeling score.
+- :mod:`~cfgraph.values.leastcore`: the least core by linear programming,
+  exact or on sampled coalitions.
+- :mod:`~cfgraph.values.knn`: exact KNN-Shapley in closed form.
+- :mod:`~cfgraph.values.oob`: Data-OOB's bootstrap bags and out-of-bag values.
 - :mod:`~cfgraph.values.intervals`: mean over seeds with a Student-t interval.
 - :mod:`~cfgraph.values.sampled`: estimates from samples (values, standard
   errors, intervals), running moments and the sampled estimators' maths, for
@@ -47,7 +53,10 @@ from cfgraph.values.semivalues import (
     semivalue_weights,
     shapley,
 )
-from cfgraph.values.surrogates import datamodel
+from cfgraph.values.knn import knn_shapley, knn_shapley_slices
+from cfgraph.values.leastcore import LeastCore, least_core, least_core_table
+from cfgraph.values.oob import bootstrap_bags, data_oob
+from cfgraph.values.surrogates import Datamodel, datamodel, fit_datamodel
 
 __all__ = [
     "n_units_of",
@@ -67,6 +76,15 @@ __all__ = [
     "scaling_curve",
     "best_of_size",
     "datamodel",
+    "Datamodel",
+    "fit_datamodel",
+    "LeastCore",
+    "least_core",
+    "least_core_table",
+    "knn_shapley",
+    "knn_shapley_slices",
+    "bootstrap_bags",
+    "data_oob",
     "seed_interval",
     "Estimate",
     "RunningMoments",

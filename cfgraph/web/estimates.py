@@ -111,11 +111,28 @@ def values_view(world, args=None) -> dict:
         unit = world.units[i]
         chart = convergence_view(world, table, i)
         chart["caption"] = convergence_caption(world, table, unit, chart["target"])
-    return {**table, "sort": sort, "order": order, "view": view, "page": page, "pages": pages, "total": total,
+    return {**table, **method_about(world, table), "sort": sort, "order": order, "view": view, "page": page,
+            "pages": pages, "total": total,
             "shown": shown, "per_page": PER_PAGE, "each_end": EACH_END, "folded_above": FOLDED_ABOVE, "bars": bars,
             "bar_of": bar_of, "unit": unit, "convergence": chart,
             "between": total - 2 * EACH_END if view == "ends" and total > 2 * EACH_END else 0,
             "valued": sum(r["value"] is not None for r in rows)}
+
+
+def method_about(world, table: dict) -> dict:
+    """For a method beyond sampling (:data:`cfgraph.methods.METHODS`): ``about`` (what it estimates)
+    and ``notes`` (its trace's sentences on the shown slice: subsidy, LDS); empty otherwise."""
+    from cfgraph.methods import METHODS, trace_notes
+
+    method, valuation = table.get("method"), table.get("valuation")
+    if method not in METHODS or valuation is None:
+        return {"about": None, "notes": []}
+    from cfgraph.store import estimates
+
+    trace = estimates.valuation_trace(world.session, int(valuation["id"]))
+    points = trace.get("trace", trace) if isinstance(trace, dict) else trace
+    column = table.get("column") or {}
+    return {"about": METHODS[method], "notes": trace_notes(method, points, column.get("slice"))}
 
 
 def state_page(text, pages: int) -> int:
