@@ -16,12 +16,14 @@ import click
 
 from cfgraph.clisampled import (
     METHOD_NAMES,
+    METHOD_SEEDS,
     SAMPLER_METHODS,
     echo_cost,
     echo_estimates,
     echo_method_notes,
     method_options,
     method_params,
+    method_rows,
     run_valuation,
     sampler_options,
     sampler_params,
@@ -135,9 +137,10 @@ def init(ctx):
               help="kmeans, class (classification only), random, or a CSV column (a missing value: unit (missing)).")
 @click.option("--units", type=int, default=None, help="Number of units (data objects); 4 for kmeans/random.")
 @click.option("--model", help="Classification: logreg (default), gnb, tree, knn, forest, gbc; regression: ridge "
-              "(default), linear, tree, knn, forest, gbr; or a dotted scikit-learn class path, e.g. "
-              "sklearn.svm.SVC(C=2).")
-@click.option("--metric", help="scikit-learn scorer name(s), comma-separated (default: accuracy, or r2 for regression).")
+              "(default), linear, tree, knn, forest, gbr; either: knn-utility(n_neighbors=K), the utility KNN-Shapley "
+              "values (Jia et al. 2019); or a dotted scikit-learn class path, e.g. sklearn.svm.SVC(C=2).")
+@click.option("--metric", help="scikit-learn scorer name(s), comma-separated (default: accuracy, or r2 for regression); "
+              "also true_class_probability (the mean predicted probability of the true class).")
 @click.option("--seeds", default="0", show_default=True,
               help="Model seeds: a list and ranges, e.g. 0-9 or 0,2,5-7 (each 0 to 2**32-1); one fit per training set per seed.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the split and the grouping.")
@@ -358,7 +361,7 @@ def grid(ctx, world, metric, seed, fmt):
 @method_options
 @click.option("--all", "all_rows", is_flag=True, help="Estimates: every unit, not the top and bottom of a long list.")
 @click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
-              help="With a sampler on a sampled world: parallel fits of missing training sets.")
+              help="Parallel fits: a sampler's missing training sets on a sampled world, Data-OOB's bags.")
 @click.pass_context
 def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budget, max_fits, time_budget,
                stderr_target, rank_stable, sampler_seed, truncation, semivalue, target_slice, k, bags, surrogate,
@@ -391,14 +394,16 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budge
         from cfgraph.methods import value
 
         if seed is not None:
-            raise CfgraphError(f"--seed picks one seed's values; {chosen_method} uses the mean over the world's seeds")
+            raise CfgraphError(f"--seed picks one seed's values; {METHOD_SEEDS[chosen_method]}")
         params = method_params(chosen_method, k=k, bags=bags, surrogate=surrogate, alpha=alpha, holdout=holdout,
                                seed=sampler_seed)
         valuation = value(store, world, chosen_method, slice=target_slice, metric=metric, jobs=jobs, **params)
         if slice_name not in ("*", "all"):
             with World.open(store, world) as w:
                 slice_name = w.find_slice(slice_name).name
-        echo_estimates(valuation.rows(), fmt, all_rows=all_rows, slice_name=None if slice_name == "*" else slice_name)
+        echo_estimates(method_rows(valuation), fmt, all_rows=all_rows,
+                       slice_name=None if slice_name == "*" else slice_name,
+                       exact=valuation.estimate.exact)
         if fmt == "table":
             echo_cost(valuation)
             echo_method_notes(valuation)

@@ -23,6 +23,13 @@ SAMPLER_METHODS = {"permutation": "shapley", "tmc": "shapley", "msr": "banzhaf",
                    "uniform": "banzhaf or --semivalue", "loo": "loo"}
 #: The methods of cfgraph.methods (spelled here so --help needs no import).
 METHOD_NAMES = ("knn-shapley", "data-oob", "least-core", "datamodel")
+#: Why each method takes no --seed.
+METHOD_SEEDS = {
+    "knn-shapley": "knn-shapley fits no model, so it has no seed",
+    "data-oob": "data-oob fits every bag with the world's first seed",
+    "least-core": "least-core uses the mean over the world's seeds",
+    "datamodel": "datamodel uses the mean over the world's seeds",
+}
 #: Units shown at each end of a long value table (the rest is in --format csv or json).
 SHOWN_EACH_END = 15
 
@@ -44,14 +51,15 @@ def sampler_options(command):
         click.option("--rank-stable", type=click.FloatRange(0, 1, min_open=True), metavar="RHO",
                      help="Stop when the Spearman correlation of the values between two checkpoints reaches RHO."),
         click.option("--sampler-seed", default=0, show_default=True, type=SEED,
-                     help="The sampler's seed: the same seed proposes the same training sets (a re-run resumes)."),
+                     help="The sampler's seed: the same seed proposes the same training sets (a re-run resumes); "
+                          "also Data-OOB's bags and the datamodel's held-out split."),
         click.option("--truncation", type=click.FloatRange(min=0), metavar="TOL",
                      help="TMC: stop a permutation once its score is within TOL x |score of the full set| of it "
                           "(default 0.01)."),
         click.option("--semivalue", metavar="shapley|banzhaf|beta:A,B",
                      help="stratified and uniform samplers: the semivalue to estimate."),
         click.option("--target-slice", metavar="SLICE",
-                     help="The slice that drives truncation and stopping (default: all)."),
+                     help="The slice that drives truncation and stopping (default: all); the methods' first slice."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
@@ -91,6 +99,18 @@ def method_params(method: str, *, k=None, bags=None, surrogate=None, alpha=None,
     if method in ("data-oob", "datamodel") and seed is not None:
         params["seed"] = seed
     return params
+
+
+def method_rows(valuation) -> list[dict]:
+    """A method's estimate rows with its per-slice facts: the least core's ``subsidy``, the datamodel's ``lds``."""
+    from cfgraph.methods import slice_facts
+
+    rows = valuation.rows()
+    for key in ("subsidy", "lds"):
+        if any(key in point for point in valuation.trace):
+            for r in rows:
+                r[key] = (slice_facts(valuation.trace, r["slice"]) or {}).get(key)
+    return rows
 
 
 def echo_method_notes(valuation) -> None:
@@ -175,20 +195,27 @@ def echo_cost(valuation) -> None:
                f"{valuation.seconds:.1f} s (valuation {valuation.valuation_id})")
 
 
-def echo_estimates(rows: list[dict], fmt: str, *, all_rows: bool = False, slice_name: str | None = None) -> None:
-    """Print estimates: one row per unit (and slice), value ± 95% half-width, stderr, samples.
+def echo_estimates(rows: list[dict], fmt: str, *, all_rows: bool = False, slice_name: str | None = None,
+                   exact: bool = False) -> None:
+    """Print estimates: one row per unit (and slice), value, 95% interval, stderr, samples.
 
     The table format shows the target column only (or ``slice_name``), sorted by value,
     the top and bottom :data:`SHOWN_EACH_END` units of a long list unless ``all_rows``;
-    csv and json give every row at full precision.
+    csv and json give every row at full precision (with a method's per-slice facts, such
+    as the least core's ``subsidy`` or the datamodel's ``lds``, when it has them).
+    ``exact`` prints "exact" where a sampled estimate has its interval.
     """
+    from cfgraph.methods import SAMPLES
+
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
         return
     columns = ["unit", "method", "slice", "metric", "seed", "value", "stderr", "ci_low", "ci_high", "n_samples"]
+    columns += [key for key in ("subsidy", "lds") if rows and key in rows[0]]
     if fmt == "csv":
         click.echo(render(columns, [[r.get(c) for c in columns] for r in rows], "csv"))
         return
+    slices = list(dict.fromkeys(r["slice"] for r in rows))
     if slice_name is not None:
         rows = [r for r in rows if r["slice"] == slice_name]
     else:
@@ -199,16 +226,27 @@ def echo_estimates(rows: list[dict], fmt: str, *, all_rows: bool = False, slice_
     if not all_rows and len(rows) > 2 * SHOWN_EACH_END:
         hidden = len(rows) - 2 * SHOWN_EACH_END
         rows = rows[:SHOWN_EACH_END] + rows[-SHOWN_EACH_END:]
-    shown = ["rank", "unit", "value", "± 95%", "stderr", "n_samples"]
+    shown = ["rank", "unit", "value", "95% interval", "stderr", "n_samples"]
     table = []
     for k, r in enumerate(rows):
-        half = None if r["ci_high"] is None or r["value"] is None else r["ci_high"] - r["value"]
+        if exact:
+            interval, error = "exact", "exact"
+        elif r["ci_low"] is None or r["ci_high"] is None:
+            interval, error = "", fixed(r["stderr"])
+        else:
+            interval, error = f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}]", fixed(r["stderr"])
         rank = k + 1 if k < SHOWN_EACH_END or not hidden else k + 1 + hidden
-        table.append([rank, r["unit"], fixed(r["value"]), fixed(half), fixed(r["stderr"]), r["n_samples"]])
+        table.append([rank, r["unit"], fixed(r["value"]), interval, error, r["n_samples"]])
     if rows:
         r = rows[0]
-        seed = "mean over seeds" if r["seed"] is None else f"seed {r['seed']}"
+        seed = ("no model seed" if r["method"] == "knn-shapley" else
+                "mean over seeds" if r["seed"] is None else f"seed {r['seed']}")
         click.echo(f"{r['method']} on slice {r['slice']} ({r['metric']}, {seed}), highest first:")
     click.echo(render(shown, table, "table"))
     if hidden:
         click.echo(f"... {hidden} units in the middle not shown (--all, or --format csv for every row)")
+    if rows and rows[0]["method"] in SAMPLES:
+        click.echo(f"n_samples: {SAMPLES[rows[0]['method']]}")
+    if slice_name is None and len(slices) > 1:
+        click.echo(f"{len(slices) - 1} more slices ({', '.join(slices[1:4])}{', ...' if len(slices) > 4 else ''}): "
+                   "--slice NAME, or --format csv for every one")

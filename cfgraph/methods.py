@@ -25,7 +25,7 @@ import numpy as np
 
 from cfgraph.errors import CfgraphError
 
-__all__ = ["METHODS", "trace_notes", "value"]
+__all__ = ["METHODS", "SAMPLES", "is_exact", "slice_facts", "trace_notes", "value"]
 
 #: The methods of :func:`value`, and what each estimates.
 METHODS = {
@@ -33,6 +33,16 @@ METHODS = {
     "data-oob": "out-of-bag score of a bagging ensemble on each point (Kwon & Zou 2023)",
     "least-core": "the least core of the game on the stored training sets (Yan & Procaccia 2021)",
     "datamodel": "coefficients of a linear surrogate of the cells (Ilyas et al. 2022)",
+}
+#: What a stored estimate's ``n_samples`` counts, per method (samplers included).
+SAMPLES = {
+    "knn-shapley": "test rows of the slice the closed form averages over",
+    "data-oob": "bags the unit was out of",
+    "least-core": "stored training sets (the coalitions constraining the values)",
+    "datamodel": "stored training sets (fitted on, and held out)",
+    "shapley": "samples of the unit's marginal contribution (permutations; stratified: pairs S, S + i)",
+    "banzhaf": "training sets drawn (MSR: each one samples every unit; uniform: pairs S, S + i)",
+    "loo": "training sets (the full set and the full set without the unit)",
 }
 #: Each method's parameters and their defaults (None: decided from the world).
 PARAMS = {
@@ -170,8 +180,43 @@ def trace_notes(method: str, trace: list | None, slice_name: str | None = None) 
             kind = "exact" if point.get("exact") else "sampled constraints"
             notes.append(f"least core on slice {point['slice']}: subsidy e = {point['subsidy']:.6g} "
                          f"({kind}, {point.get('constraints')} coalitions)")
+            if point.get("pinned") is False:
+                notes.append(f"  every one of the {point.get('constraints')} sampled coalitions gets its worth with no "
+                             "subsidy (e = 0): they leave a set of values open, and these are its point nearest the "
+                             "equal split, not a unique answer; store more training sets to pin them down")
         elif method == "datamodel" and "lds" in point:
             lds = "n/a" if point["lds"] is None else f"{point['lds']:.4f}"
             notes.append(f"datamodel on slice {point['slice']}: LDS (Spearman, held out) {lds} on "
                          f"{point.get('n_heldout')} training sets; fitted on {point.get('n_train')}")
+            if point.get("units") and point.get("n_train", 0) <= point["units"]:
+                notes.append(f"  {point['n_train']} training sets for {point['units']} coefficients: the penalty, "
+                             "not the data, decides most of them; store more training sets")
     return notes
+
+
+def is_exact(method: str, trace: list | None = None) -> bool:
+    """Whether a stored valuation's values are exact (no sampling error): leave-one-out, KNN-Shapley,
+    and the least core of an exhaustive world (all its coalitions as constraints).
+
+    Examples
+    --------
+    >>> is_exact("knn-shapley"), is_exact("least-core", [{"exact": False}]), is_exact("shapley")
+    (True, False, False)
+    """
+    if method in ("loo", "knn-shapley"):
+        return True
+    return method == "least-core" and bool(trace) and all(bool(p.get("exact")) for p in trace if isinstance(p, dict))
+
+
+def slice_facts(trace: list | None, slice_name: str | None) -> dict | None:
+    """The trace's record of one slice (the least core's subsidy, the datamodel's LDS...), or None.
+
+    Examples
+    --------
+    >>> slice_facts([{"slice": "all", "lds": 0.5}, {"slice": "A", "lds": 0.1}], "A")
+    {'slice': 'A', 'lds': 0.1}
+    """
+    for point in trace or []:
+        if isinstance(point, dict) and "slice" in point and point.get("slice") == slice_name:
+            return dict(point)
+    return None

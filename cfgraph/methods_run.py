@@ -20,6 +20,10 @@ __all__ = ["RUNNERS", "stored_game"]
 #: A least core over more stored training sets than this is refused (a dense LP of that size
 #: takes minutes; a datamodel is cheap and takes them all).
 MAX_LEAST_CORE_SETS = 200_000
+#: The fewest stored training sets a datamodel is fitted on (with its held-out share).
+MIN_DATAMODEL_SETS = 10
+#: A subsidy smaller than this is 0 (the LP solver's tolerance).
+SUBSIDY_ZERO = 1e-9
 #: Up to this many (units + 1) x training sets the least core's point is the one nearest the equal split.
 LEAST_CORE_L2_CELLS = 10_000_000
 
@@ -54,6 +58,17 @@ def stored_game(store, world_name: str, columns, metrics, seeds, jobs: int = 1, 
         NaN where a cell failed.
     fits : int
         Training sets fitted for it (0 on an exhaustive world).
+
+    Examples
+    --------
+    >>> from cfgraph.store import open_store
+    >>> from cfgraph.valuation import Column
+    >>> from cfgraph.worlds import build_world, make_spec
+    >>> store = open_store("sqlite://")
+    >>> _ = build_world(store, "iris", make_spec(dataset="iris", units=3, model="gnb"), progress=False)
+    >>> members, utilities, fits = stored_game(store, "iris", [Column("all", "accuracy", 0)], ["accuracy"], [0])
+    >>> members.shape, utilities.shape, fits
+    ((8, 3), (8, 1), 0)
     """
     from cfgraph.executors import Executor
     from cfgraph.store import catalog, nodes
@@ -81,11 +96,12 @@ def stored_game(store, world_name: str, columns, metrics, seeds, jobs: int = 1, 
 
 
 def _valuation(world_name, method, params, units, columns, values, stderr, n_samples, *, evaluations, fits,
-               trace, stopped_by, exact=False):
+               trace, stopped_by, exact=False, proportion=False):
     from cfgraph.valuation import Valuation
 
     estimate = Estimate(values=np.asarray(values, float), stderr=np.asarray(stderr, float),
-                        n_samples=np.array(n_samples, dtype=np.int64), exact=exact)
+                        n_samples=np.array(n_samples, dtype=np.int64), exact=exact,
+                        proportion=proportion)
     return Valuation(world=world_name, sampler=method, method=method, params=params, units=units, columns=columns,
                      estimate=estimate, evaluations=int(evaluations), fits=int(fits),
                      reused=int(evaluations) - int(fits), stopped_by=stopped_by, trace=trace)
@@ -110,8 +126,10 @@ def _default_k(spec: dict) -> int:
     return 5
 
 
-def run_knn_shapley(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, k=None):
+def _knn_shapley(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, k=None):
     """KNN-Shapley of every training point, per slice, from the world's rows (no fit)."""
+    _no_metric("knn-shapley", metric, "its own utility: true_class_probability, or neg_mean_squared_error for "
+                                      "regression")
     from cfgraph.valuation import Column
     from cfgraph.values.knn import knn_shapley_slices
 
@@ -143,8 +161,9 @@ def run_knn_shapley(store, world_name, *, slice=None, metric=None, jobs=1, progr
                       stopped_by=f"exact (closed form, K = {k}, over {int(sizes[0])} test rows)", exact=True)
 
 
-def run_data_oob(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, bags=100, seed=0):
+def _data_oob(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, bags=100, seed=0):
     """Data-OOB of every unit: the bags are training sets of the world, fitted once and stored."""
+    _no_metric("data-oob", metric, "the out-of-bag accuracy (regression: minus the squared error) of each point")
     from cfgraph.oob import data_oob_run
     from cfgraph.valuation import Column
 
@@ -152,15 +171,18 @@ def run_data_oob(store, world_name, *, slice=None, metric=None, jobs=1, progress
     result = data_oob_run(store, world_name, bags=bags, seed=seed, jobs=jobs, progress=progress)
     task = (info["spec"] or {}).get("task", "classification")
     score = "oob_accuracy" if task == "classification" else "oob_neg_squared_error"
-    column = Column("all" if "all" in [c.slice for c in columns] else columns[0].slice, score, None)
+    # One model seed (the world's first) fits every bag: the column is that seed's.
+    column = Column("all" if "all" in [c.slice for c in columns] else columns[0].slice, score, result.model_seed)
     values = np.asarray(result.values, float)[:, None]
     return _valuation(world_name, "data-oob", {"bags": int(bags), "seed": int(seed)}, units, [column], values,
                       np.asarray(result.stderr, float)[:, None], np.asarray(result.n_samples)[:, None],
                       evaluations=result.evaluations, fits=result.fits, trace=[],
-                      stopped_by=f"{bags} bootstrap bags")
+                      stopped_by=f"{bags} bootstrap bags",
+                      # A point's value is its share of right out-of-bag predictions: Wilson's interval.
+                      proportion=task == "classification" and (info["spec"] or {}).get("group_by") == "point")
 
 
-def run_least_core(store, world_name, *, slice=None, metric=None, jobs=1, progress=None):
+def _least_core(store, world_name, *, slice=None, metric=None, jobs=1, progress=None):
     """The least core of each slice's game on the stored training sets (exact on an exhaustive world)."""
     from cfgraph.values.leastcore import least_core
 
@@ -170,7 +192,8 @@ def run_least_core(store, world_name, *, slice=None, metric=None, jobs=1, progre
         raise CfgraphError(f"world {world_name!r} stores {len(members):,} training sets: a least core takes at most "
                            f"{MAX_LEAST_CORE_SETS:,} constraints")
     n = len(units)
-    empty, full = _row_of(members, np.zeros(n, bool)), _row_of(members, np.ones(n, bool))
+    empty = _row_of(members, np.zeros(n, bool), world_name, "empty")
+    full = _row_of(members, np.ones(n, bool), world_name, "full")
     values = np.full((n, len(columns)), np.nan)
     trace = []
     for j, column in enumerate(columns):
@@ -186,19 +209,26 @@ def run_least_core(store, world_name, *, slice=None, metric=None, jobs=1, progre
         core = least_core(members, u - u[empty], float(u[full] - u[empty]), point=point,
                           non_negative_subsidy=info["lattice"] == "sampled")
         values[:, j] = core.values
-        trace.append({"slice": column.slice, "metric": column.metric, "subsidy": float(core.subsidy),
+        # The LP's optimum is found to the solver's tolerance: an e of 1e-12 is 0.
+        subsidy = 0.0 if abs(core.subsidy) < SUBSIDY_ZERO else float(core.subsidy)
+        trace.append({"slice": column.slice, "metric": column.metric, "subsidy": subsidy,
+                      "pinned": not (info["lattice"] == "sampled" and subsidy <= 0),
                       "constraints": int(core.constraints), "exact": bool(core.exact), "point": core.point,
                       "subsidy_floored_at_0": info["lattice"] == "sampled",
                       "dropped": int(core.dropped),
                       "grand": float(u[full]), "empty": float(u[empty])})
-    kind = "exact" if trace and trace[0]["exact"] else "sampled constraints"
-    return _valuation(world_name, "least-core", {}, units, columns, values, np.zeros_like(values),
+    exact = all(point["exact"] for point in trace)
+    kind = "exact" if exact else "sampled constraints"
+    # Exact: no sampling error. On sampled constraints the values are one point of a set the stored training
+    # sets leave open, with no standard error to give: none is stored (no interval either).
+    return _valuation(world_name, "least-core", {}, units, columns, values,
+                      np.zeros_like(values) if exact else np.full(values.shape, np.nan),
                       np.full(values.shape, len(members)), evaluations=len(members), fits=fits, trace=trace,
                       stopped_by=f"{kind}: {len(members)} training sets, subsidy e = {trace[0]['subsidy']:.4g}",
-                      exact=True)
+                      exact=exact)
 
 
-def run_datamodel(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, model="ridge", alpha=None,
+def _datamodel(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, model="ridge", alpha=None,
                   holdout=0.2, seed=0):
     """A linear datamodel of each slice's cells on the stored training sets, with its LDS on held-out sets."""
     from cfgraph.values.surrogates import fit_datamodel
@@ -209,10 +239,15 @@ def run_datamodel(store, world_name, *, slice=None, metric=None, jobs=1, progres
     trace = []
     for j, column in enumerate(columns):
         ok = np.isfinite(utilities[:, j])
+        if ok.sum() < MIN_DATAMODEL_SETS:
+            raise CfgraphError(f"world {world_name!r} has {int(ok.sum())} training sets with a score on slice "
+                               f"{column.slice!r}: a datamodel needs at least {MIN_DATAMODEL_SETS} (store more, e.g. "
+                               "with --sampler msr --budget 500)")
         fit = fit_datamodel(members[ok], utilities[ok, j], model=model, alpha=alpha, holdout=holdout, seed=seed)
         values[:, j] = fit.theta
         trace.append({"slice": column.slice, "metric": column.metric, "lds": _finite(fit.lds),
-                      "intercept": float(fit.intercept), "n_train": int(fit.n_train), "n_heldout": int(fit.n_heldout)})
+                      "intercept": float(fit.intercept), "n_train": int(fit.n_train), "n_heldout": int(fit.n_heldout),
+                      "units": len(units)})
     lds = trace[0]["lds"]
     return _valuation(world_name, "datamodel", {"model": model, "alpha": fit.alpha, "holdout": float(holdout),
                                                 "seed": int(seed)},
@@ -222,13 +257,22 @@ def run_datamodel(store, world_name, *, slice=None, metric=None, jobs=1, progres
                                  f"{'n/a' if lds is None else f'{lds:.3f}'} on {trace[0]['n_heldout']} held out")
 
 
+def _no_metric(method: str, metric: str | None, what: str) -> None:
+    if metric is not None:
+        raise CfgraphError(f"{method} takes no metric: it scores {what}")
+
+
 def _finite(x) -> float | None:
     return float(x) if x is not None and np.isfinite(x) else None
 
 
-def _row_of(members: np.ndarray, row: np.ndarray) -> int:
-    return int(np.flatnonzero((members == row).all(axis=1))[0])
+def _row_of(members: np.ndarray, row: np.ndarray, world_name: str, what: str) -> int:
+    found = np.flatnonzero((members == row).all(axis=1))
+    if not len(found):
+        raise CfgraphError(f"world {world_name!r} has no cells of the {what} training set, and no model to fit it "
+                           "with: the least core shares out v(full) - v(empty)")
+    return int(found[0])
 
 
-RUNNERS = {"knn-shapley": run_knn_shapley, "data-oob": run_data_oob, "least-core": run_least_core,
-           "datamodel": run_datamodel}
+RUNNERS = {"knn-shapley": _knn_shapley, "data-oob": _data_oob, "least-core": _least_core,
+           "datamodel": _datamodel}

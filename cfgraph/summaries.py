@@ -48,7 +48,8 @@ def parse_methods(text: str) -> list[tuple[str, tuple]]:
             V.semivalue_weights(2, "beta", alpha, beta)  # validates alpha, beta > 0
             out.append(("beta", (alpha, beta)))
         else:
-            raise CfgraphError(f"unknown method {part[:40]!r} (use loo, shapley, banzhaf, beta:A,B, datamodel or all)")
+            raise CfgraphError(f"unknown method {part[:40]!r} (use loo, shapley, banzhaf, beta:A,B, datamodel or all; "
+                               "or alone: knn-shapley, data-oob, least-core, datamodel)")
     return out
 
 

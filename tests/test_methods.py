@@ -162,3 +162,62 @@ def test_the_values_page_shows_each_method_with_its_subsidy_and_lds(sampled, tmp
     assert data["method"] == "knn-shapley" and data["column"]["metric"] == "true_class_probability"
     assert len(data["units"]) == len(core.units)
     assert client.get("/world/points/values?method=influence").status_code == 400
+
+
+def test_data_oob_intervals_of_points_are_wilson_intervals_inside_0_1(sampled):
+    from scipy.stats import binomtest
+
+    v = value(sampled, "points", "data-oob", bags=10, seed=2)
+    rows = [r for r in v.rows() if r["n_samples"] > 0]
+    assert rows and all(0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1 for r in rows)
+    for r in rows[:5]:
+        wilson = binomtest(round(r["value"] * r["n_samples"]), r["n_samples"]).proportion_ci(method="wilson")
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx((wilson.low, wilson.high), abs=1e-12)
+
+
+def test_a_least_core_on_few_sampled_constraints_says_they_do_not_pin_it(sampled, tmp_path):
+    estimate(sampled, "points", "msr", budget=40, seed=1)
+    core = value(sampled, "points", "least-core")
+    assert not core.trace[0]["exact"]
+    assert np.isnan(core.estimate.stderr).all()  # no standard error to give, so no interval
+    assert not core.trace[0]["pinned"] and core.trace[0]["subsidy"] == 0  # 40 coalitions of 45 units
+    result = cli(tmp_path / "cfgraph.db", "values", "points", "--method", "least-core")
+    assert "a set of values open" in result.output
+
+
+def test_the_methods_refuse_what_they_cannot_do_in_one_line(toy_store, tmp_path):
+    db = tmp_path / "cfgraph.db"
+    build_world(toy_store, "tiny", make_spec(**SAMPLED_POINTS), progress=False)
+    estimate(toy_store, "tiny", "loo", seed=0)  # n + 1 = about 45 training sets, enough for a datamodel
+    for args, message in [
+        (["toy", "--method", "least-core"], "has no cells of the empty training set"),
+        (["toy", "--method", "datamodel"], "a datamodel needs at least 10"),
+        (["tiny", "--method", "knn-shapley", "--metric", "accuracy"], "knn-shapley takes no metric"),
+        (["tiny", "--method", "data-oob", "--metric", "accuracy"], "data-oob takes no metric"),
+        (["tiny", "--method", "data-oob", "--seed", "0"], "fits every bag with the world's first seed"),
+    ]:
+        before = cli(db, "sql", "select count(*) from valuation", "--format", "csv").output
+        result = cli(db, "values", *args)
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+        assert cli(db, "sql", "select count(*) from valuation", "--format", "csv").output == before
+
+
+def test_csv_rows_carry_the_subsidy_and_the_lds_of_their_slice(iris_store, tmp_path):
+    import csv
+    import io
+
+    db = tmp_path / "iris.db"
+    core = list(csv.DictReader(io.StringIO(cli(db, "values", "iris", "--method", "least-core", "--format",
+                                                   "csv").output)))
+    with World.open(iris_store, "iris") as w:
+        slices = [s.name for s in w.slices]
+    assert {r["slice"] for r in core} == set(slices)
+    by_slice = {r["slice"]: float(r["subsidy"]) for r in core}
+    table = cli(db, "values", "iris", "--method", "least-core").output
+    for name, subsidy in by_slice.items():
+        assert f"least core on slice {name}: subsidy e = {subsidy:.6g}" in table
+    assert "exact" in table and "n_samples: stored training sets" in table
+    dm = list(csv.DictReader(io.StringIO(cli(db, "values", "iris", "--method", "datamodel", "--format",
+                                                 "csv").output)))
+    assert all("lds" in r for r in dm)

@@ -42,6 +42,10 @@ class Estimate:
     dof : ndarray, shape (n, C), optional
         Degrees of freedom of the t interval; ``n_samples - 1`` when None
         (MSR passes Welch-Satterthwaite's).
+    proportion : bool
+        Each value is a share of 0/1 samples (Data-OOB's out-of-bag accuracy of
+        a point): the interval is Wilson's score interval, which stays inside
+        [0, 1] and does not collapse when every sample agrees.
 
     References
     ----------
@@ -61,6 +65,7 @@ class Estimate:
     n_samples: np.ndarray
     exact: bool = False
     dof: np.ndarray | None = None
+    proportion: bool = False
 
     @classmethod
     def empty(cls, n: int, columns: int = 1) -> "Estimate":
@@ -108,6 +113,8 @@ class Estimate:
         values = np.asarray(self.values, dtype=float)
         if self.exact:
             return values.copy(), values.copy()
+        if self.proportion:
+            return wilson_interval(values, self.n_samples, level)
         count = np.asarray(self.n_samples)
         dof = count - 1.0 if self.dof is None else np.asarray(self.dof, dtype=float)
         ok = (count >= 2) & (dof > 0)
@@ -115,6 +122,43 @@ class Estimate:
         half = np.where(self.stderr == 0, 0.0, quantile * self.stderr)
         half = np.where(ok, half, np.nan)
         return values - half, values + half
+
+
+def wilson_interval(share, count, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson's score interval of a proportion: ``share`` of ``count`` 0/1 samples were 1.
+
+    Parameters
+    ----------
+    share : ndarray of float
+        Observed proportions in [0, 1].
+    count : ndarray of int, same shape
+        Samples behind each; NaN bounds where 0.
+    level : float
+
+    Returns
+    -------
+    low, high : ndarray, same shape
+
+    References
+    ----------
+    Wilson (1927), "Probable inference, the law of succession, and statistical inference", JASA.
+
+    Examples
+    --------
+    >>> low, high = wilson_interval(np.array([1.0, 0.5]), np.array([12, 4]))
+    >>> low.round(4).tolist(), high.round(4).tolist()
+    ([0.7575, 0.15], [1.0, 0.85])
+    """
+    from scipy.stats import norm
+
+    share, count = np.asarray(share, dtype=float), np.asarray(count, dtype=float)
+    z = norm.ppf(0.5 + float(level) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = 1 + z**2 / count
+        centre = (share + z**2 / (2 * count)) / scale
+        half = z / scale * np.sqrt(share * (1 - share) / count + z**2 / (4 * count**2))
+    ok = count > 0
+    return np.where(ok, centre - half, np.nan), np.where(ok, np.minimum(centre + half, 1.0), np.nan)
 
 
 class RunningMoments:

@@ -20,6 +20,7 @@ from cfgraph import lattice
 from cfgraph import questions as Q
 from cfgraph.errors import CfgraphError
 from cfgraph.web import estimates, lenses, state, stored_graph
+from cfgraph.web.beside_exact import estimates_beside_exact
 from cfgraph.web.db import get_session
 from cfgraph.world import list_worlds
 from cfgraph.web.glossary import load_glossary
@@ -152,7 +153,10 @@ def values(world: str):
             "methods": model["methods"], "values": values, "missing": model["missing"],
             "units": [u.to_dict() for u in w.units],
             "sampled": [{"method": m["method"], "column": m["column"], "valuation": estimates.jsonable(m["valuation"]),
-                         "rows": m["rows"]} for m in estimates.estimates_beside_exact(w, exact_values(w))]}
+                         "exact": m["account"]["exact"], "about": m["account"]["about"],
+                         "facts": m["account"]["facts"], "exact_label": m["exact_label"],
+                         "estimate_label": m["estimate_label"], "note": m["note"],
+                         "rows": m["rows"]} for m in estimates_beside_exact(w, exact_values(w))]}
 
 
 @bp.route("/worlds/<world>/scaling")

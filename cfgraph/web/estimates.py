@@ -1,30 +1,31 @@
 """Values of a sampled world: each unit's estimate with its 95% interval, and a convergence chart.
 
-A sampled world has no exact values, only estimates stored by sampled
-valuations (:mod:`cfgraph.valuation`). The page shows the latest valuation of
+A sampled world has no exact Shapley values, only the estimates stored by
+sampled valuations (:mod:`cfgraph.valuation`) and the results of the methods
+beyond sampling (:mod:`cfgraph.methods`); :mod:`cfgraph.web.method_account`
+says which each is. The page shows the latest valuation of
 one method on one (slice, metric, seed) column, sorted server-side by query
 arguments (``sort=value|rank|unit|stderr|n_samples``, ``order=asc|desc``) so it
 works without script. With more than :data:`FOLDED_ABOVE` units it opens on
 the top and bottom :data:`EACH_END` units; ``view=all`` pages through all of
-them, :data:`PER_PAGE` a page (a ``page`` alone opens that view; with ``view=ends`` it is refused). ``unit=<label>`` draws that unit's estimate and
-95% band (value ± 1.96 stderr) against the training sets used, from the
+them, :data:`PER_PAGE` a page (a ``page`` alone opens that view; with
+``view=ends`` it is refused). ``unit=<label>`` draws that unit's estimate and 95% band (value ± 1.96 stderr) against the training sets used, from the
 valuation's trace (its target column), also served as an SVG file.
 
 On an exhaustive world the same estimates (samplers run on its stored cells)
-are listed under the exact values by :func:`estimates_beside_exact`, and the
+are listed under the exact values by :func:`cfgraph.web.beside_exact.estimates_beside_exact`, and the
 page itself is ``/world/<w>/estimates`` (on any world).
 """
 
 from __future__ import annotations
 
-import math
-
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request
 
 from cfgraph.errors import CfgraphError
 from cfgraph.web import state
 from cfgraph.web.charts import Frame, band_chart, interval_bars
-from cfgraph.world_estimates import ESTIMATE_SORTS, parse_method
+from cfgraph.web.method_account import method_account, params_text
+from cfgraph.world_estimates import ESTIMATE_SORTS
 from cfgraph.world_sampled import natural_key, quoted
 
 bp = Blueprint("estimates", __name__)
@@ -72,9 +73,11 @@ def values_view(world, args=None) -> dict:
     -------
     dict
         The :meth:`cfgraph.world.World.estimate_table` fields plus ``sort``, ``order``,
-        ``view`` ("ends", "all" or "one"), ``page``, ``pages``, ``shown`` (rows, with a None
-        between the two ends), ``total``, ``bars`` (interval geometry per shown row),
-        ``unit`` (the charted unit or None) and ``convergence``.
+        ``order_words``, ``view`` ("ends", "all" or "one"), ``page``, ``pages``, ``shown`` (rows,
+        with a None between the two ends), ``total``, ``bars`` (interval geometry on one axis for
+        the whole column), ``bar_of`` (per shown row), ``unit`` (the charted unit or None),
+        ``convergence``, ``account`` (:func:`cfgraph.web.method_account.method_account`) and
+        ``fallback`` (a sentence when the asked column was not valued by this method).
 
     Raises
     ------
@@ -82,7 +85,7 @@ def values_view(world, args=None) -> dict:
         On an unknown method, column, sort, order, view, unit or a page out of range.
     """
     args = request.args if args is None else args
-    table = world.estimate_table(args.get("method"), args.get("slice"), args.get("metric"), args.get("seed"))
+    table, fallback = pick_table(world, args)
     sort = (args.get("sort") or "value").strip()
     order = (args.get("order") or ("asc" if sort in ("unit", "rank") else "desc")).strip()
     rows = sort_rows(table["rows"], sort, order)
@@ -102,37 +105,102 @@ def values_view(world, args=None) -> dict:
         shown = rows
     else:
         shown = rows[(page - 1) * PER_PAGE: page * PER_PAGE]
-    bars = interval_bars([r for r in shown if r is not None])
-    geometry = iter(bars["bars"])
-    bar_of = [None if r is None else next(geometry) for r in shown]
+    # One axis for the whole column, so a bar keeps its place whatever the sort or page.
+    bars = interval_bars(rows)
+    bar_by_idx = {r["idx"]: b for r, b in zip(rows, bars["bars"])}
+    bar_of = [None if r is None else bar_by_idx[r["idx"]] for r in shown]
+    about = method_about(world, table)
     unit, chart = None, None
     if args.get("unit"):
         i = world.unit_index(args["unit"])
         unit = world.units[i]
-        chart = convergence_view(world, table, i)
+        if about["account"] is not None and not about["account"]["has_trace"]:
+            chart = {"points": 0, "chart": None, "trace": None, "target": None,
+                     "untraced": untraced_reason(table["method"])}
+        else:
+            chart = convergence_view(world, table, i)
         chart["caption"] = convergence_caption(world, table, unit, chart["target"])
-    return {**table, **method_about(world, table), "sort": sort, "order": order, "view": view, "page": page,
-            "pages": pages, "total": total,
+    return {**table, **about, "sort": sort, "order": order, "order_words": order_words(sort, order),
+            "view": view, "page": page, "pages": pages, "total": total, "fallback": fallback,
             "shown": shown, "per_page": PER_PAGE, "each_end": EACH_END, "folded_above": FOLDED_ABOVE, "bars": bars,
             "bar_of": bar_of, "unit": unit, "convergence": chart,
             "between": total - 2 * EACH_END if view == "ends" and total > 2 * EACH_END else 0,
             "valued": sum(r["value"] is not None for r in rows)}
 
 
-def method_about(world, table: dict) -> dict:
-    """For a method beyond sampling (:data:`cfgraph.methods.METHODS`): ``about`` (what it estimates)
-    and ``notes`` (its trace's sentences on the shown slice: subsidy, LDS); empty otherwise."""
-    from cfgraph.methods import METHODS, trace_notes
+def pick_table(world, args) -> tuple[dict, str | None]:
+    """The asked column of the asked method, or the method's own target column with a sentence why.
 
-    method, valuation = table.get("method"), table.get("valuation")
-    if method not in METHODS or valuation is None:
-        return {"about": None, "notes": []}
+    The method form keeps the slice, metric and seed of the column on show; a method that
+    did not value that column (Data-OOB values slice ``all`` only, KNN-Shapley scores on its own
+    metric) falls back to its target column. Only names the world knows fall back: a slice,
+    metric or seed the world has never had is still an error.
+
+    Raises
+    ------
+    CfgraphError
+        On an unknown method, or a slice, metric or seed unknown to the world.
+    """
+    asked = {"slice": args.get("slice"), "metric": args.get("metric"), "seed": args.get("seed")}
+    try:
+        return world.estimate_table(args.get("method"), asked["slice"], asked["metric"], asked["seed"]), None
+    except CfgraphError:
+        table = world.estimate_table(args.get("method"))  # raises on an unknown method
+        known = {"slice": {s.name for s in world.slices}, "metric": set(world.metrics),
+                 "seed": {str(x) for x in world.seeds} | {"mean"}}
+        stored = {key: {str(c[key]) for c in table["columns"]} | ({"mean"} if key == "seed" else set())
+                  for key in known}
+        missing = [key for key, text in asked.items() if text and str(text).strip() and str(text).strip() not in
+                   stored[key]]
+        if not missing or any(str(asked[key]).strip() not in known[key] for key in missing):
+            raise
+        keep = {key: (None if key in missing else asked[key]) for key in asked}
+        table = world.estimate_table(table["method"], keep["slice"], keep["metric"], keep["seed"])
+        what = ", ".join(f"{key} {quoted(str(asked[key]).strip(), 40)}" for key in missing)
+        column = table["column"]
+        return table, (f"{table['method']} has no estimates on {what}: showing its own column, slice "
+                       f"{column['slice']} · {column['metric']}.")
+
+
+def order_words(sort: str, order: str) -> str:
+    """The table's order in words.
+
+    Examples
+    --------
+    >>> order_words("value", "desc"), order_words("stderr", "asc"), order_words("unit", "asc")
+    ('by value, highest first', 'by standard error, smallest first', 'by unit label, A to Z')
+    """
+    if sort == "unit":
+        return f"by unit label, {'A to Z' if order == 'asc' else 'Z to A'}"
+    if sort == "rank":
+        return f"by rank, {'1 first' if order == 'asc' else 'last first'}"
+    name = {"value": "value", "stderr": "standard error", "n_samples": "samples"}.get(sort, sort)
+    if sort == "value":
+        return f"by value, {'lowest' if order == 'asc' else 'highest'} first"
+    return f"by {name}, {'smallest' if order == 'asc' else 'largest'} first"
+
+
+def untraced_reason(method: str) -> str:
+    """Why a method has no convergence chart (one sentence)."""
+    if method == "data-oob":
+        return f"{method} has no convergence trace (it is not sampled step by step: its bags are drawn at once)."
+    return f"{method} has no convergence trace (it is not sampled)."
+
+
+def method_about(world, table: dict) -> dict:
+    """What the shown valuation's numbers are (:func:`cfgraph.web.method_account.method_account`):
+    ``account``, and its ``about`` (what the method estimates) and ``notes`` (the trace's
+    sentences on the shown slice: subsidy, LDS); None and empty without a valuation."""
+    valuation = table.get("valuation")
+    if valuation is None:
+        return {"account": None, "about": None, "notes": []}
     from cfgraph.store import estimates
 
     trace = estimates.valuation_trace(world.session, int(valuation["id"]))
     points = trace.get("trace", trace) if isinstance(trace, dict) else trace
-    column = table.get("column") or {}
-    return {"about": METHODS[method], "notes": trace_notes(method, points, column.get("slice"))}
+    account = method_account(table.get("method"), valuation, points, table.get("column"), table.get("rows"),
+                             model=world.model_spec)
+    return {"account": account, "about": account["about"], "notes": account["notes"]}
 
 
 def state_page(text, pages: int) -> int:
@@ -151,8 +219,10 @@ def state_page(text, pages: int) -> int:
     if text is None or str(text).strip() == "":
         return 1
     text = str(text).strip()
-    if not text.isdigit() or not 1 <= int(text) <= pages:
-        raise CfgraphError(f"page={text[:20]!r} is out of range 1..{pages}")
+    if not text.isdigit():
+        raise CfgraphError(f"page must be a whole number, not {quoted(text, 20)}")
+    if not 1 <= int(text) <= pages:
+        raise CfgraphError(f"page={quoted(text, 20)} is out of range 1..{pages}")
     return int(text)
 
 
@@ -191,15 +261,21 @@ def convergence_view(world, table: dict, unit: int) -> dict:
 
 def values_json(world, view: dict) -> dict:
     """The sampled values page's data as JSON (the rows it shows, in its order)."""
-    valuation = view["valuation"]
+    valuation, account = view["valuation"], view["account"]
     return {
         "world": world.name, "lattice": world.lattice, "method": view["method"], "methods": view["methods"],
         "valuation": jsonable(valuation), "column": view["column"], "columns": view["columns"],
         "sort": view["sort"], "order": view["order"], "view": view["view"], "page": view["page"],
         "pages": view["pages"], "total": view["total"],
         "units": [r for r in view["shown"] if r is not None],
+        "exact": None if account is None else account["exact"], "about": view["about"],
+        "how": None if account is None else account["how"],
+        "samples_count": None if account is None else account["samples"],
+        "facts": None if account is None else account["facts"], "notes": view["notes"],
+        "caveats": [] if account is None else account["caveats"], "fallback": view["fallback"],
         "convergence": None if view["convergence"] is None else {
             "unit": view["unit"].label, "points": view["convergence"]["points"],
+            "untraced": view["convergence"].get("untraced"),
             "target": view["convergence"]["target"], "caption": view["convergence"]["caption"],
             **(view["convergence"]["trace"] or {})},
     }
@@ -213,7 +289,7 @@ def jsonable(record: dict | None) -> dict | None:
 
 def sampled_page(world):
     """The values page of a sampled world (and the estimates page of any world)."""
-    return render_template("values_sampled.html", world=world, **values_view(world))
+    return render_template("values_sampled.html", world=world, params_text=params_text, **values_view(world))
 
 
 @bp.route("/world/<world>/estimates")
@@ -242,6 +318,8 @@ def convergence_svg(world: str):
     """A unit's convergence chart as an SVG file (``unit``, ``method``, ``slice``...: as the page)."""
     w, view = _unit_view(world)
     chart = view["convergence"]["chart"]
+    if view["convergence"].get("untraced"):
+        raise CfgraphError(view["convergence"]["untraced"].rstrip("."))
     if chart is None:
         raise CfgraphError(f"the valuation's trace has {view['convergence']['points']} checkpoint(s) for unit "
                            f"{view['unit'].label!r}: a chart needs at least {MIN_TRACE_POINTS}")
@@ -259,42 +337,6 @@ def convergence_api(world: str):
     w, view = _unit_view(world)
     return {"world": w.name, "method": view["method"], "unit": view["unit"].label,
             "valuation": jsonable(view["valuation"]), "points": view["convergence"]["points"],
+            "untraced": view["convergence"].get("untraced"),
             "target": view["convergence"]["target"], "caption": view["convergence"]["caption"],
             **(view["convergence"]["trace"] or {})}
-
-
-def estimates_beside_exact(world, values_of) -> list[dict]:
-    """Stored sampled estimates of an exhaustive world next to the exact values of the same column.
-
-    Parameters
-    ----------
-    world : World
-        An exhaustive world.
-    values_of : callable
-        ``values_of(method, params, slice, metric, seed) -> ndarray (n,)`` of exact values.
-
-    Returns
-    -------
-    list of dict
-        Per method with estimates: ``method``, ``valuation``, ``column`` and ``rows``
-        (label, name, exact, value, stderr, ci_low, ci_high, n_samples, covered).
-    """
-    out = []
-    for method in world.estimate_methods():
-        table = world.estimate_table(method)
-        column = table["column"]
-        name, params = parse_method(method)
-        try:
-            exact = values_of(name, params, column["slice"], column["metric"], column["seed"])
-        except CfgraphError:
-            exact = None
-        rows = []
-        for r in table["rows"]:
-            e = None if exact is None else float(exact[r["idx"]])
-            e = None if e is None or math.isnan(e) else e
-            covered = (None if e is None or r["ci_low"] is None or r["ci_high"] is None
-                       else r["ci_low"] - 1e-12 <= e <= r["ci_high"] + 1e-12)
-            rows.append({**r, "exact": e, "covered": covered})
-        out.append({"method": method, "valuation": table["valuation"], "column": column, "rows": rows,
-                    "url": url_for("estimates.page", world=world.name, method=method)})
-    return out

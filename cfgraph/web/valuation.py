@@ -5,9 +5,10 @@ With several seeds stored and none named, each value is the mean over seeds
 with its 95% interval (the values are linear in the cells: the mean of the
 per-seed values is the value of the mean grid).
 
-A sampled world has no exact values: its values page is the estimates page
-(:mod:`cfgraph.web.estimates`). An exhaustive world's page lists any sampled
-estimates stored for it beside the exact values of the same column.
+A sampled world's values page is the estimates page (:mod:`cfgraph.web.estimates`):
+sampled estimates, and the stored results of the methods beyond sampling. An
+exhaustive world's page lists every stored valuation beside the exact values of
+the same column (:mod:`cfgraph.web.beside_exact`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flask import Blueprint, render_template, request
 from cfgraph import questions as Q
 from cfgraph import summaries
 from cfgraph.web import estimates, state
+from cfgraph.web.beside_exact import estimates_beside_exact
 from cfgraph.web.charts import bar_chart, line_chart
 
 bp = Blueprint("valuation", __name__)
@@ -122,4 +124,4 @@ def page(world: str):
     if w.sampled:
         return estimates.sampled_page(w)
     return render_template("values.html", world=w, **values_model(w),
-                           sampled=estimates.estimates_beside_exact(w, exact_values(w)))
+                           sampled=estimates_beside_exact(w, exact_values(w)))
