@@ -97,7 +97,7 @@ def test_filter_training_sets_follow_a_node_and_walk_to_a_stored_neighbour(watch
     expect(page).to_have_url(re.compile(r"min_size=2"))
     sizes = [int(s) for s in page.locator("#training-sets tbody tr td:nth-child(2)").all_inner_texts()]
     assert sizes and all(2 <= s <= 4 for s in sizes)
-    expect(page.locator("#counts")).to_contain_text("match the filters")
+    expect(page.locator("#counts")).to_contain_text(re.compile(r"\d+ match(es)? the filters"))
     watched.shot(f"training-sets-{watched.width}")
     # Follow the first training set to its page, then walk to a stored neighbour.
     first = page.locator("#training-sets tbody tr td.label a").first
@@ -136,7 +136,7 @@ def test_home_grid_refusal_and_exhaustive_estimates(watched):
     expect(page.locator("h1")).to_contain_text("Values: points")
     watched.goto("/world/iris/values")
     section = page.locator("#sampled-estimates")
-    expect(section).to_contain_text("Sampled estimates beside the exact values")
+    expect(section).to_contain_text("Stored valuations beside the exact values")
     assert section.locator("table.sampled-vs-exact").count() == 3
     watched.shot(f"iris-values-{watched.width}")
     watched.goto("/")

@@ -194,7 +194,7 @@ def test_large_worlds_open_on_the_top_and_bottom_then_page_through_all(client, m
 
 @pytest.mark.parametrize("query, words", [
     ("method=magic", "no estimates of method"), ("sort=colour", "sort must be"), ("order=up", "order must be"),
-    ("view=all&page=9", "out of range"), ("view=all&page=x", "out of range"),
+    ("view=all&page=9", "out of range"), ("view=all&page=x", "must be a whole number"),
     ("slice=nowhere", "no estimates on slice"),
     ("seed=7", "no estimates for seed"), ("seed=abc", "whole number"), ("unit=nobody", "has no unit"),
     ("view=middle", "view must be"),
@@ -309,7 +309,7 @@ def test_training_set_filters_by_unit_and_size(client, db):
             members = client.get(f"/api/worlds/points/nodes/{row['label']}").get_json()
             assert members["members_total"] == row["size"]
     body = page(client, f"/world/points/training-sets?contains={unit.label}&min_size=2&max_size=10")
-    assert f"{want} match the filters" in " ".join(body.split())
+    assert f"{want} {'matches' if want == 1 else 'match'} the filters" in " ".join(body.split())
 
 
 @pytest.mark.parametrize("query, words", [
@@ -434,7 +434,7 @@ def test_exhaustive_values_page_lists_sampled_estimates_beside_the_exact_values(
     assert all(r["covered"] for r in loo["rows"])  # exact LOO: the degenerate interval is the value
     np.testing.assert_allclose([r["value"] for r in loo["rows"]], exact["loo"], atol=1e-12)
     estimates_page = page(client, "/world/iris/estimates?method=banzhaf")
-    assert "Sampled estimates: iris" in estimates_page and "the exact values" in estimates_page
+    assert "Sampled estimates: iris" in estimates_page and "exact values</a>" in estimates_page
 
 
 def test_a_sampled_world_before_any_valuation(store, tmp_path):

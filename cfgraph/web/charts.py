@@ -192,6 +192,10 @@ def line_chart(xs: list[int], series: list[tuple[str, list[float | None]]], fram
             "yticks": [(round(py(t), 1), text) for t, text in zip(ticks, labels)]}
 
 
+#: Room above and below a convergence band, as a share of its range.
+BAND_MARGIN = 0.06
+
+
 def band_chart(xs: list[int], values: list[float], lows: list[float | None], highs: list[float | None],
                frame: Frame | None = None) -> dict:
     """An estimate against the training sets used, with its 95% band (a convergence chart).
@@ -217,9 +221,17 @@ def band_chart(xs: list[int], values: list[float], lows: list[float | None], hig
     >>> ch = band_chart([10, 20, 40], [0.1, 0.05, 0.07], [None, 0.0, 0.05], [None, 0.1, 0.09])
     >>> len(ch["dots"]), ch["band"].count(",")
     (3, 4)
+    >>> top = min(float(p.split(",")[1]) for p in ch["band"].split())
+    >>> top > ch["frame"].y1  # the band's top edge stays inside the frame
+    True
     """
     frame = frame or Frame()
     pool = [v for v in list(values) + list(lows) + list(highs) if v is not None and math.isfinite(v)]
+    if pool and max(pool) > min(pool):
+        # A margin of BAND_MARGIN of the range on each side: the band's widest edge would
+        # otherwise run along the frame and read as clipped.
+        margin = BAND_MARGIN * (max(pool) - min(pool))
+        pool += [min(pool) - margin, max(pool) + margin]
     lo, hi, ticks, labels, frame = _value_axis(pool, frame)
     xlo, xhi = (min(xs), max(xs)) if xs else (0, 1)
     if xhi <= xlo:

@@ -12,7 +12,7 @@ datamodel is a surrogate's coefficient, Data-OOB averages out-of-bag bags.
 
 from __future__ import annotations
 
-from cfgraph.methods import METHODS, is_exact, slice_facts, trace_notes
+from cfgraph.methods import METHODS, SAMPLES, is_exact, slice_facts, trace_notes
 from cfgraph.world_estimates import parse_method
 
 __all__ = ["SAMPLER_REFERENCES", "method_account", "params_text", "semivalue_name"]
@@ -26,19 +26,8 @@ SAMPLER_REFERENCES = {
     "uniform": "uniform coalitions",
     "loo": "exact, from the n + 1 training sets it needs",
 }
-#: What the "samples" column counts, per sampler and per method beyond sampling.
-SAMPLES_MEAN = {
-    "permutation": "permutations that reached the unit (one marginal contribution each)",
-    "tmc": "permutations that reached the unit (one marginal contribution each)",
-    "msr": "sampled training sets that decided the unit's estimate (with it or without it)",
-    "stratified": "marginal contributions sampled for the unit",
-    "uniform": "sampled training sets that decided the unit's estimate (with it or without it)",
-    "loo": "training sets compared (the full set and the set without the unit)",
-    "knn-shapley": "test rows of the slice (the value is their mean)",
-    "data-oob": "out-of-bag bags (bags that left the unit out)",
-    "least-core": "stored training sets (constraints of the linear program)",
-    "datamodel": "stored training sets the surrogate was fitted and scored on",
-}
+#: What the "samples" column counts for a Beta Shapley estimate (the other methods: :data:`cfgraph.methods.SAMPLES`).
+BETA_SAMPLES = "samples of the unit's marginal contribution (pairs S, S + i)"
 
 
 def semivalue_name(method: str) -> str:
@@ -141,7 +130,7 @@ def method_account(method: str | None, valuation: dict | None, trace: list | Non
                    "world: a unit's value is how well the bags that left it out score it")
             kind, sampled = "Out-of-bag", True
         elif method == "least-core":
-            n = (facts or {}).get("constraints", used)
+            n = used if exact else (facts or {}).get("constraints", used)
             how = (f"exact: the least core from a linear program on all {n} training sets of the lattice" if exact
                    else f"the least core from a linear program on {n} stored training sets (sampled constraints: "
                    "one point of the set those training sets leave open; no standard error)")
@@ -164,7 +153,7 @@ def method_account(method: str | None, valuation: dict | None, trace: list | Non
                "used (stored, and reused by every later run)"
                + ("" if exact else ", with its standard error, the number of samples behind it and a 95% interval"))
     flat = 0 if exact else sum(1 for r in rows if r.get("stderr") == 0 and (r.get("n_samples") or 0) >= 2)
-    samples = SAMPLES_MEAN.get(method) or SAMPLES_MEAN.get(params.get("sampler"), "samples behind the estimate")
+    samples = SAMPLES.get(method or "") or SAMPLES.get(parse_method(method or "")[0]) or BETA_SAMPLES
     return {"exact": exact, "sampled": sampled, "has_trace": has_trace, "kind": kind, "how": how, "about": about,
             "samples": samples, "facts": facts, "notes": notes, "caveats": caveats, "flat": flat,
             "flat_why": flat_why(method, params)}
