@@ -150,13 +150,18 @@ def init(ctx):
                    "the only choice for points and sampled worlds, made for them).")
 @click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
               help="Parallel fits (joblib n_jobs; -1 = all cores; at most the number of CPUs).")
+@click.option("--executor", "executor_name", default="loky", show_default=True, type=click.Choice(["loky", "dask"]),
+              help="Where fits run: loky processes on this machine, or a Dask cluster (pip install 'cfgraph[dask]').")
+@click.option("--scheduler", envvar="CFGRAPH_DASK_SCHEDULER", metavar="tcp://HOST:PORT",
+              help="With --executor dask: a running Dask scheduler (default: a LocalCluster of --jobs workers "
+                   "on 127.0.0.1).")
 @click.option("--replace", is_flag=True, help="Delete an existing world of that name first.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @sampler_options
 @click.option("--all", "all_rows", is_flag=True, help="With a sampler: print every unit, not the top and bottom.")
 @click.pass_context
 def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, units, model, metric, seeds, seed,
-        test_size, eval_slices, jobs, replace, progress, sampler, budget, max_fits, time_budget, stderr_target,
+        test_size, eval_slices, jobs, executor_name, scheduler, replace, progress, sampler, budget, max_fits, time_budget, stderr_target,
         rank_stable, sampler_seed, truncation, semivalue, target_slice, all_rows):
     """Train a model on every training set of a world and score it on every slice.
 
@@ -191,20 +196,36 @@ def run(ctx, name, dataset, csv_path, target, task, features, drop, group_by, un
     if name is None:
         source = dataset or Path(csv_path).stem
         name = f"{source}-{spec['model'].split('(')[0].rsplit('.', 1)[-1]}-{group_by}{units or ''}"
-    store = store_of(ctx)
     started = time.perf_counter()
-    report = build_world(store, name, spec, jobs=jobs, replace=replace, progress=progress)
+    with make_executor(ctx, executor_name, jobs, scheduler) as executor:  # a Dask LocalCluster stops at the end
+        executor.check()  # an absent scheduler is refused before the store is opened
+        store = store_of(ctx)
+        report = build_world(store, name, spec, jobs=jobs, replace=replace, progress=progress, executor=executor)
+        if sampler:
+            valuation = run_valuation(store, name, sampler=sampler, budget=budget, max_fits=max_fits,
+                                      time_budget=time_budget, stderr_target=stderr_target, rank_stable=rank_stable,
+                                      sampler_seed=sampler_seed, truncation=truncation, semivalue=semivalue,
+                                      target_slice=target_slice, jobs=jobs, progress=progress, executor=executor)
     if sampler:
-        valuation = run_valuation(store, name, sampler=sampler, budget=budget, max_fits=max_fits,
-                                  time_budget=time_budget, stderr_target=stderr_target, rank_stable=rank_stable,
-                                  sampler_seed=sampler_seed, truncation=truncation, semivalue=semivalue,
-                                  target_slice=target_slice, jobs=jobs, progress=progress)
         echo_estimates(valuation.rows(), "table", all_rows=all_rows)
         echo_cost(valuation)
         return
     click.echo(f"world {name} ({spec['task']}): {report.fits} fits, {report.cells} new cells "
                f"({report.skipped_cells} already stored), {report.failed} failed, "
                f"{time.perf_counter() - started:.1f} s")
+
+
+def make_executor(ctx: click.Context, name: str, jobs: int, scheduler: str | None):
+    """The Executor of --executor, --jobs and --scheduler (a --scheduler typed with loky is refused)."""
+    from click.core import ParameterSource
+
+    from cfgraph.executors import Executor
+
+    if name != "dask":
+        if scheduler and ctx.get_parameter_source("scheduler") is ParameterSource.COMMANDLINE:
+            raise CfgraphError("--scheduler needs --executor dask")
+        return Executor(jobs=jobs)
+    return Executor("dask", jobs, scheduler or None)
 
 
 @main.command("import-grid")
@@ -478,9 +499,7 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budge
 def sql(ctx, query, fmt, max_rows, timeout_ms):
     """Run one read-only SQL query over the store (tables and views are listed in the README)."""
     store = store_of(ctx, create=False)
-    if store.sqlite_path is None:
-        raise CfgraphError("read-only SQL is supported on SQLite stores only")
-    result = run_query(store.sqlite_path, query, max_rows=max_rows, timeout_ms=timeout_ms)
+    result = run_query(store.sqlite_path or store.url, query, max_rows=max_rows, timeout_ms=timeout_ms)
     click.echo(render(result.columns, result.rows, fmt))
     if result.truncated:
         click.echo(f"note: truncated at {max_rows} rows", err=True)

@@ -162,12 +162,13 @@ def stored_method(text: str) -> str:
 
 
 def run_valuation(store, world: str, *, sampler, budget, max_fits, time_budget, stderr_target, rank_stable,
-                  sampler_seed, truncation, semivalue, target_slice, jobs=1, progress=None, metric=None):
+                  sampler_seed, truncation, semivalue, target_slice, jobs=1, progress=None, metric=None,
+                  executor=None):
     """Call :func:`cfgraph.valuation.estimate` with the command line's options."""
     from cfgraph.valuation import estimate
 
     return estimate(store, world, sampler, budget=budget, max_fits=max_fits, seconds=time_budget,
-                    stderr=stderr_target, rank_stable=rank_stable, seed=sampler_seed, jobs=jobs,
+                    stderr=stderr_target, rank_stable=rank_stable, seed=sampler_seed, jobs=jobs, executor=executor,
                     slice=target_slice, metric=metric, progress=progress,
                     **sampler_params(truncation, semivalue))
 

@@ -413,7 +413,7 @@ def run(tasks: Iterable[Task], problem: Problem, sink: Sink, executor: Executor 
     sink : Sink
         Receives each finished batch (one transaction each), then ``finish()``.
     executor : Executor, optional
-        joblib backend and workers; one in-process worker by default.
+        Where fits run (a joblib backend or a Dask cluster); one in-process worker by default.
     progress : bool, optional
         Show a tqdm bar; by default only when stderr is a terminal.
     desc : str
@@ -452,7 +452,7 @@ def run(tasks: Iterable[Task], problem: Problem, sink: Sink, executor: Executor 
     bar = tqdm(total=len(todo) + len(ready), desc=desc, unit="fit", disable=not show)
     done = 0
     try:
-        for rows in itertools.chain(ready, executor.map_unordered(functools.partial(_fit_batch, problem), batches)):
+        for rows in itertools.chain(ready, executor.map_unordered(_fit_batch, batches, problem)):
             sink.write(rows)
             report.count(rows)
             fits = len({(r["mask"], r["seed"]) for r in rows})

@@ -6,6 +6,11 @@ knows by name (``loky``, ``threading``, ``multiprocessing``, or ``dask`` and
 ``ray`` once registered) runs them, as scikit-learn's own parallel helpers
 leave the choice to the caller's ``joblib.parallel_config``.
 
+The backend ``"dask"`` runs them on a Dask cluster instead (a scheduler's
+address, or a LocalCluster on loopback): see :mod:`cfgraph.dask_executor`.
+Data every task needs is passed as ``shared`` to :meth:`Executor.map_unordered`:
+joblib binds it to the function, Dask scatters it to the workers once.
+
 Worker processes (``loky`` and ``multiprocessing``) are started with
 :func:`_die_with_parent` as their initializer, so they end within a second
 of their parent's death, even a ``kill -9``. Without it they wait for the next
@@ -21,7 +26,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 
@@ -65,38 +71,87 @@ def _die_with_parent(parent: int) -> None:
 
 @dataclass(frozen=True)
 class Executor:
-    """A joblib backend and a number of workers.
+    """A joblib backend, or a Dask cluster, and a number of workers.
+
+    Use it as a context manager (or call :meth:`close`) with ``"dask"``: its
+    client connects, or its LocalCluster starts, on the first task and stays
+    up for every run until closed. Closing any other executor does nothing.
 
     Parameters
     ----------
     backend : str
-        A joblib backend name (``"loky"`` processes by default).
+        A joblib backend name (``"loky"`` processes by default), or ``"dask"``.
     jobs : int
-        Workers; -1 means one per core. 0 is refused.
+        Workers; -1 means one per core. 0 is refused. With ``"dask"`` and a
+        ``scheduler``, the scheduler's workers are used and ``jobs`` is ignored.
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler (backend ``"dask"`` only);
+        without it a ``LocalCluster`` of ``jobs`` single-threaded worker
+        processes runs on 127.0.0.1.
 
     Raises
     ------
     CfgraphError
-        If ``jobs`` is 0.
+        If ``jobs`` is 0, or a scheduler is given to another backend or is not
+        ``tcp://HOST:PORT``.
 
     Examples
     --------
     >>> sorted(Executor(jobs=1).map_unordered(abs, [-2, 1, -3]))
     [1, 2, 3]
+    >>> sorted(Executor("threading", 2).map_unordered(pow, [1, 2, 3], 2))  # pow(2, item)
+    [2, 4, 8]
     >>> Executor("threading", 3).workers
     3
+    >>> with Executor("dask", scheduler="tcp://127.0.0.1:8786") as dask:  # connects on the first task only
+    ...     dask.backend
+    'dask'
     """
 
     backend: str = "loky"
     jobs: int = 1
+    scheduler: str | None = None
+    _dask: object = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.jobs == 0:
             raise CfgraphError("the number of parallel workers must be positive, or -1 for all cores")
+        if self.backend == "dask":
+            from cfgraph.dask_executor import DaskSession
+
+            object.__setattr__(self, "_dask", DaskSession(self.jobs, self.scheduler))
+        elif self.scheduler is not None:
+            raise CfgraphError(f"a scheduler address needs the dask executor, not {self.backend[:40]!r}")
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def check(self) -> None:
+        """Reach the Dask scheduler now, so an absent one is refused before any work is done.
+
+        Nothing happens on joblib backends, nor for a LocalCluster (it starts on the first task).
+
+        Raises
+        ------
+        CfgraphError
+            If the scheduler does not answer within a few seconds.
+        """
+        if self._dask is not None and self._dask.scheduler is not None:
+            self._dask.connect()
+
+    def close(self) -> None:
+        """Disconnect from Dask and stop the LocalCluster this executor started (if any)."""
+        if self._dask is not None:
+            self._dask.close()
 
     @property
     def workers(self) -> int:
         """How many workers ``jobs`` means on this backend (-1: every core)."""
+        if self._dask is not None:
+            return self._dask.workers
         try:
             with parallel_config(backend=self.backend):
                 return max(1, effective_n_jobs(self.jobs))
@@ -109,12 +164,17 @@ class Executor:
             return {"initializer": _die_with_parent, "initargs": (os.getpid(),)}
         return {}
 
-    def map_unordered(self, function: Callable, items: Iterable) -> Iterator:
-        """``function(item)`` for every item, yielded as each finishes (in any order).
+    def map_unordered(self, function: Callable, items: Iterable, *shared) -> Iterator:
+        """``function(*shared, item)`` for every item, yielded as each finishes (in any order).
 
-        Backends that cannot stream results (joblib raises for them) return
-        them all at the end instead.
+        ``shared`` is the data every call needs (the world's): Dask sends it to
+        each worker once; joblib binds it to the function. Backends that cannot
+        stream results (joblib raises for them) return them all at the end instead.
         """
+        if self._dask is not None:
+            return self._dask.map_unordered(function, items, shared)
+        if shared:
+            function = partial(function, *shared)
         with parallel_config(backend=self.backend, n_jobs=self.jobs, **self._backend_params()):
             try:
                 parallel = Parallel(return_as="generator_unordered")

@@ -1,10 +1,12 @@
 """Read-only SQL over the store, safe to expose in a web page (as Datasette does it).
 
-Four walls: only a single SELECT / WITH / EXPLAIN statement is accepted; the
+Four walls on SQLite: only a single SELECT / WITH / EXPLAIN statement is accepted; the
 query runs on a separate connection opened read-only (``mode=ro``); an
 authorizer denies every write, ATTACH, PRAGMA and other non-read action; and a
 progress handler interrupts it at a deadline. At most ``max_rows`` rows come
-back, with a ``truncated`` flag.
+back, with a ``truncated`` flag. On PostgreSQL the same statement check, row and
+size caps apply, with a read-only transaction and ``statement_timeout`` as the
+other walls (:mod:`cfgraph.sql_postgres`).
 """
 
 from __future__ import annotations
@@ -102,14 +104,15 @@ def check_statement(query: str) -> str:
     return query
 
 
-def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *,
+def run_query(target: str | Path, query: str, params: dict | None = None, *,
               max_rows: int = DEFAULT_MAX_ROWS, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> QueryResult:
-    """Run one read-only query on a SQLite store.
+    """Run one read-only query on a store.
 
     Parameters
     ----------
-    sqlite_path : path
-        The database file.
+    target : path or str
+        The SQLite database file (a path or a ``sqlite:///`` URL), or a PostgreSQL
+        URL (``postgresql+psycopg://...``) as :attr:`cfgraph.store.Store.url` holds it.
     query : str
         One SELECT / WITH / EXPLAIN statement; user values go in ``params``
         as named parameters (``:name``).
@@ -124,7 +127,18 @@ def run_query(sqlite_path: str | Path, query: str, params: dict | None = None, *
         If the statement is refused, runs past the deadline, or fails.
     """
     check_statement(query)
-    path = Path(sqlite_path)
+    target = str(target)
+    if target.startswith("sqlite:///"):
+        target = target[len("sqlite:///"):]
+    elif target.startswith(("postgresql", "postgres:")):
+        from cfgraph.sql_postgres import run_pg_query
+
+        started = time.perf_counter()
+        columns, rows, truncated = run_pg_query(target, query, params, max_rows=max_rows, timeout_ms=timeout_ms,
+                                                max_result_bytes=MAX_RESULT_BYTES)
+        return QueryResult(columns=columns, rows=rows, truncated=truncated,
+                           elapsed_ms=(time.perf_counter() - started) * 1000)
+    path = Path(target)
     if not path.exists():
         raise CfgraphError(f"no database at {path}")
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"

@@ -263,7 +263,7 @@ def _identity(spec: dict) -> dict:
 
 
 def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = False,
-                progress: bool | None = None, on_batch=None) -> evaluate.RunReport:
+                progress: bool | None = None, on_batch=None, executor: Executor | None = None) -> evaluate.RunReport:
     """Create or resume a trained world and compute every missing cell.
 
     Re-running with the same spec computes only the cells not yet stored;
@@ -292,6 +292,8 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
         Show a progress bar (default: on a terminal).
     on_batch : callable, optional
         Called after each stored batch (see :func:`cfgraph.evaluate.run`).
+    executor : Executor, optional
+        Where the fits run (e.g. ``Executor("dask", scheduler=...)``); overrides ``jobs``.
 
     Returns
     -------
@@ -337,7 +339,7 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
     metrics, seeds = prepared.problem.metrics, spec["seeds"]
     sink = StoreSink.open(store, name, metrics, seeds)
     tasks = evaluate.plan(sink.present, np.arange(1 << sink.n), metrics, seeds)
-    return evaluate.run(tasks, prepared.problem, sink, Executor(jobs=jobs), progress=progress,
+    return evaluate.run(tasks, prepared.problem, sink, executor or Executor(jobs=jobs), progress=progress,
                         desc=f"fitting {name}", on_batch=on_batch, precomputed=precomputed)
 
 

@@ -112,3 +112,152 @@ def test_bounded_functions_agree_with_sqlite(db, expression):
 
     native = sqlite3.connect(":memory:").execute(f"SELECT {expression}").fetchone()[0]
     assert run_query(db, f"SELECT {expression}").rows[0][0] == native
+
+
+# ------------------------------------------------ the same walls on SQLite and PostgreSQL (issue 12)
+
+@pytest.fixture
+def toy(any_store):
+    """The toy world on each backend: the ``run_query`` target and a fingerprint of the data."""
+    return toy_target(any_store)
+
+
+@pytest.fixture
+def pg_toy(pg_store):
+    """The toy world on PostgreSQL only."""
+    return toy_target(pg_store)
+
+
+def toy_target(any_store):
+    from cfgraph.grids import import_grid
+    from cfgraph.resources import seed_file
+
+    import_grid(any_store, seed_file("toy_grid.csv"), "toy")
+    target = any_store.sqlite_path or any_store.url
+
+    def fingerprint():
+        from sqlalchemy import inspect, text
+
+        with any_store.engine.connect() as conn:
+            names = sorted(inspect(conn).get_table_names())
+            counts = [conn.execute(text(f"SELECT count(*) FROM {name}")).scalar() for name in names]
+            total = conn.execute(text("SELECT sum(value) FROM cell")).scalar()
+        return names, counts, float(total), inspect(any_store.engine).get_view_names()
+
+    return target, fingerprint
+
+
+def backend(target):
+    return "postgresql" if str(target).startswith("postgresql") else "sqlite"
+
+
+REFUSED_ON_BOTH = [
+    ("DELETE FROM cell", "only read-only queries"),
+    ("UPDATE cell SET value = 0", "only read-only queries"),
+    ("DROP TABLE world", "only read-only queries"),
+    ("CREATE TABLE x (a int)", "only read-only queries"),
+    ("SET statement_timeout = 0", "only read-only queries"),
+    ("COPY cell TO STDOUT", "only read-only queries"),
+    ("PRAGMA writable_schema = 1", "only read-only queries"),
+    ("/* a comment */ DELETE FROM cell", "only read-only queries"),
+    ("SELECT 1; DELETE FROM cell", "refused|SQL error"),
+    ("SELECT 1; SELECT 2", "refused|SQL error"),
+    # Past the first wall (a WITH, an EXPLAIN): the read-only connection or transaction refuses.
+    ("WITH d AS (DELETE FROM cell RETURNING 1) SELECT count(*) FROM d", "refused|SQL error"),
+    ("EXPLAIN ANALYZE DELETE FROM cell", "refused|SQL error"),
+    ("", "empty query"),
+]
+
+
+@pytest.mark.parametrize("query,needle", REFUSED_ON_BOTH)
+def test_writes_ddl_and_other_statements_are_refused_on_both_backends(toy, query, needle):
+    target, fingerprint = toy
+    before = fingerprint()
+    with pytest.raises(CfgraphError, match=needle):
+        run_query(target, query)
+    assert fingerprint() == before
+
+
+def test_reads_row_cap_and_numbers_agree_on_both_backends(toy):
+    target, _ = toy
+    capped = run_query(target, "SELECT mask FROM node ORDER BY mask", max_rows=5)
+    assert capped.rows == [(m,) for m in range(5)] and capped.truncated
+    # (PostgreSQL has no round(double precision, int): the mean is compared here instead.)
+    whole = run_query(target, "SELECT count(*), avg(value) FROM grid WHERE world = 'toy'")
+    assert whole.rows == [(16, pytest.approx(sum([0.85, 0.72, 0.45, 0.38, 0.88, 0.80, 0.75, 0.52, 0.92, 0.88,
+                                                  0.85, 0.82, 0.78, 0.55, 0.82, 0.80]) / 16))]
+    assert not whole.truncated and whole.columns[0] in ("count", "count(*)")
+    # get_bit reads node.members in the order of cfgraph.bitsets on both.
+    acd = run_query(target, "SELECT get_bit(members, 0), get_bit(members, 1), get_bit(members, 2), "
+                            "get_bit(members, 3) FROM node WHERE label = 'ACD'")
+    assert acd.rows == [(1, 0, 1, 1)]
+    assert run_query(target, "SELECT :a + 1 AS x", {"a": 41}).rows == [(42,)]
+
+
+PG_REFUSED = [
+    "SELECT pg_read_file('/etc/hostname')",
+    'SELECT "pg_read_file"(\'/etc/hostname\')',
+    "SELECT pg_catalog . pg_read_binary_file('/etc/hostname')",
+    'SELECT U&"pg\\005fread_file"(\'/etc/hostname\')',
+    "SELECT pg_ls_dir('.')",
+    "SELECT lo_import('/etc/hostname')",
+    "SELECT lo_export(1, '/tmp/x')",
+    "SELECT dblink('dbname=postgres', 'DELETE FROM cell')",
+    "SELECT set_config('role', 'postgres', true)",
+    "SELECT query_to_xml('SELECT pg_read_file(''/etc/hostname'')', true, true, '')",
+    "SELECT ts_stat('SELECT 1')",
+    "SELECT pg_terminate_backend(pg_backend_pid())",
+    "SELECT pg_sleep(5)",
+]
+
+
+@pytest.mark.parametrize("query", PG_REFUSED)
+def test_postgresql_functions_outside_the_tables_are_refused(pg_toy, query):
+    target, fingerprint = pg_toy
+    before = fingerprint()
+    with pytest.raises(CfgraphError, match="refused"):
+        run_query(target, query)
+    assert fingerprint() == before
+
+
+@pytest.mark.parametrize("query,needle", [
+    # The names wall switched off: the role and the read-only transaction still refuse.
+    ("SELECT pg_read_file('/etc/hostname')", "only reading"),
+    ("SELECT lo_import('/etc/hostname')", "only reading"),
+    ("SELECT nextval(pg_get_serial_sequence('cell', 'id'))", "only reading"),
+    ("SELECT set_config('statement_timeout', '0', false), count(*) FROM generate_series(1, 3)", None),
+])
+def test_postgresql_walls_behind_the_names_check(pg_toy, monkeypatch, query, needle):
+    import cfgraph.sql_postgres as pg
+
+    target, fingerprint = pg_toy
+    monkeypatch.setattr(pg, "check_names", lambda query: None)
+    before = fingerprint()
+    if needle:
+        with pytest.raises(CfgraphError, match=needle):
+            run_query(target, query)
+    else:  # a setting changed inside the read-only transaction dies with it
+        run_query(target, query)
+        assert run_query(target, "SELECT current_setting('statement_timeout')").rows == [("1s",)]
+    assert fingerprint() == before
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("query", [
+    "SELECT count(*) FROM generate_series(1, 1e12)",
+    "SELECT count(*) FROM (SELECT generate_series(1, 1e12)) AS s",
+    "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r",
+])
+def test_runaway_queries_stop_at_the_deadline_on_both_backends(toy, query):
+    target, fingerprint = toy
+    if backend(target) == "sqlite" and "generate_series" in query:
+        pytest.skip("no generate_series in SQLite's core")
+    with pytest.raises(CfgraphError, match="deadline"):
+        run_query(target, query, timeout_ms=300)
+    assert run_query(target, "SELECT 1").rows == [(1,)]  # the store still answers
+
+
+def test_postgresql_result_size_is_capped(pg_toy):
+    target, _ = pg_toy
+    with pytest.raises(CfgraphError, match="exceeds"):
+        run_query(target, "SELECT repeat('x', 900000) FROM generate_series(1, 30)")

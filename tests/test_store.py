@@ -1,12 +1,10 @@
-"""The store: migrations, schema, views, keys, the Hasse diagram."""
-
-import sqlite3
+"""The store: migrations, schema, views, keys, the Hasse diagram (on SQLite and PostgreSQL)."""
 
 import networkx as nx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from cfgraph.errors import CfgraphError, NotFound
@@ -20,6 +18,17 @@ from cfgraph.store.graph import hasse_diagram, node_neighbourhood
 from cfgraph.store.models import Base, Cell, Edge, Node
 
 
+@pytest.fixture
+def store(any_store):
+    """Every test that takes ``store`` (or ``toy_store``) runs on SQLite and on PostgreSQL."""
+    return any_store
+
+
+@pytest.fixture
+def iris_store(any_iris_store):
+    return any_iris_store
+
+
 def test_models_and_migrations_agree(store):
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
@@ -27,10 +36,10 @@ def test_models_and_migrations_agree(store):
 
 
 def test_toy_grid_view_query_returns_0_55(toy_store):
-    with sqlite3.connect(toy_store.sqlite_path) as conn:
-        rows = conn.execute(
-            "SELECT value FROM grid WHERE world='toy' AND train_set='ACD' AND eval_slice='B'").fetchall()
-    assert rows == [(0.55,)]
+    with toy_store.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT value FROM grid WHERE world='toy' AND train_set='ACD' AND eval_slice='B'")).all()
+    assert [tuple(r) for r in rows] == [(0.55,)]
 
 
 def test_toy_world_has_sixteen_nodes_and_only_four_known_rows(toy_store):
@@ -111,6 +120,8 @@ def test_deleting_a_world_cascades(iris_store):
 
 
 def test_sqlite_gets_wal_and_foreign_keys(store):
+    if store.sqlite_path is None:
+        pytest.skip("SQLite pragmas")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -163,11 +174,13 @@ def test_marginal_view_averages_to_banzhaf(iris_store):
 
     with iris_store.session() as s:
         table = lattice_table(s, "iris")
-    with sqlite3.connect(iris_store.sqlite_path) as conn:
-        rows = conn.execute("SELECT unit, avg(delta), count(*) FROM marginal WHERE world='iris' AND eval_slice='all' "
-                            "GROUP BY unit ORDER BY unit").fetchall()
-        toy = conn.execute("SELECT train_set, with_unit, delta FROM marginal WHERE world='toy' AND eval_slice='B'"
-                           " ORDER BY train_set").fetchall()
+    with iris_store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT unit, avg(delta), count(*) FROM marginal WHERE world='iris' "
+                                 "AND eval_slice='all' GROUP BY unit ORDER BY unit")).all()
+        toy = conn.execute(text("SELECT train_set, with_unit, delta FROM marginal WHERE world='toy' "
+                                "AND eval_slice='B' ORDER BY train_set")).all()
+    rows = [(unit, float(mean), count) for unit, mean, count in rows]
+    toy = [tuple(r) for r in toy]
     banzhaf = values.banzhaf(table.column("all"))
     assert [r[0] for r in rows] == ["A", "B", "C", "D"] and all(r[2] == 8 for r in rows)
     assert [r[1] for r in rows] == pytest.approx(banzhaf.tolist())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import weakref
 from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -31,6 +32,8 @@ ENV_URL = "CFGRAPH_DATABASE_URL"
 def resolve_url(db: str | os.PathLike | None = None) -> str:
     """The database URL: ``db`` (a path or URL), else ``$CFGRAPH_DATABASE_URL``, else ``./cfgraph.db``.
 
+    A plain ``postgresql://`` URL gets the psycopg (3) driver, cfgraph's ``postgres`` extra.
+
     Raises
     ------
     CfgraphError
@@ -40,9 +43,11 @@ def resolve_url(db: str | os.PathLike | None = None) -> str:
     if "://" not in target:
         target = "sqlite:///" + str(Path(target).expanduser().resolve())
     try:
-        make_url(target)
+        parsed = make_url(target)
     except ArgumentError as exc:
         raise CfgraphError(f"not a database URL: {target!r} ({exc})") from None
+    if parsed.drivername in ("postgresql", "postgres"):  # psycopg 3 (cfgraph[postgres]), not psycopg2
+        target = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return target
 
 
@@ -194,6 +199,10 @@ class Store:
         if not create:
             _check_readable(url)  # before the engine's first connection sets WAL on the file
         self.engine = make_engine(url)
+        # A store dropped without close() (a CLI command's) still closes its pooled connections
+        # (psycopg warns about a connection garbage-collected open); its sessions keep it alive
+        # (``session.info["store"]``), so none is closed under a session still using it.
+        weakref.finalize(self, self.engine.dispose)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         revision = current_revision(self.engine)
         if revision is not None and revision not in known_revisions()[0]:
@@ -229,12 +238,12 @@ class Store:
 
     def session(self) -> Session:
         """A new session; use ``with store.session() as s, s.begin():`` for a transaction."""
-        return self._sessions()
+        return self._sessions(info={"store": self})
 
     @contextmanager
     def transaction(self):
         """A session inside one transaction: committed on success, rolled back on any error."""
-        with self._sessions() as session, session.begin():
+        with self.session() as session, session.begin():
             yield session
 
     def close(self) -> None:

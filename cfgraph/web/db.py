@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g
 
-from cfgraph.errors import CfgraphError
 from cfgraph.store import Store, open_store
 
 EXTENSION = "cfgraph.store"
@@ -33,15 +32,13 @@ def close_session(_exc=None) -> None:
         session.close()
 
 
-def sqlite_path() -> str:
-    """The store's SQLite file (the SQL page needs one).
+def sql_target() -> str:
+    """What the read-only SQL page queries: the store's SQLite file, or its PostgreSQL URL
+    (:func:`cfgraph.sql.run_query` opens its own read-only connection to either)."""
+    store = get_store()
+    return store.sqlite_path or store.url
 
-    Raises
-    ------
-    CfgraphError
-        When the store is not a SQLite file.
-    """
-    path = get_store().sqlite_path
-    if path is None:
-        raise CfgraphError("read-only SQL is supported on SQLite stores only")
-    return path
+
+def is_postgres() -> bool:
+    """Whether the store is PostgreSQL (the schema listing differs)."""
+    return get_store().engine.dialect.name == "postgresql"

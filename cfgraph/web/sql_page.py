@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from cfgraph.errors import CfgraphError
 from cfgraph.sql import cell_text, run_query
-from cfgraph.web.db import sqlite_path
+from cfgraph.web.db import is_postgres, sql_target
 
 bp = Blueprint("sql_page", __name__)
 
@@ -63,17 +63,21 @@ EXAMPLES = [
 
 SCHEMA_QUERY = ("SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
                 "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version' ORDER BY type, name")
+#: The same listing on PostgreSQL (no definitions: information_schema has none for tables).
+PG_SCHEMA_QUERY = ("SELECT CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END AS type, table_name AS name, "
+                   "NULL AS sql FROM information_schema.tables WHERE table_schema = current_schema() "
+                   "AND table_name <> 'alembic_version' ORDER BY 1, 2")
 
 
 def execute(query: str):
     """Run a query with the app's deadline and row cap (raises CfgraphError, 400)."""
-    return run_query(sqlite_path(), query, max_rows=int(current_app.config["SQL_MAX_ROWS"]),
+    return run_query(sql_target(), query, max_rows=int(current_app.config["SQL_MAX_ROWS"]),
                      timeout_ms=int(current_app.config["SQL_TIMEOUT_MS"]))
 
 
 def schema() -> list[tuple[str, str, str]]:
     try:
-        return list(execute(SCHEMA_QUERY).rows)
+        return list(execute(PG_SCHEMA_QUERY if is_postgres() else SCHEMA_QUERY).rows)
     except CfgraphError:
         return []
 
