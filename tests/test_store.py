@@ -119,12 +119,12 @@ def test_deleting_a_world_cascades(iris_store):
         assert [w["name"] for w in list_worlds(s)] == ["toy"]
 
 
-def test_sqlite_gets_wal_and_foreign_keys(store):
-    if store.sqlite_path is None:
-        pytest.skip("SQLite pragmas")
+def test_sqlite_gets_wal_and_foreign_keys(tmp_path):
+    store = open_store(tmp_path / "pragmas.db")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.close()
 
 
 def test_upgrade_from_first_revision_keeps_data(tmp_path):
