@@ -29,7 +29,7 @@ from cfgraph.clisampled import (
     sampler_params,
     stored_method,
 )
-from cfgraph.clitools import SEED, cap_jobs, render_units, store_of
+from cfgraph.clitools import SEED, cap_jobs, executor_options, render_units, store_of
 from cfgraph.display import brief_list, fixed
 from cfgraph.errors import CfgraphError
 from cfgraph.render import FORMATS, render
@@ -150,11 +150,7 @@ def init(ctx):
                    "the only choice for points and sampled worlds, made for them).")
 @click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
               help="Parallel fits (joblib n_jobs; -1 = all cores; at most the number of CPUs).")
-@click.option("--executor", "executor_name", default="loky", show_default=True, type=click.Choice(["loky", "dask"]),
-              help="Where fits run: loky processes on this machine, or a Dask cluster (pip install 'cfgraph[dask]').")
-@click.option("--scheduler", envvar="CFGRAPH_DASK_SCHEDULER", metavar="tcp://HOST:PORT",
-              help="With --executor dask: a running Dask scheduler (default: a LocalCluster of --jobs workers "
-                   "on 127.0.0.1).")
+@executor_options
 @click.option("--replace", is_flag=True, help="Delete an existing world of that name first.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @sampler_options
@@ -383,10 +379,11 @@ def grid(ctx, world, metric, seed, fmt):
 @click.option("--all", "all_rows", is_flag=True, help="Estimates: every unit, not the top and bottom of a long list.")
 @click.option("--jobs", default=1, show_default=True, type=int, callback=cap_jobs,
               help="Parallel fits: a sampler's missing training sets on a sampled world, Data-OOB's bags.")
+@executor_options
 @click.pass_context
 def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budget, max_fits, time_budget,
                stderr_target, rank_stable, sampler_seed, truncation, semivalue, target_slice, k, bags, surrogate,
-               alpha, holdout, all_rows, jobs):
+               alpha, holdout, all_rows, jobs, executor_name, scheduler):
     """Leave-one-out, Shapley, Banzhaf and Beta Shapley values of each unit on each slice.
 
     With several seeds stored, each value is the mean over seeds ± the half-width of
@@ -418,7 +415,10 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budge
             raise CfgraphError(f"--seed picks one seed's values; {METHOD_SEEDS[chosen_method]}")
         params = method_params(chosen_method, k=k, bags=bags, surrogate=surrogate, alpha=alpha, holdout=holdout,
                                seed=sampler_seed)
-        valuation = value(store, world, chosen_method, slice=target_slice, metric=metric, jobs=jobs, **params)
+        with make_executor(ctx, executor_name, jobs, scheduler) as executor:
+            executor.check()
+            valuation = value(store, world, chosen_method, slice=target_slice, metric=metric, executor=executor,
+                              **params)
         if slice_name not in ("*", "all"):
             with World.open(store, world) as w:
                 slice_name = w.find_slice(slice_name).name
@@ -442,10 +442,12 @@ def values_cmd(ctx, world, method, slice_name, metric, seed, fmt, sampler, budge
         if slice_name != "*":
             with World.open(store, world) as w:
                 slice_name = w.find_slice(slice_name).name
-        valuation = run_valuation(store, world, sampler=sampler, budget=budget, max_fits=max_fits,
-                                  time_budget=time_budget, stderr_target=stderr_target, rank_stable=rank_stable,
-                                  sampler_seed=sampler_seed, truncation=truncation, semivalue=semivalue,
-                                  target_slice=target_slice, jobs=jobs, metric=metric)
+        with make_executor(ctx, executor_name, jobs, scheduler) as executor:
+            executor.check()
+            valuation = run_valuation(store, world, sampler=sampler, budget=budget, max_fits=max_fits,
+                                      time_budget=time_budget, stderr_target=stderr_target, rank_stable=rank_stable,
+                                      sampler_seed=sampler_seed, truncation=truncation, semivalue=semivalue,
+                                      target_slice=target_slice, jobs=jobs, metric=metric, executor=executor)
         echo_estimates(valuation.rows(), fmt, all_rows=all_rows, slice_name=None if slice_name == "*" else slice_name)
         if fmt == "table":
             echo_cost(valuation)

@@ -66,3 +66,13 @@ def cap_jobs(ctx: click.Context, param, jobs: int) -> int:
         return cpus
     return jobs
 
+
+def executor_options(command):
+    """--executor and --scheduler: where fits run."""
+    command = click.option("--scheduler", envvar="CFGRAPH_DASK_SCHEDULER", metavar="tcp://HOST:PORT",
+                           help="With --executor dask: a running Dask scheduler (default: a LocalCluster of --jobs "
+                                "workers on 127.0.0.1).")(command)
+    return click.option("--executor", "executor_name", default="loky", show_default=True,
+                        type=click.Choice(["loky", "dask"]),
+                        help="Where fits run: loky processes on this machine, or a Dask cluster "
+                             "(pip install 'cfgraph[dask]').")(command)

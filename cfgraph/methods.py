@@ -54,7 +54,7 @@ PARAMS = {
 
 
 def value(store, world_name: str, method: str, *, slice: str | None = None, metric: str | None = None,
-          jobs: int = 1, progress: bool | None = None, save: bool = True, **params):
+          jobs: int = 1, executor=None, progress: bool | None = None, save: bool = True, **params):
     """Value every unit of a world with one of :data:`METHODS`, and store the estimates.
 
     Parameters
@@ -68,6 +68,8 @@ def value(store, world_name: str, method: str, *, slice: str | None = None, metr
         metric (the mean over seeds when there are several).
     jobs : int
         Parallel fits (Data-OOB's bags; the empty and full sets of the others).
+    executor : cfgraph.executors.Executor, optional
+        Where those fits run (default: loky with ``jobs`` workers; a Dask one for a cluster).
     save : bool
         Store the estimates (tables ``valuation`` and ``estimate``).
     **params
@@ -117,7 +119,10 @@ def value(store, world_name: str, method: str, *, slice: str | None = None, metr
 
     started = time.perf_counter()
     params = check_params(method, {**PARAMS[method], **{k: v for k, v in params.items() if v is not None}})
-    result = RUNNERS[method](store, world_name, slice=slice, metric=metric, jobs=jobs, progress=progress, **params)
+    from cfgraph.executors import Executor
+
+    result = RUNNERS[method](store, world_name, slice=slice, metric=metric,
+                             executor=executor or Executor(jobs=jobs), progress=progress, **params)
     result.seconds = time.perf_counter() - started
     if save:
         from cfgraph.store import catalog, estimates

@@ -45,7 +45,7 @@ def _world_columns(store, world_name: str, slice_name: str | None, metric: str |
     return units, per_slice, metrics, seeds, info
 
 
-def stored_game(store, world_name: str, columns, metrics, seeds, jobs: int = 1, progress=None):
+def stored_game(store, world_name: str, columns, metrics, seeds, executor=None, progress=None):
     """Every stored training set of a world and its cells on ``columns``, with the empty and full sets.
 
     On a sampled world the empty and full training sets are fitted when they are
@@ -82,7 +82,7 @@ def stored_game(store, world_name: str, columns, metrics, seeds, jobs: int = 1, 
             members = nodes.masks_to_members(range(1 << n), n)
             return members[~missing], table[~missing], 0
         _, members = nodes.stored_members(session, world)
-        source = StoredWorld(store, world, columns, metrics, seeds, Executor(jobs=jobs))
+        source = StoredWorld(store, world, columns, metrics, seeds, executor or Executor())
     ends = np.array([np.zeros(n, bool), np.ones(n, bool)])
     members = np.concatenate([ends, members])
     digests = bitsets.digest(members)
@@ -126,7 +126,7 @@ def _default_k(spec: dict) -> int:
     return 5
 
 
-def _knn_shapley(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, k=None):
+def _knn_shapley(store, world_name, *, slice=None, metric=None, executor=None, progress=None, k=None):
     """KNN-Shapley of every training point, per slice, from the world's rows (no fit)."""
     _no_metric("knn-shapley", metric, "its own utility: true_class_probability, or neg_mean_squared_error for "
                                       "regression")
@@ -161,14 +161,14 @@ def _knn_shapley(store, world_name, *, slice=None, metric=None, jobs=1, progress
                       stopped_by=f"exact (closed form, K = {k}, over {int(sizes[0])} test rows)", exact=True)
 
 
-def _data_oob(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, bags=100, seed=0):
+def _data_oob(store, world_name, *, slice=None, metric=None, executor=None, progress=None, bags=100, seed=0):
     """Data-OOB of every unit: the bags are training sets of the world, fitted once and stored."""
     _no_metric("data-oob", metric, "the out-of-bag accuracy (regression: minus the squared error) of each point")
     from cfgraph.oob import data_oob_run
     from cfgraph.valuation import Column
 
     units, columns, _, _, info = _world_columns(store, world_name, slice, None)
-    result = data_oob_run(store, world_name, bags=bags, seed=seed, jobs=jobs, progress=progress)
+    result = data_oob_run(store, world_name, bags=bags, seed=seed, executor=executor, progress=progress)
     task = (info["spec"] or {}).get("task", "classification")
     score = "oob_accuracy" if task == "classification" else "oob_neg_squared_error"
     # One model seed (the world's first) fits every bag: the column is that seed's.
@@ -182,12 +182,12 @@ def _data_oob(store, world_name, *, slice=None, metric=None, jobs=1, progress=No
                       proportion=task == "classification" and (info["spec"] or {}).get("group_by") == "point")
 
 
-def _least_core(store, world_name, *, slice=None, metric=None, jobs=1, progress=None):
+def _least_core(store, world_name, *, slice=None, metric=None, executor=None, progress=None):
     """The least core of each slice's game on the stored training sets (exact on an exhaustive world)."""
     from cfgraph.values.leastcore import least_core
 
     units, columns, metrics, seeds, info = _world_columns(store, world_name, slice, metric)
-    members, utilities, fits = stored_game(store, world_name, columns, metrics, seeds, jobs, progress)
+    members, utilities, fits = stored_game(store, world_name, columns, metrics, seeds, executor, progress)
     if len(members) > MAX_LEAST_CORE_SETS:
         raise CfgraphError(f"world {world_name!r} stores {len(members):,} training sets: a least core takes at most "
                            f"{MAX_LEAST_CORE_SETS:,} constraints")
@@ -228,13 +228,13 @@ def _least_core(store, world_name, *, slice=None, metric=None, jobs=1, progress=
                       exact=exact)
 
 
-def _datamodel(store, world_name, *, slice=None, metric=None, jobs=1, progress=None, model="ridge", alpha=None,
+def _datamodel(store, world_name, *, slice=None, metric=None, executor=None, progress=None, model="ridge", alpha=None,
                   holdout=0.2, seed=0):
     """A linear datamodel of each slice's cells on the stored training sets, with its LDS on held-out sets."""
     from cfgraph.values.surrogates import fit_datamodel
 
     units, columns, metrics, seeds, _ = _world_columns(store, world_name, slice, metric)
-    members, utilities, fits = stored_game(store, world_name, columns, metrics, seeds, jobs, progress)
+    members, utilities, fits = stored_game(store, world_name, columns, metrics, seeds, executor, progress)
     values = np.full((len(units), len(columns)), np.nan)
     trace = []
     for j, column in enumerate(columns):

@@ -214,3 +214,18 @@ def test_cfgraph_run_with_an_absent_scheduler_is_one_line_and_exit_2(tmp_path, m
     assert not (tmp_path / "x.db").exists()  # refused before the store was opened
     typed = invoke(tmp_path / "x.db", *IRIS_ARGS, "--scheduler", f"tcp://127.0.0.1:{port}")
     assert typed.exit_code == 2 and "--scheduler needs --executor dask" in typed.output
+
+
+def test_values_with_a_sampler_and_data_oob_on_dask_equal_loky(tmp_path, cluster):
+    address = cluster[0].scheduler_address
+    points = ["run", "--dataset", "iris", "--group-by", "point", "--model", "gnb", "--test-size", "0.7",
+              "--world", "p", "--sampler", "msr", "--budget", "30"]
+    outputs = []
+    for name, extra in (("loky", []), ("dask", ["--executor", "dask", "--scheduler", address])):
+        db = tmp_path / f"{name}.db"
+        assert invoke(db, *points, *extra).exit_code == 0
+        tmc = invoke(db, "values", "p", "--sampler", "tmc", "--budget", "60", "--format", "csv", *extra)
+        oob = invoke(db, "values", "p", "--method", "data-oob", "--bags", "12", "--format", "csv", *extra)
+        assert tmc.exit_code == 0 and oob.exit_code == 0, (tmc.output, oob.output)
+        outputs.append((tmc.output, oob.output))
+    assert outputs[0] == outputs[1]
