@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ from cfgraph import bitsets, evaluate
 from cfgraph.errors import CfgraphError
 from cfgraph.executors import Executor
 from cfgraph.store import catalog, cells, nodes
+from cfgraph.store.locks import world_lock
 from cfgraph.values.oob import OOBEstimate, bootstrap_bags, data_oob, oob_scores
 
 __all__ = ["OOBRun", "data_oob_run"]
@@ -149,8 +151,9 @@ def data_oob_run(store, world_name: str, *, bags: int = DEFAULT_BAGS, seed: int 
     NotFound
         If there is no such world.
     CfgraphError
-        On a number of bags or a seed out of range, or a world without a model
-        (an imported grid).
+        On a number of bags or a seed out of range, a world without a model
+        (an imported grid), or (on PostgreSQL) bags to store in a world another
+        run is filling (:func:`cfgraph.store.locks.world_lock`).
 
     References
     ----------
@@ -210,7 +213,9 @@ def data_oob_run(store, world_name: str, *, bags: int = DEFAULT_BAGS, seed: int 
         return kind.open(store, world_name, metrics, [model_seed])
 
     sink = _PredictionSink(open_sink, new, stored_cells)
-    evaluate.run(tasks, problem, sink, executor, progress=progress, desc=f"data-oob {world_name}")
+    # Only a run that stores new training sets fills the world; predictions alone write nothing.
+    with world_lock(store, world) if new else nullcontext():
+        evaluate.run(tasks, problem, sink, executor, progress=progress, desc=f"data-oob {world_name}")
     scores = oob_scores([sink.predictions.get(m) for m in masks], problem.y_train, problem.task)[inverse]
     result = data_oob(in_bag, scores, problem.train_unit)
     return OOBRun(world=world_name, units=units, values=result.values, stderr=result.stderr,

@@ -13,12 +13,14 @@ an imported grid lacks.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 
 import numpy as np
 
 from cfgraph import bitsets, lattice
 from cfgraph.errors import CfgraphError
 from cfgraph.store import cells, nodes
+from cfgraph.store.locks import world_lock
 
 __all__ = ["FLUSH_FITS", "FLUSH_SECONDS", "HeldSink", "StoredWorld", "complete_only", "exhaustive_table"]
 
@@ -46,6 +48,8 @@ class StoredWorld:
         self._problem = None
         self._sink = None
         self._index = None
+        # The world's lock (PostgreSQL), taken at the first fit and released by finish().
+        self._lock = ExitStack()
         self._spec = world.spec
         self._kind = world.kind
         # Column j reads cell (seed index, slice position, metric index); seed None averages the seeds.
@@ -130,6 +134,7 @@ class StoredWorld:
 
         problem = self._problem_of()
         if self._sink is None:
+            self._lock.enter_context(world_lock(self.store, self._world))  # another driver filling it: refused
             self._sink = HeldSink(SampledSink.open(self.store, self.name, self.metrics, self.seeds))
         self._sink.sink._index = self._index  # one index of the world's nodes, kept by every write
         wanted = tuple((p, m) for p in range(len(self.slices)) for m in self.metrics)
@@ -142,10 +147,12 @@ class StoredWorld:
         return self._sink.rows
 
     def finish(self) -> None:
-        """Store the fits still held, then mark the world's last fitting time (once per valuation that fitted)."""
-        if self._sink is not None:
-            self._sink.flush()
-            self._sink.sink.finish()
+        """Store the fits still held, mark the world's last fitting time (once per valuation that fitted),
+        and release the world's lock."""
+        with self._lock:
+            if self._sink is not None:
+                self._sink.flush()
+                self._sink.sink.finish()
 
 
 class HeldSink:

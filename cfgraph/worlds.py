@@ -17,6 +17,7 @@ slices, and a point has no test rows of its own.
 from __future__ import annotations
 
 import platform
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,7 @@ from cfgraph.recipes import (  # noqa: F401  (re-exported: the recipe API grew u
 )
 from cfgraph.grouping import group_rows
 from cfgraph.store import catalog
+from cfgraph.store.locks import world_lock
 from cfgraph.store.sink import StoreSink
 from cfgraph.tables import SliceSpec, UnitSpec
 
@@ -304,7 +306,9 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
     ------
     CfgraphError
         On bad data, a model or metric the full training set cannot be fitted
-        or scored with, or a conflicting existing world; nothing is written then.
+        or scored with, a conflicting existing world, or (on PostgreSQL) a
+        world another run is filling (:func:`cfgraph.store.locks.world_lock`);
+        nothing is written then.
 
     Examples
     --------
@@ -325,22 +329,26 @@ def build_world(store, name: str, spec: dict, *, jobs: int = 1, replace: bool = 
     with store.session() as session:
         existing = catalog.find_world(session, name)
         known = None if existing is None or replace else existing.spec or {}
-    precomputed = {}
-    if known is None or not (set(spec["metrics"]) <= set(known.get("metrics", []))
-                             and set(spec["seeds"]) <= set(known.get("seeds", []))):
-        full = (1 << len(prepared.units)) - 1
-        precomputed[(full, spec["seeds"][0])] = preflight(prepared, spec["seeds"][0])
-    try:
-        _create_or_merge(store, name, spec, prepared, replace)
-    except (IntegrityError, WorldExists):  # another run created the world a moment ago: join it
-        _create_or_merge(store, name, spec, prepared, replace=False)
-    if prepared.sampled:  # its training sets are stored as a sampler visits them, never 2^n up front
-        return evaluate.RunReport()
-    metrics, seeds = prepared.problem.metrics, spec["seeds"]
-    sink = StoreSink.open(store, name, metrics, seeds)
-    tasks = evaluate.plan(sink.present, np.arange(1 << sink.n), metrics, seeds)
-    return evaluate.run(tasks, prepared.problem, sink, executor or Executor(jobs=jobs), progress=progress,
-                        desc=f"fitting {name}", on_batch=on_batch, precomputed=precomputed)
+    with ExitStack() as held:
+        if existing is not None:  # on PostgreSQL, refused before any write if another run is filling it
+            held.enter_context(world_lock(store, existing))
+        precomputed = {}
+        if known is None or not (set(spec["metrics"]) <= set(known.get("metrics", []))
+                                 and set(spec["seeds"]) <= set(known.get("seeds", []))):
+            full = (1 << len(prepared.units)) - 1
+            precomputed[(full, spec["seeds"][0])] = preflight(prepared, spec["seeds"][0])
+        try:
+            _create_or_merge(store, name, spec, prepared, replace)
+        except (IntegrityError, WorldExists):  # another run created the world a moment ago: join it
+            _create_or_merge(store, name, spec, prepared, replace=False)
+        if prepared.sampled:  # its training sets are stored as a sampler visits them, never 2^n up front
+            return evaluate.RunReport()
+        held.enter_context(world_lock(store, name))  # the world just created or replaced (re-entrant otherwise)
+        metrics, seeds = prepared.problem.metrics, spec["seeds"]
+        sink = StoreSink.open(store, name, metrics, seeds)
+        tasks = evaluate.plan(sink.present, np.arange(1 << sink.n), metrics, seeds)
+        return evaluate.run(tasks, prepared.problem, sink, executor or Executor(jobs=jobs), progress=progress,
+                            desc=f"fitting {name}", on_batch=on_batch, precomputed=precomputed)
 
 
 def _create_or_merge(store, name: str, spec: dict, prepared: Prepared, replace: bool) -> None:
