@@ -17,7 +17,9 @@ Each query gets a dedicated connection and these walls:
    runs with read privileges only, even when the URL names a superuser.
 
 Rows stream one at a time and stop at ``max_rows + 1`` or the result-size cap. PostgreSQL's
-``numeric`` comes back as float, as SQLite's numbers do.
+``numeric`` comes back as float, as SQLite's numbers do; ``json``, ``jsonb``, dates, times
+and the like (:data:`AS_TEXT`) as their text, as SQLite stores them, so CSV and JSON show
+JSON rather than a Python ``repr`` and the size cap counts their length.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ REFUSED_NAMES = re.compile(
     r"pg_logical_\w+|pg_advisory_\w+|pg_try_advisory_\w+|pg_notify|pg_sleep\w*|"
     r"\w+_to_xml\w*|query_to_xmlschema|ts_stat|ts_rewrite)\b",
     re.IGNORECASE)
+#: PostgreSQL types loaded as their text output (psycopg would build dicts, datetimes, UUIDs).
+AS_TEXT = ("json", "jsonb", "timestamp", "timestamptz", "date", "time", "timetz", "interval", "uuid")
 _UNICODE_ESCAPE = re.compile(r"\bU&['\"]", re.IGNORECASE)
 
 
@@ -121,6 +125,7 @@ def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, ti
     try:
         import psycopg
         from psycopg.types.numeric import FloatLoader
+        from psycopg.types.string import TextLoader
     except ImportError:
         raise CfgraphError("no database driver for postgresql (psycopg); "
                            "install it with `pip install 'cfgraph[postgres]'`") from None
@@ -133,6 +138,8 @@ def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, ti
     try:
         conn.read_only = True  # the implicit BEGIN is BEGIN READ ONLY
         conn.adapters.register_loader("numeric", FloatLoader)
+        for name in AS_TEXT:
+            conn.adapters.register_loader(name, TextLoader)
         with conn.cursor() as cursor:
             cursor.execute("SELECT set_config('statement_timeout', %s, true), "
                            "set_config('lock_timeout', %s, true)", (f"{int(timeout_ms)}ms",) * 2)

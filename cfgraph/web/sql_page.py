@@ -63,10 +63,14 @@ EXAMPLES = [
 
 SCHEMA_QUERY = ("SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
                 "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version' ORDER BY type, name")
-#: The same listing on PostgreSQL (no definitions: information_schema has none for tables).
-PG_SCHEMA_QUERY = ("SELECT CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END AS type, table_name AS name, "
-                   "NULL AS sql FROM information_schema.tables WHERE table_schema = current_schema() "
-                   "AND table_name <> 'alembic_version' ORDER BY 1, 2")
+#: The same listing on PostgreSQL, each table's or view's columns and types in place of its
+#: CREATE statement (information_schema keeps none for tables).
+PG_SCHEMA_QUERY = ("SELECT CASE t.table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END AS type, t.table_name AS name, "
+                   "string_agg(c.column_name || ' ' || c.data_type, E',\n' ORDER BY c.ordinal_position) AS sql "
+                   "FROM information_schema.tables t JOIN information_schema.columns c "
+                   "ON c.table_schema = t.table_schema AND c.table_name = t.table_name "
+                   "WHERE t.table_schema = current_schema() AND t.table_name <> 'alembic_version' "
+                   "GROUP BY 1, 2 ORDER BY 1, 2")
 
 
 def execute(query: str):
