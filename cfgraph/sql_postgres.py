@@ -96,6 +96,13 @@ def _one_line(exc) -> str:
     return first[0] if first else type(exc).__name__
 
 
+def _empty_result_columns(cursor, sql: str, values) -> list[str]:
+    """The column names of a query that returned no rows, as SQLite gives them: the query again
+    under ``LIMIT 0`` (not run to its end). EXPLAIN always returns rows, so it never comes here."""
+    cursor.execute(f"SELECT * FROM ({sql.rstrip().rstrip(';')}\n) AS result LIMIT 0", values)
+    return [d.name for d in cursor.description or []]
+
+
 def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, timeout_ms: int,
                  max_result_bytes: int):
     """Run one read-only query on a PostgreSQL store (see the module's walls).
@@ -158,8 +165,8 @@ def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, ti
                     raise CfgraphError(f"query refused: its result exceeds {max_result_bytes // 1_000_000} MB")
                 if len(rows) > max_rows:
                     break
-            if columns is None:
-                columns = [d.name for d in cursor.description or []]
+            if columns is None:  # no rows: stream() keeps no description of an empty result
+                columns = _empty_result_columns(cursor, sql, values)
     except psycopg.errors.QueryCanceled:
         raise CfgraphError(f"query interrupted: it ran past the {timeout_ms} ms deadline") from None
     except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as exc:

@@ -149,3 +149,35 @@ def any_iris_store(request, tmp_path):
         server.drop_database(name)
         return
     yield request.getfixturevalue("iris_store")
+
+
+# ------------------------------------------ databases as --db takes them, on both backends
+# The CLI and web tests hand a database to `cfgraph --db` or create_app as a SQLite path or a
+# PostgreSQL URL; these fixtures give either in turn, so a test that takes one runs on both.
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, tmp_path):
+    """Where a new store goes, on each backend in turn: a SQLite path with no file yet, or the
+    URL of a fresh, empty PostgreSQL database (no schema: the command under test creates it)."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("pg_database_url")
+        return
+    yield tmp_path / "cfgraph.db"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_iris_db(request, tmp_path):
+    """A private copy of ``iris_db`` (toy + iris), safe to write to, on each backend in turn: a
+    SQLite file's path, or the URL of a copy of ``pg_iris_template`` (dropped after the test)."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        name = server.create_database(template=request.getfixturevalue("pg_iris_template"))
+        yield server.url(name)
+        server.drop_database(name)
+        return
+    import shutil
+
+    target = tmp_path / "iris.db"
+    shutil.copy(request.getfixturevalue("iris_db"), target)
+    yield target

@@ -135,3 +135,20 @@ class PostgresServer:
                 self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data))
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def every_row(db) -> dict[str, list[tuple]]:
+    """Every row of every table of the store at ``db`` (a SQLite path or any URL), each table's rows
+    sorted: equal before and after a command means the command changed nothing, on either backend."""
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.pool import NullPool
+
+    from cfgraph.store.db import resolve_url
+
+    engine = create_engine(resolve_url(db), poolclass=NullPool)  # no pooled connection outlives the call
+    try:
+        with engine.connect() as conn:
+            return {name: sorted((tuple(row) for row in conn.execute(text(f'SELECT * FROM "{name}"'))), key=repr)
+                    for name in sorted(inspect(conn).get_table_names())}
+    finally:
+        engine.dispose()

@@ -1,12 +1,16 @@
-"""Every bad input is one line and exit 2, and leaves files as they were (issue 9, fourth class)."""
+"""Every bad input is one line and exit 2, and leaves files as they were (issue 9, fourth class).
+
+A test that takes ``db`` runs on SQLite and on PostgreSQL (conftest.py's ``any_db``); the tests of
+files that must not be created or touched, and of URLs that open nothing, stay SQLite-only.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
+from pg import every_row
 
 from cfgraph.cli import main
 
@@ -22,25 +26,31 @@ def one_line_error(code, lines, needle):
     assert len(lines[0]) < 400
 
 
+@pytest.fixture
+def db(any_db):
+    """Where a new store goes: a SQLite path with no file yet, or an empty PostgreSQL database."""
+    return str(any_db)
+
+
 def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
 
 
-def test_a_csv_field_over_the_csv_limit(tmp_path):
+def test_a_csv_field_over_the_csv_limit(db, tmp_path):
     path = tmp_path / "big.csv"
     path.write_text("a,b,y\n1," + "x" * 140_000 + ",0\n2,3,1\n")
-    one_line_error(*run("--db", str(tmp_path / "t.db"), "run", "--csv", str(path), "--target", "y"), "line 2")
+    one_line_error(*run("--db", db, "run", "--csv", str(path), "--target", "y"), "line 2")
 
 
 @pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"cells": ' + "[" * 50_000 + "]" * 50_000 + "}"])
-def test_deeply_nested_grid_json(tmp_path, body):
+def test_deeply_nested_grid_json(db, tmp_path, body):
     path = tmp_path / "deep.json"
     path.write_text(body)
-    one_line_error(*run("--db", str(tmp_path / "t.db"), "import-grid", str(path), "--world", "d"), "nested too deeply")
+    one_line_error(*run("--db", db, "import-grid", str(path), "--world", "d"), "nested too deeply")
 
 
 @pytest.mark.parametrize("where", ["grid", "csv"])
-def test_a_five_thousand_digit_number_is_named_briefly(tmp_path, where):
+def test_a_five_thousand_digit_number_is_named_briefly(db, tmp_path, where):
     big = "9" * 5000
     if where == "grid":
         path = tmp_path / "g.csv"
@@ -50,12 +60,12 @@ def test_a_five_thousand_digit_number_is_named_briefly(tmp_path, where):
         path = tmp_path / "d.csv"
         path.write_text("x,y\n" + "".join(f"{big if i == 3 else i},{i % 2}\n" for i in range(30)))
         args = ("run", "--csv", str(path), "--target", "y", "--units", "2")
-    one_line_error(*run("--db", str(tmp_path / "t.db"), *args), "line")
+    one_line_error(*run("--db", db, *args), "line")
 
 
 @pytest.mark.parametrize("name", ["", "   "])
-def test_an_empty_world_name_is_refused(tmp_path, name):
-    one_line_error(*run("--db", str(tmp_path / "t.db"), "run", "--dataset", "iris", "--units", "2", "--model", "gnb",
+def test_an_empty_world_name_is_refused(db, name):
+    one_line_error(*run("--db", db, "run", "--dataset", "iris", "--units", "2", "--model", "gnb",
                         "--world", name), "name")
 
 
@@ -72,51 +82,47 @@ def test_read_commands_never_create_or_modify_a_file(tmp_path, content, command)
     assert not (tmp_path / "x.db-wal").exists()
 
 
-def test_a_database_from_a_newer_cfgraph_is_refused_by_every_command(tmp_path):
-    path = tmp_path / "new.db"
-    assert run("--db", str(path), "init")[0] == 0
-    con = sqlite3.connect(path)
-    con.execute("UPDATE alembic_version SET version_num = '0999'")
-    con.commit()
-    con.close()
-    before = dump(path)
+def test_a_database_from_a_newer_cfgraph_is_refused_by_every_command(db):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from cfgraph.store.db import resolve_url
+
+    assert run("--db", db, "init")[0] == 0
+    engine = create_engine(resolve_url(db), poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    engine.dispose()
+    before = every_row(db)
     for command in (["init"], ["worlds"], ["run", "--dataset", "iris", "--units", "2", "--model", "gnb"]):
-        one_line_error(*run("--db", str(path), *command), "newer cfgraph")
-    assert dump(path) == before  # the content (a WAL checkpoint may rewrite the file's bytes)
-
-
-def dump(path):
-    con = sqlite3.connect(path)
-    try:
-        return list(con.iterdump())
-    finally:
-        con.close()
+        one_line_error(*run("--db", db, *command), "newer cfgraph")
+    assert every_row(db) == before  # the content (a WAL checkpoint may rewrite the file's bytes)
 
 
 @pytest.mark.parametrize("url", ["postgresql+nope://x", "::::", "sqlite:////nonexistent/dir/x.db", "notascheme://"])
-def test_an_unusable_database_url(tmp_path, url):
+def test_an_unusable_database_url(url):
     code, lines = run("--db", url, "worlds")
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
 
 
-def test_more_jobs_than_cpus_are_capped_with_a_note(tmp_path, monkeypatch):
+def test_more_jobs_than_cpus_are_capped_with_a_note(db, monkeypatch):
     import os
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    result = CliRunner().invoke(main, ["--db", str(tmp_path / "j.db"), "run", "--dataset", "iris", "--units", "2",
+    result = CliRunner().invoke(main, ["--db", db, "run", "--dataset", "iris", "--units", "2",
                                        "--model", "gnb", "--jobs", "64", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "note: --jobs 64 is more than this machine's 2 CPU(s); using 2" in result.output
-    refused = CliRunner().invoke(main, ["--db", str(tmp_path / "j.db"), "run", "--dataset", "iris", "--units", "2",
+    refused = CliRunner().invoke(main, ["--db", db, "run", "--dataset", "iris", "--units", "2",
                                         "--model", "gnb", "--jobs", "0", "--world", "z"])
     assert refused.exit_code == 2 and "positive" in refused.output
 
 
 @pytest.mark.parametrize("bad", ["inf", "-inf", "Infinity", "1e400", "nan"])
-def test_a_non_finite_target_is_refused_whatever_the_task(tmp_path, bad):
+def test_a_non_finite_target_is_refused_whatever_the_task(db, tmp_path, bad):
     path = tmp_path / "t.csv"
     path.write_text("x,y\n" + "".join(f"{i},{bad if i == 7 else i * 0.5 + 0.25}\n" for i in range(60)))
-    one_line_error(*run("--db", str(tmp_path / "t.db"), "run", "--csv", str(path), "--target", "y",
+    one_line_error(*run("--db", db, "run", "--csv", str(path), "--target", "y",
                         "--group-by", "random", "--units", "2"), "finite")
 
 
@@ -129,8 +135,8 @@ def test_numbers_only_in_ascii_digits(cell):
 
 
 @pytest.mark.parametrize("seeds", ["0,,1", "٣", "1-٣", ","])
-def test_seed_lists_take_ascii_digits_and_no_empty_items(tmp_path, seeds):
-    code, lines = run("--db", str(tmp_path / "t.db"), "run", "--dataset", "iris", "--seeds", seeds)
+def test_seed_lists_take_ascii_digits_and_no_empty_items(db, seeds):
+    code, lines = run("--db", db, "run", "--dataset", "iris", "--seeds", seeds)
     assert code == 2 and len(lines) == 1 and "seeds" in lines[0]
 
 

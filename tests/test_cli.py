@@ -1,13 +1,17 @@
-"""The command line: happy paths on real data, and bad input answered in one line with exit code 2."""
+"""The command line: happy paths on real data, and bad input answered in one line with exit code 2.
+
+A test that takes ``db`` or ``new_db`` runs on SQLite and on PostgreSQL (conftest.py's ``any_iris_db`` and
+``any_db``). SQLite-only: ``test_readme_python_example_runs`` (the README's example writes ./cfgraph.db).
+"""
 
 import csv
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pg import every_row
 
 from cfgraph.cli import main
 from cfgraph.resources import seed_file
@@ -21,8 +25,7 @@ def invoke(db, *args):
 
 def snapshot(db):
     """Every row of every table, to check that refused input changed nothing."""
-    with sqlite3.connect(db) as conn:
-        return list(conn.iterdump())
+    return every_row(db)
 
 
 def assert_refused(result, needle):
@@ -34,12 +37,15 @@ def assert_refused(result, needle):
 
 
 @pytest.fixture
-def db(iris_db, tmp_path):
-    import shutil
+def db(any_iris_db):
+    """A private copy of the toy + iris store, on SQLite and on PostgreSQL in turn."""
+    return any_iris_db
 
-    target = tmp_path / "cli.db"
-    shutil.copy(iris_db, target)
-    return target
+
+@pytest.fixture
+def new_db(any_db):
+    """Where a new store goes (no file, or an empty PostgreSQL database), on each backend in turn."""
+    return any_db
 
 
 def write_csv(path, text):
@@ -47,8 +53,8 @@ def write_csv(path, text):
     return str(path)
 
 
-def test_init_worlds_grid_and_values(tmp_path):
-    db = tmp_path / "new.db"
+def test_init_worlds_grid_and_values(new_db):
+    db = new_db
     assert invoke(db, "init").exit_code == 0
     result = invoke(db, "import-grid", str(seed_file("toy_grid.csv")), "--world", "toy")
     assert result.exit_code == 0 and "16 cells" in result.output
@@ -86,12 +92,12 @@ def test_values_of_a_real_world_in_every_format(db):
     assert header == ["slice", "unit", "beta(4,2)"]
 
 
-def test_run_on_a_csv_with_a_group_column(tmp_path):
+def test_run_on_a_csv_with_a_group_column(new_db, tmp_path):
     lines = ["f1,f2,label,site"]
     for i in range(80):
         lines.append(f"{i % 7},{(i * 3) % 11},{'yes' if (i % 7) > 3 else 'no'},{'north' if i % 2 else 'south'}")
     path = write_csv(tmp_path / "mine.csv", "\n".join(lines) + "\n")
-    db = tmp_path / "csv.db"
+    db = new_db
     result = invoke(db, "run", "--csv", path, "--target", "label", "--group-by", "site", "--model", "tree",
                     "--world", "mine")
     assert result.exit_code == 0, result.output
@@ -126,7 +132,7 @@ def test_run_on_a_csv_with_a_group_column(tmp_path):
     (["values", "iris", "--method", "owen"], "unknown method 'owen'"),
     (["sql", "DELETE FROM cell"], "only read-only queries"),
     (["sql", "SELECT 1; DROP TABLE cell"], "query refused"),
-    (["sql", "SELECT * FROM nothing_here"], "no such table"),
+    (["sql", "SELECT * FROM nothing_here"], "nothing_here"),  # "no such table" / "relation ... does not exist"
 ])
 def test_bad_input_exits_2_in_one_line_and_changes_nothing(db, args, needle):
     before = snapshot(db)
@@ -172,13 +178,13 @@ def test_world_names_must_fit_a_url_segment(db, name):
     assert snapshot(db) == before
 
 
-def test_json_grid_import_with_named_units(tmp_path):
+def test_json_grid_import_with_named_units(new_db, tmp_path):
     cells = [{"train_set": "fiction+science", "eval_slice": "qa", "value": 0.61},
              {"train_set": "fiction+science+social", "eval_slice": "qa", "value": 0.64, "seed": 1},
              {"train_set": "science", "eval_slice": "qa", "value": 0.52, "metric": "exact_match"}]
     path = tmp_path / "runs.json"
     path.write_text(json.dumps({"cells": cells}))
-    db = tmp_path / "j.db"
+    db = new_db
     result = invoke(db, "import-grid", str(path), "--world", "mixtures", "--units", "fiction,science,social")
     assert result.exit_code == 0, result.output
     rows = json.loads(invoke(db, "sql", "SELECT train_set, metric, seed, value FROM grid ORDER BY value",
@@ -204,8 +210,8 @@ def test_readme_opens_with_the_two_commands():
     assert "make demo" in head and "make test" in head
 
 
-def test_demo_builds_both_worlds(tmp_path):
-    db = tmp_path / "demo.db"
+def test_demo_builds_both_worlds(new_db):
+    db = new_db
     result = invoke(db, "demo", "--jobs", "1")
     assert result.exit_code == 0, result.output
     assert "largest gap" in result.output and " serve " in result.output
@@ -215,9 +221,9 @@ def test_demo_builds_both_worlds(tmp_path):
     assert "digits world: 0 fits now" in again.output
 
 
-def test_import_keeps_unit_letters_where_the_file_puts_them(tmp_path):
+def test_import_keeps_unit_letters_where_the_file_puts_them(new_db, tmp_path):
     path = write_csv(tmp_path / "abd.csv", "train_set,eval_slice,value\nABD,A,0.9\nAB,A,0.5\nAD,A,0.3\nD,A,0.2\n")
-    db = tmp_path / "abd.db"
+    db = new_db
     assert invoke(db, "import-grid", path, "--world", "abd").exit_code == 0
     rows = json.loads(invoke(db, "sql", "SELECT train_set, value FROM grid ORDER BY value", "--format", "json").output)
     assert [r["train_set"] for r in rows] == ["D", "AD", "AB", "ABD"]  # D stays D, though C never appears
@@ -227,9 +233,9 @@ def test_import_keeps_unit_letters_where_the_file_puts_them(tmp_path):
     assert_refused(invoke(db, "import-grid", str(latin), "--world", "l"), "not UTF-8")
 
 
-def test_probability_metrics_score_every_slice_against_all_classes(tmp_path):
+def test_probability_metrics_score_every_slice_against_all_classes(new_db):
     """neg_log_loss on a slice holding one class, from a model that saw two of three classes."""
-    db = tmp_path / "ll.db"
+    db = new_db
     result = invoke(db, "run", "--dataset", "iris", "--model", "gnb", "--metric", "neg_log_loss,accuracy",
                     "--world", "ll")
     assert result.exit_code == 0, result.output
@@ -238,8 +244,8 @@ def test_probability_metrics_score_every_slice_against_all_classes(tmp_path):
     assert "failed" not in {r["status"] for r in rows}
 
 
-def test_binary_scorers_take_the_second_class_as_positive(tmp_path):
-    db = tmp_path / "bc.db"
+def test_binary_scorers_take_the_second_class_as_positive(new_db):
+    db = new_db
     assert invoke(db, "run", "--dataset", "breast_cancer", "--metric", "f1", "--model", "gnb",
                   "--world", "bc").exit_code == 0
     value = json.loads(invoke(db, "sql", "SELECT value FROM grid WHERE train_set='ABCD' AND eval_slice='all'",
@@ -247,10 +253,10 @@ def test_binary_scorers_take_the_second_class_as_positive(tmp_path):
     assert 0.8 < value <= 1.0
 
 
-def test_resuming_on_an_edited_csv_is_refused(tmp_path):
+def test_resuming_on_an_edited_csv_is_refused(new_db, tmp_path):
     lines = ["f1,label"] + [f"{i},{'a' if i % 3 else 'b'}" for i in range(60)]
     path = write_csv(tmp_path / "m.csv", "\n".join(lines) + "\n")
-    db = tmp_path / "m.db"
+    db = new_db
     args = ["run", "--csv", path, "--target", "label", "--group-by", "random", "--units", "2", "--world", "m"]
     assert invoke(db, *args).exit_code == 0
     write_csv(tmp_path / "m.csv", "\n".join(lines[:-1] + ["59,b"]) + "\n")
@@ -286,8 +292,8 @@ def test_a_seed_outside_random_states_range_is_refused_before_any_write(db, opti
     assert snapshot(db) == before
 
 
-def test_the_largest_seed_is_accepted(tmp_path):
-    db = tmp_path / "big.db"
+def test_the_largest_seed_is_accepted(new_db):
+    db = new_db
     result = invoke(db, "run", "--dataset", "iris", "--model", "gnb", "--units", "2",
                     "--seeds", "4294967295", "--seed", "4294967295", "--world", "w")
     assert result.exit_code == 0, result.output
@@ -296,13 +302,21 @@ def test_the_largest_seed_is_accepted(tmp_path):
 
 # --- machine-readable CSV across seeds -----------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def three_seed_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("seeds") / "s.db"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def three_seed_db(request, tmp_path_factory):
+    """A wine world over three seeds, built once per backend (the tests only read it)."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        name = server.create_database()
+        db = server.url(name)
+    else:
+        db = tmp_path_factory.mktemp("seeds") / "s.db"
     result = invoke(db, "run", "--dataset", "wine", "--model", "tree", "--units", "3", "--seeds", "0-2",
                     "--world", "w")
     assert result.exit_code == 0, result.output
-    return db
+    yield db
+    if request.param == "postgresql":
+        server.drop_database(name)
 
 
 def test_grid_csv_across_seeds_has_full_precision_numbers_in_columns(three_seed_db):

@@ -1,5 +1,12 @@
 """The web explorer through Flask's test client: every page and API route, bad parameters,
-escaping, the read-only SQL page, and the known values of the seed's toy grid."""
+escaping, the read-only SQL page, and the known values of the seed's toy grid.
+
+Every test that takes ``client``, ``app``, ``any_web_db``, ``iris_table``, ``seeds_db`` or ``seeds_client``
+runs on SQLite and on PostgreSQL (each world built once per backend). SQLite-only, on ``web_db``:
+``test_sql_attacks_are_refused_and_the_file_is_unchanged`` (the file's digest and its WAL file, and
+SQLite's ATTACH, PRAGMA, VACUUM INTO and load_extension; test_sql.py refuses PostgreSQL's own attacks)
+and ``test_missing_database_is_a_clear_error`` (a path with no file).
+"""
 
 from __future__ import annotations
 
@@ -29,16 +36,13 @@ from cfgraph.worlds import build_world, make_spec
 EVIL = '<img src=x onerror="alert(1)">'
 
 
-@pytest.fixture(scope="module")
-def web_db(iris_db, tmp_path_factory):
-    """toy + iris (4 units, complete) + iris-pow (3 units, powerset slices) + an 'evil' world
-    whose slice and unit names are markup."""
-    path = tmp_path_factory.mktemp("web") / "web.db"
-    shutil.copy(iris_db, path)
-    store = open_store(path)
+def _add_web_worlds(db, folder: Path) -> None:
+    """Add iris-pow (3 units, powerset slices) and an 'evil' world whose slice and unit names are
+    markup to the toy + iris store at ``db``."""
+    store = open_store(db)
     build_world(store, "iris-pow", make_spec(dataset="iris", units=3, model="gnb", eval_slices="powerset",
                                              test_size=0.4), progress=False)
-    grid = path.parent / "evil.csv"
+    grid = folder / "evil.csv"
     with open(grid, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["train_set", "eval_slice", "value"])
@@ -47,12 +51,34 @@ def web_db(iris_db, tmp_path_factory):
             writer.writerow([label, "javascript:alert(1)", 0.25])
     import_grid(store, grid, "evil", description=EVIL)
     store.close()
+
+
+@pytest.fixture(scope="module")
+def web_db(iris_db, tmp_path_factory):
+    """A SQLite file: toy + iris (4 units, complete) + iris-pow + evil (see :func:`_add_web_worlds`)."""
+    path = tmp_path_factory.mktemp("web") / "web.db"
+    shutil.copy(iris_db, path)
+    _add_web_worlds(path, path.parent)
     return path
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def any_web_db(request, tmp_path_factory):
+    """``web_db`` on each backend in turn: its SQLite path, or the URL of a PostgreSQL copy of the
+    toy + iris template with the same two worlds added (built once per module, dropped after)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("web_db")
+        return
+    server = request.getfixturevalue("pg_server")
+    name = server.create_database(template=request.getfixturevalue("pg_iris_template"))
+    _add_web_worlds(server.url(name), tmp_path_factory.mktemp("web-pg"))
+    yield server.url(name)
+    server.drop_database(name)
+
+
 @pytest.fixture
-def app(web_db):
-    app = create_app({"DATABASE_URL": str(web_db), "TESTING": True, "SQL_TIMEOUT_MS": 300})
+def app(any_web_db):
+    app = create_app({"DATABASE_URL": str(any_web_db), "TESTING": True, "SQL_TIMEOUT_MS": 300})
     yield app
     app.extensions["cfgraph.store"].close()
 
@@ -63,8 +89,8 @@ def client(app):
 
 
 @pytest.fixture(scope="module")
-def iris_table(web_db):
-    store = open_store(web_db, create=False)
+def iris_table(any_web_db):
+    store = open_store(any_web_db, create=False)
     with store.session() as session:
         tables = {name: cells.lattice_table(session, name) for name in ("iris", "iris-pow", "toy")}
     store.close()
@@ -86,9 +112,9 @@ def answer(client, world, key, **params):
 # ------------------------------------------------------------------- factory
 
 
-def test_config_precedence_defaults_env_then_test_config(web_db, monkeypatch):
+def test_config_precedence_defaults_env_then_test_config(any_web_db, monkeypatch):
     monkeypatch.setenv("CFGRAPH_SQL_MAX_ROWS", "7")
-    monkeypatch.setenv("CFGRAPH_DATABASE_URL", str(web_db))
+    monkeypatch.setenv("CFGRAPH_DATABASE_URL", str(any_web_db))
     from_env = create_app()
     assert from_env.config["SQL_MAX_ROWS"] == 7
     assert from_env.config["SQL_TIMEOUT_MS"] == 1000  # a default
@@ -399,14 +425,14 @@ def test_graph_bad_parameters(client, query, status):
     assert response.status_code == status and response.json["error"]
 
 
-def test_large_worlds_read_only_the_neighbourhood(web_db, monkeypatch):
+def test_large_worlds_read_only_the_neighbourhood(any_web_db, monkeypatch):
     """Beyond the whole-diagram limit, the graph and node pages never read the whole lattice."""
     def refuse(*_a, **_k):
         raise AssertionError("read the whole lattice")
 
     monkeypatch.setattr(cells, "lattice_table", refuse)
     monkeypatch.setattr(cells, "slice_column", refuse)
-    app = create_app({"DATABASE_URL": str(web_db), "TESTING": True, "WHOLE_LATTICE_MAX_UNITS": 2})
+    app = create_app({"DATABASE_URL": str(any_web_db), "TESTING": True, "WHOLE_LATTICE_MAX_UNITS": 2})
     client = app.test_client()
     body = text(client.get("/world/iris/graph?slice=all&node=AB&lens=strike&coalition=AB"))
     assert len(_circles(body)) == 1 + 4  # AB, two up, two down
@@ -581,8 +607,8 @@ def test_sql_attacks_are_refused_and_the_file_is_unchanged(web_db, tmp_path):
     assert not Path(str(db) + "-wal").exists() or Path(str(db) + "-wal").stat().st_size == 0
 
 
-def test_sql_page_runs_queries_with_downloads_and_a_row_cap(web_db):
-    app = create_app({"DATABASE_URL": str(web_db), "TESTING": True, "SQL_MAX_ROWS": 5})
+def test_sql_page_runs_queries_with_downloads_and_a_row_cap(any_web_db):
+    app = create_app({"DATABASE_URL": str(any_web_db), "TESTING": True, "SQL_MAX_ROWS": 5})
     client = app.test_client()
     q = "SELECT train_set, eval_slice, value FROM grid WHERE world = 'toy' ORDER BY train_size, train_set, eval_slice"
     body = text(client.get("/sql", query_string={"q": q}))
@@ -602,7 +628,10 @@ def test_sql_examples_all_run(client):
     from cfgraph.web.sql_page import EXAMPLES
 
     body = text(client.get("/sql"))
-    assert re.search(r'<pre class="schema">CREATE TABLE (&#34;|")?cell(&#34;|")? \(', body)  # a batch migration quotes the name
+    listed = re.search(r'<summary>table <code>cell</code></summary><pre class="schema">(.*?)</pre>', body, re.S).group(1)
+    # SQLite shows the CREATE statement (a batch migration quotes the name), PostgreSQL the columns and types
+    assert re.match(r'CREATE TABLE (&#34;|")?cell(&#34;|")? \(', listed) or listed.startswith("id integer,\n")
+    assert re.search(r"\bseed\b", listed) and re.search(r"\bvalue\b", listed)
     assert "view <code>grid</code>" in body and "alembic_version" not in body
     for title, q in EXAMPLES:
         response = client.get("/api/sql", query_string={"q": q})
@@ -674,18 +703,18 @@ def test_templates_load_nothing_from_other_hosts_and_have_no_inline_handlers():
     assert "eval(" not in js and "http" not in js
 
 
-def test_serve_binds_localhost_by_default_without_debug(web_db, monkeypatch):
+def test_serve_binds_localhost_by_default_without_debug(any_web_db, monkeypatch):
     from flask import Flask
 
     from cfgraph.cli import main
 
     calls = []
     monkeypatch.setattr(Flask, "run", lambda self, **kw: calls.append(kw))
-    result = CliRunner().invoke(main, ["--db", str(web_db), "serve"])
+    result = CliRunner().invoke(main, ["--db", str(any_web_db), "serve"])
     assert result.exit_code == 0, result.output
     assert calls == [{"host": "127.0.0.1", "port": 5000, "debug": False, "use_reloader": False}]
     assert "http://127.0.0.1:5000/" in result.output
-    result = CliRunner().invoke(main, ["--db", str(web_db), "serve", "--host", "0.0.0.0", "--port", "8123"])
+    result = CliRunner().invoke(main, ["--db", str(any_web_db), "serve", "--host", "0.0.0.0", "--port", "8123"])
     assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 8123
     missing = CliRunner().invoke(main, ["--db", "/nonexistent/x.db", "serve"])
     assert missing.exit_code == 2 and "no database" in missing.output
@@ -717,15 +746,22 @@ T_2 = 4.302652729911275
 LONG_CSV = "/data/some/quite/long/directory/name/for/datasets/iris_measurements_2024_cleaned_v2.csv"
 
 
-@pytest.fixture(scope="module")
-def seeds_db(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeds_db(request, tmp_path_factory):
     """"s3" (3 units, 3 seeds, metric r2), "named" (named units; slice code-bench holds cells only
-    for another metric), "wide" (a CSV path and a dotted model), and the related-work snapshot."""
+    for another metric), "wide" (a CSV path and a dotted model), and the related-work snapshot: a
+    SQLite path, or the URL of a PostgreSQL copy of the schema template (built once per module)."""
     from cfgraph.semble import service
     from cfgraph.store import catalog
     from cfgraph.tables import SliceSpec, UnitSpec
 
-    path = tmp_path_factory.mktemp("seeds") / "seeds.db"
+    folder = tmp_path_factory.mktemp("seeds")
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        name = server.create_database(template=request.getfixturevalue("pg_schema_template"))
+        path = server.url(name)
+    else:
+        path = folder / "seeds.db"
     store = open_store(path)
     with store.transaction() as session:
         for name, dataset, model in (("s3", "diabetes", "ridge"),
@@ -739,7 +775,7 @@ def seeds_db(tmp_path_factory):
                 {"node_id": int(ids[m]), "slice_id": sids["all"], "metric": "r2", "seed": seed, "value": v,
                  "fit_seconds": 0.0, "status": "ok"}
                 for seed, grid in SEEDS3.items() for m, v in enumerate(grid)])
-    grid = path.parent / "named.csv"
+    grid = folder / "named.csv"
     with open(grid, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["train_set", "eval_slice", "value", "metric"])
@@ -750,7 +786,9 @@ def seeds_db(tmp_path_factory):
     import_grid(store, grid, "named")
     service.import_snapshot(store, resource_dir("seed_data") / "semble_snapshot.json")
     store.close()
-    return path
+    yield path
+    if request.param == "postgresql":
+        server.drop_database(name)
 
 
 @pytest.fixture
@@ -842,13 +880,16 @@ def test_panel_says_its_answers_use_the_mean_over_seeds(seeds_client):
     assert 'id="panel-seeds"' not in text(seeds_client.get("/world/s3/grid/panel?seed=0"))
 
 
-def test_values_charts_open_on_all_else_the_first_complete_slice(seeds_client, client):
+def test_values_charts_open_on_the_first_complete_slice_when_there_is_no_all(seeds_client):
     slices = [s["name"] for s in seeds_client.get("/api/worlds/named").json["slices"]]
     assert slices[-1] == "code-bench"  # the last slice has no cells for the world's metric
     named = text(seeds_client.get("/world/named/values"))
     assert re.search(r"<option selected>overall</option>", named) and "Scaling curve on slice overall" in named
     assert named.count("<rect class=\"s") >= 4 * 3  # the bars are drawn (code-bench has no accuracy cells)
     assert seeds_client.get("/api/worlds/named/scaling").json["present"] == [1, 2, 1]
+
+
+def test_values_charts_open_on_all(client):
     iris = text(client.get("/world/iris/values"))  # slices A..D then all
     assert "<option selected>all</option>" in iris
 

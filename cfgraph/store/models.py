@@ -43,6 +43,9 @@ TASKS = ("classification", "regression")
 #: How a world holds its lattice: every training set up front, or those visited.
 LATTICES = ("exhaustive", "sampled")
 
+#: A seed column: 0 to 2^32 - 1 (numpy's random_state), past PostgreSQL's INTEGER; SQLite's is 64-bit already.
+SEED = BigInteger().with_variant(Integer, "sqlite")
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -63,7 +66,7 @@ class World(Base):
     grouping: Mapped[dict | None] = mapped_column(JSON)
     model_spec: Mapped[str | None] = mapped_column(String(500))
     metric: Mapped[str] = mapped_column(String(100))
-    seed: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[int | None] = mapped_column(SEED)
     eval_slices: Mapped[str] = mapped_column(String(20))  # units | powerset | imported
     n_units: Mapped[int] = mapped_column(Integer)
     spec: Mapped[dict | None] = mapped_column(JSON)
@@ -178,7 +181,7 @@ class Cell(Base):
     node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"))
     slice_id: Mapped[int] = mapped_column(ForeignKey("eval_slice.id", ondelete="CASCADE"))
     metric: Mapped[str] = mapped_column(String(100))
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(SEED)
     value: Mapped[float | None] = mapped_column(Float)
     fit_seconds: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20))
@@ -195,7 +198,7 @@ class Valuation(Base):
     world_id: Mapped[int] = mapped_column(ForeignKey("world.id", ondelete="CASCADE"))
     method: Mapped[str] = mapped_column(String(40))  # shapley | banzhaf | beta(a,b) | loo
     params: Mapped[dict | None] = mapped_column(JSON)
-    sampler_seed: Mapped[int | None] = mapped_column(Integer)
+    sampler_seed: Mapped[int | None] = mapped_column(SEED)
     evaluations: Mapped[int] = mapped_column(Integer)  # training sets used, stored or new
     fits: Mapped[int] = mapped_column(Integer)  # new fits
     reused: Mapped[int] = mapped_column(Integer)
@@ -222,7 +225,7 @@ class Estimate(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"))
     slice_id: Mapped[int] = mapped_column(ForeignKey("eval_slice.id", ondelete="CASCADE"))
     metric: Mapped[str] = mapped_column(String(100))
-    seed: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[int | None] = mapped_column(SEED)
     value: Mapped[float | None] = mapped_column(Float)
     stderr: Mapped[float | None] = mapped_column(Float)
     n_samples: Mapped[int] = mapped_column(Integer)

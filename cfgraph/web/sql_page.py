@@ -42,9 +42,13 @@ EXAMPLES = [
      "  AND cd.metric = cs.metric AND cd.seed = cs.seed\n"
      "JOIN eval_slice es ON es.id = cs.slice_id\n"
      "ORDER BY world, eval_slice, marginal_contribution DESC"),
+    # A window, not SQLite's bare column beside MAX(): PostgreSQL refuses a column outside GROUP BY.
     ("Best training set of each size (budgeted subset scan)",
-     "SELECT world, eval_slice, train_size AS k, train_set, MAX(value) AS best\n"
-     "FROM grid GROUP BY world, eval_slice, train_size ORDER BY world, eval_slice, k"),
+     "SELECT world, eval_slice, k, train_set, best FROM (\n"
+     "  SELECT world, eval_slice, train_size AS k, train_set, value AS best, ROW_NUMBER() OVER (\n"
+     "    PARTITION BY world, eval_slice, train_size ORDER BY value DESC, train_set) AS r\n"
+     "  FROM grid WHERE value IS NOT NULL) ranked\n"
+     "WHERE r = 1 ORDER BY world, eval_slice, k"),
     ("Failed or degenerate fits",
      "SELECT world, train_set, eval_slice, status FROM grid WHERE status != 'ok'"),
     ("Sampled estimates with their 95% intervals (the latest valuation of each method)",
