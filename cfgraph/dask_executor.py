@@ -37,6 +37,32 @@ RETRIES = 2
 SCHEMES = ("tcp", "tls")
 
 
+def _connect_within(distributed, address: str):
+    """A client of the scheduler at ``address``, or a one-line error after CONNECT_TIMEOUT seconds.
+
+    The connection runs in a daemon thread with a hard deadline: Dask's own timeout does not
+    cover a server that accepts the connection but is not a Dask scheduler (an HTTP port answers
+    and never completes the handshake, another protocol sends a nonsense message length).
+    """
+    import threading
+
+    outcome = {}
+
+    def connect():
+        try:
+            outcome["client"] = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except BaseException as exc:  # reported below, in one line, whatever the library raised
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, name="cfgraph-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2)
+    if "client" in outcome:
+        return outcome["client"]
+    reason = type(outcome["error"]).__name__ if "error" in outcome else "no Dask handshake"
+    raise CfgraphError(f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT} s ({reason})")
+
+
 def check_scheduler(address: str) -> str:
     """Refuse a scheduler address that is not ``tcp://HOST:PORT`` (or ``tls://``), in one line.
 
@@ -143,11 +169,7 @@ class DaskSession:
             self.cluster = local_cluster(n)
             self.client = distributed.Client(self.cluster, set_as_default=False)
         else:
-            try:
-                self.client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise CfgraphError(f"no Dask scheduler answered at {self.scheduler} within {CONNECT_TIMEOUT} s "
-                                   f"({type(exc).__name__})") from None
+            self.client = _connect_within(distributed, self.scheduler)
         # Closed at exit too, so a caller that forgets close() leaves no cluster behind.
         self._finalizer = weakref.finalize(self, _shutdown, self.client, self.cluster)
         return self.client

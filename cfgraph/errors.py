@@ -17,6 +17,12 @@ class NotFound(CfgraphError):
     status = 404
 
 
+class StoreUnavailable(CfgraphError):
+    """The store's database does not answer (a PostgreSQL server down or unreachable)."""
+
+    status = 503
+
+
 class WorldExists(CfgraphError):
     """A world of that name is already stored (perhaps created a moment ago by another run)."""
 

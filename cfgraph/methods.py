@@ -173,7 +173,7 @@ def trace_notes(method: str, trace: list | None, slice_name: str | None = None) 
     Examples
     --------
     >>> trace_notes("least-core", [{"slice": "all", "subsidy": 0.25, "exact": True, "constraints": 14}])
-    ['least core on slice all: subsidy e = 0.25 (exact, 14 coalitions)']
+    ['least core on slice all: subsidy e = 0.25 (exact, 14 coalitions besides the empty and full sets)']
     >>> trace_notes("datamodel", [{"slice": "A", "lds": None, "n_heldout": 2, "n_train": 9}])
     ['datamodel on slice A: LDS (Spearman, held out) n/a on 2 training sets; fitted on 9']
     """
@@ -184,7 +184,7 @@ def trace_notes(method: str, trace: list | None, slice_name: str | None = None) 
         if method == "least-core" and "subsidy" in point:
             kind = "exact" if point.get("exact") else "sampled constraints"
             notes.append(f"least core on slice {point['slice']}: subsidy e = {point['subsidy']:.6g} "
-                         f"({kind}, {point.get('constraints')} coalitions)")
+                         f"({kind}, {point.get('constraints')} coalitions besides the empty and full sets)")
             if point.get("pinned") is False:
                 notes.append(f"  every one of the {point.get('constraints')} sampled coalitions gets its worth with no "
                              "subsidy (e = 0): they leave a set of values open, and these are its point nearest the "

@@ -135,7 +135,7 @@ def run_query(target: str | Path, query: str, params: dict | None = None, *,
 
         started = time.perf_counter()
         columns, rows, truncated = run_pg_query(target, query, params, max_rows=max_rows, timeout_ms=timeout_ms,
-                                                max_result_bytes=MAX_RESULT_BYTES)
+                                                max_result_bytes=MAX_RESULT_BYTES, max_value_bytes=MAX_VALUE_BYTES)
         return QueryResult(columns=columns, rows=rows, truncated=truncated,
                            elapsed_ms=(time.perf_counter() - started) * 1000)
     path = Path(target)

@@ -13,8 +13,10 @@ Each query gets a dedicated connection and these walls:
    sessions or settings (``set_config``, ``pg_terminate_backend``) or that run SQL held in a
    string (``query_to_xml``, ``ts_stat``), and Unicode-escaped identifiers (``U&"..."``) that
    could spell them;
-5. when the connecting role may, ``SET LOCAL ROLE pg_read_all_data`` (PostgreSQL 14+): the query
-   runs with read privileges only, even when the URL names a superuser.
+5. when the URL names a superuser, ``SET LOCAL ROLE pg_read_all_data`` (PostgreSQL 14+): the
+   query runs with read privileges only. Any other role keeps its own privileges (give the web
+   page a role with SELECT on cfgraph's tables and views only); the catalogs that hold secrets
+   (``pg_authid``, ``pg_shadow``, user mappings, auth rules) are refused by name whatever the role.
 
 Rows stream one at a time and stop at ``max_rows + 1`` or the result-size cap. PostgreSQL's
 ``numeric`` comes back as float, as SQLite's numbers do; ``json``, ``jsonb``, dates, times
@@ -27,7 +29,7 @@ from __future__ import annotations
 import re
 import time
 
-from cfgraph.errors import CfgraphError
+from cfgraph.errors import CfgraphError, StoreUnavailable
 
 #: Functions that reach past the store's tables: the server's files, large objects, other
 #: databases, other sessions, settings and roles, or SQL held in a string. Matched as whole
@@ -37,7 +39,11 @@ REFUSED_NAMES = re.compile(
     r"loread|lowrite|dblink\w*|set_config|pg_terminate_backend|pg_cancel_backend|pg_reload_conf|"
     r"pg_rotate_logfile|pg_promote|pg_switch_wal|pg_create_\w+|pg_drop_\w+|pg_replication_\w+|"
     r"pg_logical_\w+|pg_advisory_\w+|pg_try_advisory_\w+|pg_notify|pg_sleep\w*|"
-    r"\w+_to_xml\w*|query_to_xmlschema|ts_stat|ts_rewrite)\b",
+    r"\w+_to_xml\w*|query_to_xmlschema|ts_stat|ts_rewrite|txid_current\w*|pg_current_xact_id\w*|"
+    # Catalogs holding secrets or other sessions' queries (password hashes, user mappings, auth rules):
+    # readable by pg_read_all_data, so refused by name whatever the role.
+    r"pg_authid|pg_shadow|pg_user_mappings?|pg_hba_file_rules|pg_ident_file_mappings|pg_stat_activity|"
+    r"pg_largeobject\w*|pg_statistic\w*)\b",
     re.IGNORECASE)
 #: PostgreSQL types loaded as their text output (psycopg would build dicts, datetimes, UUIDs).
 AS_TEXT = ("json", "jsonb", "timestamp", "timestamptz", "date", "time", "timetz", "interval", "uuid")
@@ -104,7 +110,7 @@ def _empty_result_columns(cursor, sql: str, values) -> list[str]:
 
 
 def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, timeout_ms: int,
-                 max_result_bytes: int):
+                 max_result_bytes: int, max_value_bytes: int = 1_000_000):
     """Run one read-only query on a PostgreSQL store (see the module's walls).
 
     Parameters
@@ -115,8 +121,8 @@ def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, ti
         One statement, already accepted by :func:`cfgraph.sql.check_statement`.
     params : dict or None
         Named parameters (``:name`` in the query).
-    max_rows, timeout_ms, max_result_bytes : int
-        Row cap, deadline and result-size cap.
+    max_rows, timeout_ms, max_result_bytes, max_value_bytes : int
+        Row cap, deadline, result-size cap and one value's size cap.
 
     Returns
     -------
@@ -140,7 +146,7 @@ def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, ti
     try:
         conn = psycopg.connect(conninfo(url), connect_timeout=10)
     except psycopg.Error as exc:
-        raise CfgraphError(f"cannot connect to the store: {_one_line(exc)}") from None
+        raise StoreUnavailable(f"cannot connect to the store: {_one_line(exc)}") from None
     started = time.perf_counter()
     try:
         conn.read_only = True  # the implicit BEGIN is BEGIN READ ONLY
@@ -150,9 +156,10 @@ def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, ti
         with conn.cursor() as cursor:
             cursor.execute("SELECT set_config('statement_timeout', %s, true), "
                            "set_config('lock_timeout', %s, true)", (f"{int(timeout_ms)}ms",) * 2)
-            can_drop = cursor.execute("SELECT pg_has_role(current_user, oid, 'USAGE') FROM pg_roles "
-                                      "WHERE rolname = 'pg_read_all_data'").fetchone()
-            if can_drop and can_drop[0]:
+            # A superuser drops to read-only privileges; any other role keeps its own (which may be
+            # narrower than pg_read_all_data's every table of every schema).
+            superuser = cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+            if superuser and superuser[0]:
                 cursor.execute("SET LOCAL ROLE pg_read_all_data")
             rows, size, columns = [], 0, None
             # stream() sends the query with the extended protocol: one statement only.
@@ -160,7 +167,10 @@ def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, ti
                 if columns is None:
                     columns = [d.name for d in cursor.description or []]
                 rows.append(row)
-                size += sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in row)
+                lengths = [len(v) if isinstance(v, (str, bytes)) else 8 for v in row]
+                if lengths and max(lengths) > max_value_bytes:
+                    raise CfgraphError(f"query refused: values are capped at {max_value_bytes:,} bytes")
+                size += sum(lengths)
                 if size > max_result_bytes:
                     raise CfgraphError(f"query refused: its result exceeds {max_result_bytes // 1_000_000} MB")
                 if len(rows) > max_rows:

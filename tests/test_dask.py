@@ -229,3 +229,22 @@ def test_values_with_a_sampler_and_data_oob_on_dask_equal_loky(tmp_path, cluster
         assert tmc.exit_code == 0 and oob.exit_code == 0, (tmc.output, oob.output)
         outputs.append((tmc.output, oob.output))
     assert outputs[0] == outputs[1]
+
+
+def test_a_server_that_is_not_a_dask_scheduler_is_one_line_not_a_hang(tmp_path):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()  # accepts, never answers
+    port = server.getsockname()[1]
+    result = invoke(tmp_path / "x.db", "run", "--dataset", "iris", "--units", "2", "--model", "gnb", "--world", "w",
+                    "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}")
+    server.close()
+    for connection, _ in accepted:
+        connection.close()
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "no Dask scheduler answered" in result.output and not (tmp_path / "x.db").exists()

@@ -101,3 +101,22 @@ def test_web_pages_and_the_sql_page_on_postgresql(pg_database_url):
     assert "estimate" in schema and "grid" in schema  # the listing comes from information_schema
     refused = client.get("/sql?q=SELECT+pg_read_file('/etc/passwd')")
     assert refused.status_code == 400 and "root:" not in refused.get_data(as_text=True)
+
+
+def test_a_store_that_stops_answering_is_a_503_in_one_line(pg_database_url):
+    import sqlalchemy as sa
+
+    from cfgraph.web import create_app
+
+    cli(pg_database_url, "import-grid", str(seed_file("toy_grid.csv")), "--world", "toy")
+    client = create_app({"DATABASE_URL": pg_database_url, "TESTING": True}).test_client()
+    assert client.get("/api/worlds").status_code == 200
+    url = sa.engine.make_url(pg_database_url)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # the store's database goes away under the running app
+        conn.exec_driver_sql(f'DROP DATABASE "{url.database}" WITH (FORCE)')
+    admin.dispose()
+    for path in ("/api/worlds", "/world/toy/grid", "/api/sql?q=SELECT+1"):
+        response = client.get(path, headers={"Accept": "application/json"})
+        assert response.status_code == 503, (path, response.status_code, response.get_data(as_text=True)[:200])
+        assert "Traceback" not in response.get_data(as_text=True)

@@ -208,6 +208,12 @@ PG_REFUSED = [
     "SELECT ts_stat('SELECT 1')",
     "SELECT pg_terminate_backend(pg_backend_pid())",
     "SELECT pg_sleep(5)",
+    "SELECT rolname, rolpassword FROM pg_authid",
+    "SELECT * FROM pg_catalog.pg_shadow",
+    'SELECT * FROM "pg_authid"',
+    "SELECT * FROM pg_user_mappings",
+    "SELECT query FROM pg_stat_activity",
+    "SELECT txid_current()",
 ]
 
 
@@ -240,6 +246,30 @@ def test_postgresql_walls_behind_the_names_check(pg_toy, monkeypatch, query, nee
         run_query(target, query)
         assert run_query(target, "SELECT current_setting('statement_timeout')").rows == [("1s",)]
     assert fingerprint() == before
+
+
+def test_a_reader_role_keeps_its_own_privileges_and_one_value_is_capped(pg_toy, pg_url):
+    """A role that may read only cfgraph's tables is not lifted to pg_read_all_data, and a value
+    over 1 MB is refused as on SQLite."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    target, _ = pg_toy
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(target, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT SELECT ON grid TO {role}")
+    admin.dispose()
+    reader = sa.engine.make_url(target).set(username=role, password=None)
+    as_reader = reader.render_as_string(hide_password=False)
+    assert run_query(as_reader, "SELECT count(*) FROM grid").rows[0][0] > 0
+    with pytest.raises(CfgraphError, match="only reading|permission"):
+        run_query(as_reader, "SELECT count(*) FROM cell")  # not granted: not read, whatever pg_read_all_data allows
+    assert run_query(as_reader, "SELECT current_user").rows == [(role,)]
+    with pytest.raises(CfgraphError, match="values are capped"):
+        run_query(target, "SELECT repeat('x', 1500000)")
 
 
 @pytest.mark.timeout(60)

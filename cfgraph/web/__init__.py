@@ -206,6 +206,19 @@ def _register_errors(app: Flask) -> None:
     def http_error(exc):
         return error_response(exc.code or 500, exc.description or exc.name)
 
+    from sqlalchemy.exc import DBAPIError
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc):
+        # A connection that failed or was lost: the store is down, not the request wrong (503, one line).
+        g.pop("db_session", None)
+        lost = type(exc.orig).__module__.startswith("psycopg") and type(exc.orig).__name__ in (
+            "OperationalError", "InterfaceError")
+        if exc.connection_invalidated or lost:
+            return error_response(503, "the store's database does not answer; try again once it is back")
+        log.exception("database error on %s", request.path)
+        return error_response(500, f"internal error ({type(exc.orig).__name__}); see the server log")
+
     @app.errorhandler(Exception)
     def internal_error(exc):  # never a traceback in a response
         log.exception("internal error on %s", request.path)

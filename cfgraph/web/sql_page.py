@@ -103,7 +103,7 @@ def page():
     shown = None if result is None else [[cell_text(x) for x in row] for row in result.rows]
     return render_template("sql.html", query=query, result=result, shown=shown, error=error, examples=EXAMPLES,
                            schema=schema(), max_rows=current_app.config["SQL_MAX_ROWS"],
-                           timeout_ms=current_app.config["SQL_TIMEOUT_MS"]), status
+                           timeout_ms=current_app.config["SQL_TIMEOUT_MS"], postgres=is_postgres()), status
 
 
 @bp.route("/sql.csv")
