@@ -206,7 +206,7 @@ def echo_estimates(rows: list[dict], fmt: str, *, all_rows: bool = False, slice_
     as the least core's ``subsidy`` or the datamodel's ``lds``, when it has them).
     ``exact`` prints "exact" where a sampled estimate has its interval.
     """
-    from cfgraph.methods import SAMPLES
+    from cfgraph.methods import samples_meaning
 
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
@@ -246,8 +246,9 @@ def echo_estimates(rows: list[dict], fmt: str, *, all_rows: bool = False, slice_
     click.echo(render(shown, table, "table"))
     if hidden:
         click.echo(f"... {hidden} units in the middle not shown (--all, or --format csv for every row)")
-    if rows and rows[0]["method"] in SAMPLES:
-        click.echo(f"n_samples: {SAMPLES[rows[0]['method']]}")
+    meaning = samples_meaning(rows[0]["method"]) if rows else None
+    if meaning:
+        click.echo(f"n_samples: {meaning}")
     if slice_name is None and len(slices) > 1:
         click.echo(f"{len(slices) - 1} more slices ({', '.join(slices[1:4])}{', ...' if len(slices) > 4 else ''}): "
                    "--slice NAME, or --format csv for every one")

@@ -198,6 +198,20 @@ def layer(n: int, k: int) -> np.ndarray:
     return np.flatnonzero(sizes(n) == k)
 
 
+def membership(masks, n: int) -> np.ndarray:
+    """Membership rows of training sets given by bitmask: bool, shape (len(masks), n).
+
+    ``membership(np.arange(2**n), n)`` is the whole lattice, row = mask (bit i = unit i).
+
+    Examples
+    --------
+    >>> membership(np.arange(4), 2).astype(int).tolist()
+    [[0, 0], [1, 0], [0, 1], [1, 1]]
+    """
+    masks = np.asarray(masks, dtype=np.int64)
+    return ((masks[:, None] >> np.arange(n)) & 1).astype(bool)
+
+
 def members(mask: int, n: int) -> list[int]:
     """Indices of the units in a training set, ascending.
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from cfgraph.errors import CfgraphError
 
-__all__ = ["METHODS", "SAMPLES", "is_exact", "slice_facts", "trace_notes", "value"]
+__all__ = ["METHODS", "SAMPLES", "samples_meaning", "is_exact", "slice_facts", "trace_notes", "value"]
 
 #: The methods of :func:`value`, and what each estimates.
 METHODS = {
@@ -43,6 +43,7 @@ SAMPLES = {
     "shapley": "samples of the unit's marginal contribution (permutations; stratified: pairs S, S + i)",
     "banzhaf": "training sets drawn (MSR: each one samples every unit; uniform: pairs S, S + i)",
     "loo": "training sets (the full set and the full set without the unit)",
+    "beta": "samples of the unit's marginal contribution (pairs S, S + i)",
 }
 #: Each method's parameters and their defaults (None: decided from the world).
 PARAMS = {
@@ -125,15 +126,7 @@ def value(store, world_name: str, method: str, *, slice: str | None = None, metr
                              executor=executor or Executor(jobs=jobs), progress=progress, **params)
     result.seconds = time.perf_counter() - started
     if save:
-        from cfgraph.store import catalog, estimates
-
-        with store.transaction() as session:
-            world = catalog.get_world(session, world_name)
-            result.valuation_id = estimates.write_valuation(
-                session, world, method=result.method, params=result.params,
-                sampler_seed=result.params.get("seed"), evaluations=result.evaluations, fits=result.fits,
-                reused=result.reused, seconds=result.seconds, stopped_by=result.stopped_by, trace=result.trace,
-                rows=result.rows())
+        result.save(store, result.params.get("seed"))
     return result
 
 
@@ -197,6 +190,18 @@ def trace_notes(method: str, trace: list | None, slice_name: str | None = None) 
                 notes.append(f"  {point['n_train']} training sets for {point['units']} coefficients: the penalty, "
                              "not the data, decides most of them; store more training sets")
     return notes
+
+
+def samples_meaning(method: str | None) -> str | None:
+    """What a stored estimate's ``n_samples`` counts for ``method`` (``beta(4,1)`` is a Beta Shapley).
+
+    Examples
+    --------
+    >>> samples_meaning("beta(4,1)") == SAMPLES["beta"], samples_meaning("influence")
+    (True, None)
+    """
+    name = (method or "").strip().lower()
+    return SAMPLES.get(name) or SAMPLES.get(name.split("(", 1)[0])
 
 
 def is_exact(method: str, trace: list | None = None) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cfgraph import bitsets
+from cfgraph import bitsets, lattice
 from cfgraph.errors import CfgraphError
 from cfgraph.values.sampled import Estimate
 
@@ -79,7 +79,7 @@ def stored_game(store, world_name: str, columns, metrics, seeds, executor=None, 
         n = world.n_units
         if world.lattice == "exhaustive":
             table, missing = exhaustive_table(session, world, columns, seeds)
-            members = nodes.masks_to_members(range(1 << n), n)
+            members = lattice.membership(np.arange(1 << n), n)
             return members[~missing], table[~missing], 0
         _, members = nodes.stored_members(session, world)
         source = StoredWorld(store, world, columns, metrics, seeds, executor or Executor())
@@ -107,14 +107,6 @@ def _valuation(world_name, method, params, units, columns, values, stderr, n_sam
                      reused=int(evaluations) - int(fits), stopped_by=stopped_by, trace=trace)
 
 
-def _problem(info: dict, world_name: str):
-    from cfgraph.worlds import check_stored_spec, prepare
-
-    if info["kind"] != "trained" or not info["spec"]:
-        raise CfgraphError(f"world {world_name!r} has no data to read (it is {info['kind']})")
-    return prepare(check_stored_spec(info["spec"])).problem
-
-
 def _default_k(spec: dict) -> int:
     """The world's KNN model's ``n_neighbors``, or 5 (scikit-learn's default) for any other model."""
     from cfgraph.estimators import make_estimator
@@ -134,7 +126,9 @@ def _knn_shapley(store, world_name, *, slice=None, metric=None, executor=None, p
     from cfgraph.values.knn import knn_shapley_slices
 
     units, columns, _, _, info = _world_columns(store, world_name, slice, None)
-    problem = _problem(info, world_name)
+    from cfgraph.worlds import trained_problem
+
+    problem = trained_problem(world_name, info["kind"], info["spec"], "and rows to read")
     if problem.preprocessor is not None:
         raise CfgraphError(f"world {world_name!r} has text or missing features: KNN-Shapley needs numeric features "
                            "(choose them with --features)")

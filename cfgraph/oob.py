@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from cfgraph import bitsets, evaluate
-from cfgraph.errors import CfgraphError
 from cfgraph.executors import Executor
 from cfgraph.store import catalog, cells, nodes
 from cfgraph.store.locks import world_lock
@@ -176,16 +175,12 @@ def data_oob_run(store, world_name: str, *, bags: int = DEFAULT_BAGS, seed: int 
     executor = executor or Executor(jobs=jobs)
     with store.session() as session:
         world = catalog.get_world(session, world_name)
-        if world.kind != "trained" or not world.spec:
-            raise CfgraphError(f"world {world_name!r} has no model to fit bags with (it is {world.kind}); "
-                               "Data-OOB needs a trained world")
         metrics, seeds = cells.metrics_and_seeds(session, world)
-        n, lattice, spec = world.n_units, world.lattice, dict(world.spec)
+        n, lattice, kind, spec = world.n_units, world.lattice, world.kind, world.spec
         units = [u.label for u in world.units]
-        slices = [s.name for s in world.slices]
     in_bag = bootstrap_bags(n, bags, seed)
+    problem = _problem(world_name, kind, spec)
     model_seed = int(seeds[0])
-    problem = _problem(spec)
 
     distinct, first, inverse = np.unique(in_bag, axis=0, return_index=True, return_inverse=True)
     distinct = distinct[np.argsort(first)]  # in the order drawn, so tasks and nodes follow the draw
@@ -197,14 +192,13 @@ def data_oob_run(store, world_name: str, *, bags: int = DEFAULT_BAGS, seed: int 
         ids = nodes.find_nodes(session, world, distinct)
         present = cells.cells_of_nodes(session, world, ids, metrics, [model_seed])[1][:, 0]  # (sets, slices, metrics)
         stored_cells = cells.count_cells(session, world)
-    every = tuple((p, m) for p in range(len(slices)) for m in metrics)
     tasks, new = [], set()
     for k, mask in enumerate(masks):
-        missing = tuple((p, m) for p, m in every if not present[k, p, metrics.index(m)])
+        missing = tuple((int(p), metrics[m]) for p, m in np.argwhere(~present[k]))  # (slice position, metric)
         if missing:
             new.add(mask)
         # A stored bag is fitted for its predictions only: one cheap cell, dropped by the sink.
-        tasks.append(evaluate.Task(mask, model_seed, missing or every[:1]))
+        tasks.append(evaluate.Task(mask, model_seed, missing or ((0, metrics[0]),)))
 
     def open_sink():
         from cfgraph.store.sink import SampledSink, StoreSink
@@ -224,8 +218,8 @@ def data_oob_run(store, world_name: str, *, bags: int = DEFAULT_BAGS, seed: int 
                   prediction_fits=len(masks) - len(new), seconds=time.perf_counter() - started)
 
 
-def _problem(spec: dict) -> evaluate.Problem:
+def _problem(name: str, kind: str, spec: dict | None) -> evaluate.Problem:
     """The world's problem, rebuilt from its recipe, with every fit predicting every training row."""
-    from cfgraph.worlds import check_stored_spec, prepare
+    from cfgraph.worlds import trained_problem
 
-    return dataclasses.replace(prepare(check_stored_spec(spec)).problem, predict_train=True)
+    return dataclasses.replace(trained_problem(name, kind, spec, "to fit bags with"), predict_train=True)

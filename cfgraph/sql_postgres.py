@@ -27,7 +27,6 @@ JSON rather than a Python ``repr`` and the size cap counts their length.
 from __future__ import annotations
 
 import re
-import time
 
 from cfgraph.errors import CfgraphError, StoreUnavailable
 
@@ -147,7 +146,6 @@ def run_pg_query(url: str, query: str, params: dict | None, *, max_rows: int, ti
         conn = psycopg.connect(conninfo(url), connect_timeout=10)
     except psycopg.Error as exc:
         raise StoreUnavailable(f"cannot connect to the store: {_one_line(exc)}") from None
-    started = time.perf_counter()
     try:
         conn.read_only = True  # the implicit BEGIN is BEGIN READ ONLY
         conn.adapters.register_loader("numeric", FloatLoader)

@@ -58,12 +58,10 @@ class StoredWorld:
 
     def _problem_of(self):
         if self._problem is None:
-            from cfgraph.worlds import check_stored_spec, prepare
+            from cfgraph.worlds import trained_problem
 
-            if self._kind != "trained" or not self._spec:
-                raise CfgraphError(f"world {self.name!r} has no model to fit missing training sets with "
-                                   f"(it is {self._kind}); only its stored cells can be sampled")
-            self._problem = prepare(check_stored_spec(self._spec)).problem
+            self._problem = trained_problem(self.name, self._kind, self._spec,
+                                            "to fit missing training sets with: only its stored cells can be sampled")
         return self._problem
 
     def _cells(self, members: np.ndarray, digests: np.ndarray):

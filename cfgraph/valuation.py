@@ -89,6 +89,17 @@ class Valuation:
     trace: list = field(default_factory=list)
     valuation_id: int | None = None
 
+    def save(self, store, sampler_seed: int | None) -> int:
+        """Store this valuation and its estimates (tables ``valuation`` and ``estimate``) in one
+        transaction; sets and returns :attr:`valuation_id`."""
+        with store.transaction() as session:
+            world = catalog.get_world(session, self.world)
+            self.valuation_id = estimates.write_valuation(
+                session, world, method=self.method, params=self.params, sampler_seed=sampler_seed,
+                evaluations=self.evaluations, fits=self.fits, reused=self.reused, seconds=self.seconds,
+                stopped_by=self.stopped_by, trace=self.trace, rows=self.rows())
+        return self.valuation_id
+
     def rows(self, level: float = 0.95) -> list[dict]:
         """One record per (unit, column): value, stderr, n_samples and the ``level`` interval."""
         low, high = self.estimate.interval(level)
@@ -304,12 +315,7 @@ def estimate(store, world_name: str, sampler: str = "tmc", *, budget: int | None
                        reused=s.evaluations - fits, seconds=time.perf_counter() - started, stopped_by=stopped_by,
                        trace=trace)
     if save:
-        with store.transaction() as session:
-            world = catalog.get_world(session, world_name)
-            result.valuation_id = estimates.write_valuation(
-                session, world, method=result.method, params=result.params, sampler_seed=seed,
-                evaluations=result.evaluations, fits=result.fits, reused=result.reused, seconds=result.seconds,
-                stopped_by=result.stopped_by, trace=trace, rows=result.rows())
+        result.save(store, seed)
     return result
 
 

@@ -184,6 +184,34 @@ def _unit_slices(test_unit: np.ndarray, n: int, letters: list[str], powerset: bo
     return slices, rows
 
 
+def trained_problem(name: str, kind: str, spec: dict | None, needs: str):
+    """The engine's problem of a stored trained world, rebuilt from its recipe.
+
+    Parameters
+    ----------
+    name, kind, spec
+        The world's name, kind and stored recipe.
+    needs : str
+        What the caller needs it for, ending the error ("to fit bags with").
+
+    Raises
+    ------
+    CfgraphError
+        When the world has no model and data (an imported grid, say).
+
+    Examples
+    --------
+    >>> trained_problem("toy", "imported", None, "to fit bags with")
+    Traceback (most recent call last):
+    cfgraph.errors.CfgraphError: world 'toy' has no model to fit bags with (it is imported, not trained)
+    >>> len(trained_problem("i", "trained", make_spec(dataset="iris", units=2), "").slice_rows)
+    3
+    """
+    if kind != "trained" or not spec:
+        raise CfgraphError(f"world {name!r} has no model {needs} (it is {kind}, not trained)")
+    return prepare(check_stored_spec(spec)).problem
+
+
 def _class_slices(y_test: np.ndarray, classes, full: int | None):
     """Every test row ("all", coinciding with training set ``full``) and one slice per class with test rows.
 

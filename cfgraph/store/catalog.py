@@ -164,7 +164,7 @@ def _create_lattice(session: Session, world: World, letters: list[str]) -> None:
     n = world.n_units
     labels = lattice_module.all_labels(letters)
     masks = np.arange(1 << n, dtype=np.int64)
-    members = ((masks[:, None] >> np.arange(n)) & 1).astype(bool)
+    members = lattice_module.membership(masks, n)
     packed, digests, size = bitsets.pack(members), bitsets.digest(members), members.sum(axis=1)
     session.execute(insert(Node.__table__), [
         {"world_id": world.id, "mask": m, "label": labels[m], "size": int(size[m]), "members": packed[m],

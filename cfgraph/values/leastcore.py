@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog, nnls
 
 from cfgraph.errors import CfgraphError
+from cfgraph.lattice import membership
 from cfgraph.values._common import _require, n_units_of
 
 __all__ = ["LeastCore", "least_core", "least_core_table", "MAX_EXACT_UNITS", "POINTS"]
@@ -217,7 +218,7 @@ def least_core_table(v: np.ndarray, **options) -> LeastCore:
         raise CfgraphError(f"an exact least core takes at most {MAX_EXACT_UNITS} units (2^n - 2 constraints), not {n}")
     masks = np.arange(1, 1 << n)
     _require(v, masks, "the least core")
-    members = ((masks[:, None] >> np.arange(n)) & 1).astype(bool)
+    members = membership(masks, n)
     return least_core(members, v[masks], float(v[-1]), **options)
 
 

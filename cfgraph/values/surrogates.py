@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cfgraph.errors import CfgraphError, MissingCells
+from cfgraph.lattice import membership
 from cfgraph.values._common import n_units_of
 
 __all__ = ["datamodel", "fit_datamodel", "Datamodel", "DATAMODELS"]
@@ -62,7 +63,7 @@ def datamodel(v: np.ndarray) -> tuple[np.ndarray, float]:
     if len(present) < n + 1:
         missing = np.flatnonzero(np.isnan(v))
         raise MissingCells(missing.tolist(), None, "a datamodel")
-    x = (present[:, None] >> np.arange(n)) & 1
+    x = membership(present, n)
     fit = LinearRegression().fit(x, v[present])
     return fit.coef_, float(fit.intercept_)
 

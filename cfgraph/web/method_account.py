@@ -12,7 +12,7 @@ datamodel is a surrogate's coefficient, Data-OOB averages out-of-bag bags.
 
 from __future__ import annotations
 
-from cfgraph.methods import METHODS, SAMPLES, is_exact, slice_facts, trace_notes
+from cfgraph.methods import METHODS, is_exact, samples_meaning, slice_facts, trace_notes
 from cfgraph.world_estimates import parse_method
 
 __all__ = ["SAMPLER_REFERENCES", "method_account", "params_text", "semivalue_name"]
@@ -26,8 +26,6 @@ SAMPLER_REFERENCES = {
     "uniform": "uniform coalitions",
     "loo": "exact, from the n + 1 training sets it needs",
 }
-#: What the "samples" column counts for a Beta Shapley estimate (the other methods: :data:`cfgraph.methods.SAMPLES`).
-BETA_SAMPLES = "samples of the unit's marginal contribution (pairs S, S + i)"
 
 
 def semivalue_name(method: str) -> str:
@@ -153,7 +151,7 @@ def method_account(method: str | None, valuation: dict | None, trace: list | Non
                "used (stored, and reused by every later run)"
                + ("" if exact else ", with its standard error, the number of samples behind it and a 95% interval"))
     flat = 0 if exact else sum(1 for r in rows if r.get("stderr") == 0 and (r.get("n_samples") or 0) >= 2)
-    samples = SAMPLES.get(method or "") or SAMPLES.get(parse_method(method or "")[0]) or BETA_SAMPLES
+    samples = samples_meaning(method) or "samples behind each value"
     return {"exact": exact, "sampled": sampled, "has_trace": has_trace, "kind": kind, "how": how, "about": about,
             "samples": samples, "facts": facts, "notes": notes, "caveats": caveats, "flat": flat,
             "flat_why": flat_why(method, params)}
