@@ -578,27 +578,16 @@ def _interval_columns(columns: list[str], rows: list[list], keep: int) -> tuple[
     return out_columns, out_rows
 
 
-DEMO_WORLD = "digits"
-DEMO_SPEC = dict(dataset="digits", group_by="kmeans", units=4, model="logreg", metrics=["accuracy"], seeds=[0],
-                 seed=0, test_size=0.3, eval_slices="units")
-
-
 @main.command()
 @click.option("--jobs", default=2, show_default=True, type=int, callback=cap_jobs)
 @click.pass_context
 def demo(ctx, jobs):
     """Build the demo worlds (the seed's toy grid and digits), then print the grid and values."""
-    from cfgraph.grids import import_grid
-    from cfgraph.worlds import build_world, make_spec
+    from cfgraph.demo import DEMO_WORLD, build_demo
 
     store = store_of(ctx)
-    toy = import_grid(store, seed_file("toy_grid.csv"), "toy", replace=True,
-                      description="The seed's four-object toy grid: four known rows, twelve missing.")
-    click.echo(f"toy world: {toy['cells']} cells imported from seed_data/toy_grid.csv (12 rows missing by design)")
-    report = build_world(store, DEMO_WORLD, make_spec(**DEMO_SPEC), jobs=jobs)
-    click.echo(f"digits world: {report.fits} fits now, {report.skipped_cells} cells were already stored, "
-               f"{report.failed} failed")
-    _demo_related(store)
+    for line in build_demo(store, jobs=jobs).lines:
+        click.echo(line)
     from cfgraph import values
     from cfgraph.world import World
 
@@ -639,16 +628,6 @@ def _program() -> str:
         return "cfgraph"
     relative = os.path.relpath(argv0)
     return relative if not relative.startswith("..") else argv0
-
-
-def _demo_related(store) -> None:
-    """Import the bundled Semble snapshot when the related-work module is present."""
-    try:
-        from cfgraph.semble.service import import_snapshot
-    except ImportError:
-        return
-    result = import_snapshot(store, seed_file("semble_snapshot.json"))
-    click.echo(f"related work: {result}")
 
 
 from cfgraph.semble.cli import related  # noqa: E402  (registered last: the group lives in its own package)

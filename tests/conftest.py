@@ -48,6 +48,35 @@ def iris_db(tmp_path_factory):
     return path
 
 
+#: The issue-13 big grid: digits in 8 KMeans units, every union of units a slice (256 x 255 cells).
+N8_SPEC = dict(dataset="digits", group_by="kmeans", units=8, model="gnb", metrics=["accuracy"],
+               seeds=[0], seed=0, test_size=0.3, eval_slices="powerset")
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory):
+    """Path of a database holding what ``make demo`` builds (``cfgraph.demo.build_demo``), built once.
+    Copy it before writing (see ``iris_store``)."""
+    from cfgraph.demo import build_demo
+
+    path = tmp_path_factory.mktemp("demo") / "cfgraph.db"
+    s = open_store(path)
+    build_demo(s, jobs=1, progress=False)
+    s.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def n8_db(tmp_path_factory):
+    """Path of a database with the world ``n8``: 8 units of digits, all 255 unions of units as
+    evaluation slices (the 256 x 255 grid), built once."""
+    path = tmp_path_factory.mktemp("n8") / "cfgraph.db"
+    s = open_store(path)
+    build_world(s, "n8", make_spec(**N8_SPEC), progress=False)
+    s.close()
+    return path
+
+
 @pytest.fixture
 def iris_store(iris_db, tmp_path):
     """A private copy of the iris database, safe to write to."""

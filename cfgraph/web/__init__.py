@@ -39,6 +39,10 @@ BLUEPRINTS = [
     "cfgraph.web.variants",
     "cfgraph.web.estimates",
     "cfgraph.web.training_sets",
+    "cfgraph.web.lab",
+    "cfgraph.web.plan",
+    "cfgraph.web.compute",
+    "cfgraph.web.scenarios",
 ]
 
 DEFAULTS = {
@@ -51,6 +55,9 @@ DEFAULTS = {
     # CFGRAPH_ALLOWED_HOSTS=lab.example,10.0.0.5); `cfgraph serve --host H` adds H.
     "ALLOWED_HOSTS": [],
     "SERVE_HOST": None,  # the interface `cfgraph serve --host` binds, answered to as well
+    # `cfgraph serve --allow-compute`: the page may queue fits of missing cells (POST with a CSRF
+    # token, from a known host). Off, no route writes.
+    "ALLOW_COMPUTE": False,
 }
 #: Names of this machine the app always answers to. Any other Host header gets 400, so a page
 #: on another site that rebinds its name to 127.0.0.1 (DNS rebinding) cannot read the app.
