@@ -512,19 +512,24 @@ def sql(ctx, query, fmt, max_rows, timeout_ms):
               help="Interface to bind; the default serves this machine only.")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug", is_flag=True, help="Flask debug mode (reloader and debugger): never on a shared host.")
+@click.option("--allow-compute", is_flag=True,
+              help="Let the plan page fit missing cells of trained worlds (a POST with a CSRF token, run in a "
+                   "background thread); off by default, when no route writes.")
 @click.pass_context
-def serve(ctx, host, port, debug):
-    """Run the web explorer: grid, lattice graph, values, SQL and glossary pages, and a JSON API."""
+def serve(ctx, host, port, debug, allow_compute):
+    """Run the web explorer: grid, lattice graph, values, plan, SQL and glossary pages, and a JSON API."""
     from cfgraph.web import create_app
     from cfgraph.web.db import get_store
 
-    config = {"SERVE_HOST": f"[{host}]" if ":" in host else host}
+    config = {"SERVE_HOST": f"[{host}]" if ":" in host else host, "ALLOW_COMPUTE": allow_compute}
     if ctx.obj.get("db"):
         config["DATABASE_URL"] = ctx.obj["db"]
     app = create_app(config)
     with app.app_context():
         where = get_store().describe()
     click.echo(f"cfgraph explorer on http://{host}:{port}/ (database: {where}); Ctrl-C stops it")
+    if allow_compute:
+        click.echo("compute is on: the plan page may fit missing cells of trained worlds", err=True)
     if host in ("0.0.0.0", "::", ""):
         click.echo("note: it answers only to the host names 127.0.0.1, localhost and [::1]; list the names "
                    "others will use in CFGRAPH_ALLOWED_HOSTS (comma-separated)", err=True)
@@ -582,7 +587,7 @@ def _interval_columns(columns: list[str], rows: list[list], keep: int) -> tuple[
 @click.option("--jobs", default=2, show_default=True, type=int, callback=cap_jobs)
 @click.pass_context
 def demo(ctx, jobs):
-    """Build the demo worlds (the seed's toy grid and digits), then print the grid and values."""
+    """Build the demo worlds (the seed's toy grid, digits and two variants of it), then print the grid and values."""
     from cfgraph.demo import DEMO_WORLD, build_demo
 
     store = store_of(ctx)
@@ -595,7 +600,8 @@ def demo(ctx, jobs):
         table = world.table()
         result = world.values("loo+shapley+banzhaf", seed=table.seed)
         units = world.units
-    click.echo("\nGrid of world 'digits' (accuracy; rows = training sets, columns = evaluation slices):\n")
+    click.echo(f"\nGrid of world 'digits' (accuracy, model seed {table.seed}; rows = training sets, "
+               "columns = evaluation slices):\n")
     columns, rows = grid_rows(table)
     click.echo(render(columns, rows))
     render_units(units)
@@ -609,7 +615,7 @@ def demo(ctx, jobs):
                f"(largest gap {max(gaps):.1e}).")
     click.echo(f"""
 Where to look next (database: {store.describe()}):
-  {prog} serve          the web explorer: open http://127.0.0.1:5000
+  {prog} serve          the web explorer: open http://127.0.0.1:5000 (guided scenarios at /scenarios)
   {prog} grid toy       the seed's toy grid (missing rows blank)
   {prog} values digits --method beta:16,1
   {prog} run --dataset breast_cancer --group-by point --model gnb --world bc --sampler tmc --budget 2000

@@ -487,3 +487,64 @@ def ask_all(grid: GridLike, focus: Focus) -> list[Answer]:
     0.3
     """
     return [ask(grid, focus, key) for key, _ in QUESTIONS]
+
+
+class _CellRecorder(np.ndarray):
+    """A grid's values that note every (training set, slice) pair gathered by fancy indexing.
+
+    Every question reads its cells through :func:`cfgraph.answers.gather_cells`, which indexes
+    ``values[masks, cols]`` with two integer arrays; recording those reads gives a question's
+    cells from the question itself, so the planner keeps no second list of them.
+    Views (a column ``values[:, E]``) do not record.
+    """
+
+    def __getitem__(self, key):
+        log = self.__dict__.get("log")
+        if (log is not None and isinstance(key, tuple) and len(key) == 2
+                and all(isinstance(k, np.ndarray) and k.dtype.kind in "iu" for k in key)):
+            masks, cols = np.broadcast_arrays(*key)
+            log.append(np.stack([masks.ravel(), cols.ravel()], axis=1).astype(np.int64))
+        return np.asarray(self).__getitem__(key)
+
+
+def needed_cells(grid: GridLike, focus: Focus, key: str) -> tuple[Answer, np.ndarray]:
+    """Answer one question and list every cell it needs (present or not).
+
+    Parameters
+    ----------
+    grid : GridLike
+    focus : Focus
+    key : str
+        A question key (see :data:`QUESTIONS`).
+
+    Returns
+    -------
+    answer : Answer
+        As :func:`ask` gives it.
+    cells : ndarray of int, shape (c, 2)
+        Distinct (training-set mask, slice index) pairs the question reads, sorted; empty when
+        the question does not apply to the focus.
+
+    Raises
+    ------
+    CfgraphError
+        On an unknown key.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(values=np.array([[0.2, 0.3], [0.6, 0.5], [0.5, 0.4], [0.9, 0.7]]),
+    ...                     labels=["∅", "A", "B", "AB"], letters="AB", slices=["A", "B"], slice_masks=[1, 2])
+    >>> answer, cells = needed_cells(g, resolve(g, parse_selection(g, cells=["AB:A", "B:A"])), "loo")
+    >>> answer.status, cells.tolist()
+    ('answered', [[2, 0], [3, 0]])
+    """
+    from types import SimpleNamespace
+
+    recorder = np.asarray(grid.values).view(_CellRecorder)
+    recorder.__dict__["log"] = log = []
+    probe = SimpleNamespace(values=recorder, labels=grid.labels, letters=grid.letters, slices=grid.slices,
+                            slice_masks=grid.slice_masks)
+    answer = ask(probe, focus, key)
+    cells = np.unique(np.concatenate(log), axis=0) if log else np.empty((0, 2), dtype=np.int64)
+    return answer, cells

@@ -27,7 +27,27 @@ from sklearn.utils.metaestimators import available_if
 
 from cfgraph.estimators import AllClasses, check_metric
 
-__all__ = ["CachedClassifier", "CachedRegressor", "Responses", "Scoring", "warning_note"]
+__all__ = ["CachedClassifier", "CachedRegressor", "Responses", "Scoring", "perfect_score", "warning_note"]
+
+#: Scores that reach 1 at best (every scikit-learn scorer is greater-is-better).
+_BEST_IS_ONE = ("accuracy", "balanced_accuracy", "top_k_accuracy", "roc_auc", "average_precision", "f1",
+                "precision", "recall", "jaccard", "r2", "explained_variance", "true_class_probability",
+                "matthews_corrcoef", "d2_")
+
+
+def perfect_score(metric: str) -> float | None:
+    """The best score a metric can reach: 1 for accuracy-like scores and R^2, 0 for scikit-learn's
+    negated errors (``neg_...``), None when it is not known to be bounded.
+
+    Examples
+    --------
+    >>> perfect_score("accuracy"), perfect_score("f1_macro"), perfect_score("neg_log_loss"), perfect_score("max_error")
+    (1.0, 1.0, 0.0, None)
+    """
+    if metric.startswith("neg_"):
+        return 0.0
+    return 1.0 if metric.startswith(_BEST_IS_ONE) else None
+
 
 def warning_note(caught) -> str | None:
     """The first caught warning as one line (as cells record them), or None.

@@ -55,8 +55,8 @@ N8_SPEC = dict(dataset="digits", group_by="kmeans", units=8, model="gnb", metric
 
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory):
-    """Path of a database holding what ``make demo`` builds (``cfgraph.demo.build_demo``), built once.
-    Copy it before writing (see ``iris_store``)."""
+    """Path of a database holding what ``make demo`` builds (``cfgraph.demo.build_demo``), built once:
+    ``toy``, ``digits`` (seeds 0 and 1), ``digits-poison`` and ``digits-unlearn``. Copy it before writing."""
     from cfgraph.demo import build_demo
 
     path = tmp_path_factory.mktemp("demo") / "cfgraph.db"

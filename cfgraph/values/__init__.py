@@ -26,6 +26,8 @@ One module per family, all re-exported here (``from cfgraph import values``):
   exact or on sampled coalitions.
 - :mod:`~cfgraph.values.knn`: exact KNN-Shapley in closed form.
 - :mod:`~cfgraph.values.oob`: Data-OOB's bootstrap bags and out-of-bag values.
+- :mod:`~cfgraph.values.scaling`: the scaling curve against training rows and its
+  fitted power law (Hestness et al. 2017; Kaplan et al. 2020).
 - :mod:`~cfgraph.values.intervals`: mean over seeds with a Student-t interval.
 - :mod:`~cfgraph.values.sampled`: estimates from samples (values, standard
   errors, intervals), running moments and the sampled estimators' maths, for
@@ -56,6 +58,7 @@ from cfgraph.values.semivalues import (
 from cfgraph.values.knn import knn_shapley, knn_shapley_slices
 from cfgraph.values.leastcore import LeastCore, least_core, least_core_table
 from cfgraph.values.oob import bootstrap_bags, data_oob
+from cfgraph.values.scaling import NoFit, PowerLaw, power_law_fit, scaling_points
 from cfgraph.values.surrogates import Datamodel, datamodel, fit_datamodel
 
 __all__ = [
@@ -89,4 +92,8 @@ __all__ = [
     "Estimate",
     "RunningMoments",
     "table_utility",
+    "power_law_fit",
+    "scaling_points",
+    "PowerLaw",
+    "NoFit",
 ]

@@ -26,6 +26,7 @@ from cfgraph.world import list_worlds
 from cfgraph.web.glossary import load_glossary
 from cfgraph.web.graph import graph_model
 from cfgraph.web.grid import row_order
+from cfgraph.web.grid_cache import cached_grid
 from cfgraph.web.sql_page import execute, result_json
 from cfgraph.web.training_set import node_model, stored_node_model
 from cfgraph.web.valuation import default_slice, exact_values, values_model
@@ -62,7 +63,7 @@ def grid(world: str):
     ``n`` per slice (as the grid page's tooltips show them).
     """
     w = state.load_world(world)
-    shown = state.load_grid(w)
+    shown = cached_grid(w, request.args.get("metric"), request.args.get("seed"))
     table = shown.table
     order = row_order(table)
     per_page = Q.parse_int(request.args.get("per_page"), "per_page", 1) or len(order)
@@ -88,7 +89,7 @@ def grid(world: str):
 def questions(world: str):
     """The question panel for a selection (same parameters as the grid page)."""
     w = state.load_world(world)
-    table = state.load_grid(w).table
+    table = cached_grid(w, request.args.get("metric"), request.args.get("seed")).table
     asked = state.ask(w, table, keys=request.args.getlist("q") or None)
     selection, focus = asked.selection, asked.focus
     return {
@@ -164,7 +165,7 @@ def scaling(world: str):
     """Mean score by training-set size k on one slice (``slice``; by default the values page's:
     ``all``, else the first complete slice, else the first)."""
     w = state.load_world(world)
-    table = state.load_grid(w).table
+    table = cached_grid(w, request.args.get("metric"), request.args.get("seed")).table
     j = table.slice_index(request.args.get("slice") or default_slice(table))
     return {"world": w.name, **Q.scaling_table(table, j)}
 
@@ -215,6 +216,8 @@ def graph(world: str):
         "down": [node(m) for m in model["down"]],
         "path": [node(m) for m in model["path"]],
         "lens": model["lens"].to_dict(labels) if model["lens"] else None,
+        "scale": {"lo": model["scale"].lo, "hi": model["scale"].hi}, "size": model["size"],
+        "shown": [labels[p.mask] for p in model["placed"]],
     }
 
 

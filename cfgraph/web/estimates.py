@@ -289,7 +289,11 @@ def jsonable(record: dict | None) -> dict | None:
 
 def sampled_page(world):
     """The values page of a sampled world (and the estimates page of any world)."""
-    return render_template("values_sampled.html", world=world, params_text=params_text, **values_view(world))
+    from cfgraph.web.value_data import sampled_charts
+
+    view = values_view(world)
+    charts = sampled_charts(world, view) if world.sampled else {}
+    return render_template("values_sampled.html", world=world, params_text=params_text, charts=charts, **view)
 
 
 @bp.route("/world/<world>/estimates")

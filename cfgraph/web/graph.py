@@ -1,10 +1,20 @@
 """The lattice graph: the Hasse diagram for one evaluation slice, walked one unit at a time.
 
 Up to ``WHOLE_LATTICE_MAX_UNITS`` units the whole diagram is drawn in layers
-by size; beyond, the current node with its add-one and remove-one neighbours
-(read from the edge table with indexed queries, never the whole lattice) and
-the path walked so far. The state (slice, node, path, lens, unit, pair,
-coalition, k, order, metric, seed) is in the URL.
+by size. Beyond, a window of it, also in layers by size
+(:mod:`cfgraph.web.lattice_layout`): the current node with its add-one and
+remove-one neighbours (read from the edge table with indexed queries, never the
+whole lattice), the path walked so far and the whole path of the lens (a data
+strike or a permutation path: n + 1 training sets; an interaction square; an
+ablation edge), each node drawn with its value; a lens over a whole layer or a
+whole sweep is windowed and the page says so. The page says how many training
+sets exist, are stored and are shown.
+
+The colours follow one scale per world, metric and seed, spanning every
+slice's cells as the grid's does, so they keep their meaning while you walk or
+change slice. The state (slice, node, path, lens, unit, pair, coalition, k,
+order, metric, seed) is in the URL; a bad parameter is shown inline beside the
+controls (status 400) and its default used (:mod:`cfgraph.web.graph_params`).
 
 With two or more seeds stored and none named, node scores are the per-cell
 mean over seeds (as on the grid page) and each node's title carries its 95%
@@ -20,16 +30,20 @@ from flask import Blueprint, current_app, render_template, request
 
 from cfgraph import lattice
 from cfgraph.display import fixed
-from cfgraph.errors import CfgraphError, NotFound
-from cfgraph.questions import parse_int
-from cfgraph.web import lenses, query_url, state, stored_graph
+from cfgraph.store.cell_range import cell_range
+from cfgraph.web import lenses, state, stored_graph
 from cfgraph.web.charts import Scale
+from cfgraph.web.graph_params import PATH_LIMIT, Problems, hidden_args, read_graph_args, refused_free_url
 from cfgraph.web.grid import interval_text
+from cfgraph.web.lattice_layout import LAYER_WINDOW, layered_layout
+from cfgraph.world_sampled import possible_text
 
 bp = Blueprint("graph", __name__)
 
-#: The walked path keeps at most this many steps (the oldest drop off).
-PATH_LIMIT = 48
+#: Lenses whose training sets are a few named ones (drawn whole at any n), in path order.
+PATH_LENSES = ("ablation", "strike", "square", "permutation")
+#: Lenses along a path from one end to the other: their nodes are numbered by step.
+STEPPED_LENSES = ("strike", "permutation")
 
 
 class Labels:
@@ -81,15 +95,7 @@ class SeedSpread:
         return interval_text(self.interval(mask))
 
 
-def parse_path(world, text: str | None, node: int) -> list[int]:
-    """The walked path from ``path=∅,A,AB`` (labels separated by commas), ending at the node."""
-    path = [world.mask_of(part) for part in text.split(",")] if text else []
-    if not path or path[-1] != node:
-        path.append(node)
-    return path[-PATH_LIMIT:]
-
-
-def graph_model(world, args=None) -> dict:
+def graph_model(world, args=None, strict: bool = True) -> dict:
     """Everything the graph page (and /api/.../graph) shows, from the query string.
 
     Parameters
@@ -97,52 +103,35 @@ def graph_model(world, args=None) -> dict:
     world : World
     args : mapping, optional
         The query parameters (default: the request's).
+    strict : bool
+        Raise on the first bad parameter (the JSON API); otherwise use its default and
+        list it in ``problems`` (the page shows them inline).
 
     Raises
     ------
     CfgraphError, NotFound
-        On a bad parameter (unknown slice, node, unit or lens; k out of range).
+        With ``strict``, on a bad parameter (unknown slice, node, unit or lens; k out of range).
     """
     args = request.args if args is None else args
     world.require_exhaustive("the whole lattice's lenses and paths")
-    metric, seed = state.metric_seed(world, args)
-    state.focus_numbers(args)  # carried to the grid in links: refused here as there
-    the_slice = world.find_slice(args.get("slice"))
-    n = world.n
-    letters = world.letters
-    full = (1 << n) - 1
-    node = world.mask_of(args.get("node", lattice.EMPTY_LABEL))
-    path = parse_path(world, args.get("path"), node)
-    lens_key = args.get("lens") or ""
-    if lens_key and lens_key not in lenses.LENSES:
-        raise CfgraphError(f"unknown lens {lens_key[:30]!r} (lenses: {', '.join(lenses.LENSES)})")
-    unit = _unit(letters, args.get("unit"))
-    if unit is None:
-        inside = lattice.members(node, n)
-        unit = inside[0] if inside else 0
-    other = _unit(letters, args.get("pair"))
-    if other is None or other == unit:
-        other = next((u for u in range(n) if u != unit), unit)
-    coalition = world.mask_of(args["coalition"]) if args.get("coalition") else (node or full)
-    k = parse_int(args.get("k"), "k", 0, n)
-    params = lenses.LensParams(node=node, unit=unit, other_unit=other, coalition=coalition,
-                               k=node.bit_count() if k is None else k,
-                               order=lenses.parse_order(args.get("order"), letters))
+    problems = Problems(strict)
+    got = read_graph_args(world, args, problems)
+    metric, seed, the_slice = got["metric"], got["seed"], got["slice"]
+    node, path, lens_key, params = got["node"], got["path"], got["lens_key"], got["params"]
+    n, letters = world.n, world.letters
     whole = n <= int(current_app.config["WHOLE_LATTICE_MAX_UNITS"])
     if whole:
         labels = lattice.all_labels(letters)
-        up = [m for _, m in lattice.neighbours(node, n)[0]]
-        down = [m for _, m in lattice.neighbours(node, n)[1]]
+        up, down = ([m for _, m in side] for side in lattice.neighbours(node, n))
     else:
         labels = Labels(letters)
         hood = world.neighbourhood(node)
-        up = [m for _, m, _ in hood["up"]]
-        down = [m for _, m, _ in hood["down"]]
-    lens_masks = lenses.needed(lens_key, n, params) if lens_key else []
+        up, down = ([m for _, m, _ in hood[side]] for side in ("up", "down"))
+    lens_masks = problems.take("lens", lambda: lenses.needed(lens_key, n, params), []) if lens_key else []
     # the slice's whole column, or only the nodes the page shows (a large world)
     masks = None if whole or lens_masks is None else sorted(set([node] + up + down + path + lens_masks))
     spread = None
-    if world.across_seeds(args.get("seed")):
+    if world.across_seeds(got["seed_arg"]):
         seed = None
         spread = SeedSpread(masks, world.cells_across_seeds(masks, the_slice.name, metric))
         column = spread.summary["mean"] if masks is None else SparseColumn(masks, spread.summary["mean"])
@@ -150,76 +139,137 @@ def graph_model(world, args=None) -> dict:
         column = world.column(the_slice.name, metric, seed)
     else:
         column = SparseColumn(masks, world.cells_at(masks, metric, seed, [the_slice.name])[:, 0])
-    lens = lenses.compute(lens_key, n, column, labels, letters, params) if lens_key else None
-    if whole:
-        placed, width, height = lenses.whole_layout(n, labels)
-    else:
-        longest = max(len(labels[m]) for m in [node] + up + down)
-        placed, width, height = lenses.local_layout(node, up, down, longest)
-    return {
+    lens = None
+    if lens_key:
+        lens = problems.take("lens", lambda: lenses.compute(lens_key, n, column, labels, letters, params), None)
+    model = {
         "world": world, "metric": metric, "seed": seed, "seeds": world.seeds, "spread": spread,
-        "slice": the_slice, "n": n, "letters": letters,
-        "labels": labels, "node": node, "path": path, "up": up, "down": down, "whole": whole,
-        "column": column, "lens": lens, "lens_key": lens_key, "params": params, "placed": placed,
-        "width": width, "height": height, "full": full,
+        "slice": the_slice, "n": n, "letters": letters, "labels": labels, "node": node, "path": path,
+        "up": up, "down": down, "whole": whole, "column": column, "lens": lens,
+        "lens_key": lens_key if lens is not None else "", "params": params, "full": (1 << n) - 1,
+        "problems": problems.messages, "refused": problems.params, "scale": world_scale(world, metric, seed),
+        "steps_of": {}, "layers": None, "window_note": "", "sweep_pairs": set(),
     }
+    if lens is not None and lens_key in STEPPED_LENSES:
+        model["steps_of"] = {m: t for t, m in enumerate(lens_masks)}
+    if whole:
+        model["placed"], model["width"], model["height"] = lenses.whole_layout(n, labels)
+    else:
+        model.update(window_of(model, lens_masks))
+    model["size"] = {"exist": possible_text(n), "stored": world.stored_count(), "shown": len(model["placed"])}
+    return model
 
 
-def _unit(letters, text) -> int | None:
-    if not text:
-        return None
-    text = str(text).strip()
-    if text not in letters:
-        raise NotFound(f"unknown unit {text[:20]!r} (units: {', '.join(letters)})")
-    return letters.index(text)
+def world_scale(world, metric: str, seed: int | None) -> Scale:
+    """The colour scale of a world's cells for one metric and seed (None: the mean over seeds).
+
+    It spans every slice's cells, as the grid's scale does, so a training set has the same
+    colour on the grid and on the lattice, and the colours keep their meaning while you walk
+    from node to node or change slice. One aggregate query, whatever the lattice's size.
+    """
+    lo, hi, _ = cell_range(world.session, world.record, metric, seed, max(len(world.seeds), 1))
+    return Scale.of([lo, hi])
+
+
+def window_of(model: dict, lens_masks) -> dict:
+    """The layered drawing of a lattice too large to draw whole: the current node, its neighbours,
+    the walked path and the lens's training sets (a wide layer or sweep windowed, saying so)."""
+    labels, key, i = model["labels"], model["lens_key"], model["params"].unit
+    kept = [model["node"]] + model["up"] + model["down"] + model["path"]
+    if key in PATH_LENSES:
+        kept += list(lens_masks)
+    optional, note = [], ""
+    if key == "layer":
+        masks = lattice.layer(model["n"], model["params"].k)
+        scores = np.array([model["column"][m] for m in masks], dtype=float)
+        optional = [(int(m),) for m in masks[np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")]]
+    elif key == "sweep":
+        near = set(kept)
+        coalitions = sorted((m for m in range(1 << model["n"]) if not m >> i & 1),
+                            key=lambda m: (not ({m, m | 1 << i} & near), m.bit_count(), labels[m]))
+        optional = [(m, m | 1 << i) for m in coalitions]
+    longest = max([len(labels[m]) for m in set(kept)] + [6])
+    key_of = (lambda m: (labels[m & ~(1 << i)], m)) if key == "sweep" else None
+    win = layered_layout(kept, optional, labels, label_chars=longest, key=key_of)
+    if win.groups_left and key == "layer":
+        note = (f"The layer k={model['params'].k} holds {len(optional)} training sets, too many to draw side by "
+                f"side: the drawing shows the {win.groups_drawn} best scored (at most {LAYER_WINDOW} per layer); "
+                f"the table lists the {min(len(optional), lenses.TABLE_LIMIT)} best by score.")
+    elif win.groups_left and key == "sweep":
+        note = (f"The sweep of {model['letters'][i]} has {len(optional)} edges, too many to draw side by side: "
+                f"the drawing shows {win.groups_drawn} of them (at most {LAYER_WINDOW} training sets per layer, "
+                "the edges at the current node and the walked path first); the table lists "
+                f"{min(len(optional), lenses.TABLE_LIMIT)} of them.")
+    return {"placed": win.placed, "width": win.width, "height": win.height, "layers": win.layers,
+            "window_note": note, "sweep_pairs": {p for p in optional if len(p) == 2}}
+
+
+def link(model: dict, **changes) -> str:
+    """The page's URL with some parameters changed (None removes one), without the refused ones."""
+    return refused_free_url(model["refused"], **changes)
 
 
 def move_url(model: dict, target: int) -> str:
     """The graph URL after walking to ``target`` (the path grows by one step)."""
     labels = model["labels"]
     path = (model["path"] + [target])[-PATH_LIMIT:]
-    return query_url(node=labels[target], path=",".join(labels[m] for m in path))
+    return link(model, node=labels[target], path=",".join(labels[m] for m in path))
+
+
+def edge_url(model: dict, low: int, high: int) -> str:
+    """The ablation lens on one edge: at its upper end, removing the unit the edge adds."""
+    unit = model["letters"][(high & ~low).bit_length() - 1]
+    return link(model, node=model["labels"][high], lens="ablation", unit=unit,
+                path=",".join(model["labels"][m] for m in (model["path"] + [high])[-PATH_LIMIT:]))
 
 
 def svg_model(model: dict) -> dict:
     """Nodes and edges with coordinates, colour classes, highlight classes and links."""
-    labels, column, lens = model["labels"], model["column"], model["lens"]
+    labels, column, lens, scale = model["labels"], model["column"], model["lens"], model["scale"]
     placed = model["placed"]
     where = {p.mask: p for p in placed}
-    shown = np.array([column[p.mask] for p in placed])
-    scale = Scale.of(column if model["whole"] else shown)
+    shown = np.array([column[p.mask] for p in placed], dtype=float)
     walk = set(zip(model["path"], model["path"][1:])) | set(zip(model["path"][1:], model["path"]))
-    lens_nodes = lens.nodes if lens else set()
-    lens_edges = lens.edges if lens else {}
+    lens_nodes = (lens.nodes | {m for pair in model["sweep_pairs"] for m in pair if m in where}) if lens else set()
+    lens_edges = dict(lens.edges) if lens else {}
+    for a, b in model["sweep_pairs"]:  # a large world's sweep: the drawn edges' changes
+        if a in where and b in where and (a, b) not in lens_edges:
+            lens_edges[(a, b)] = lenses._fmt(float(column[b]) - float(column[a]))
     edges = []
-    masks = list(where)
+    masks = sorted(where)
     for a in masks:
         for b in masks:
             if a < b and (a ^ b).bit_count() == 1 and a & b == a:
                 cls = "hi" if (a, b) in lens_edges else ("walk" if (a, b) in walk else "")
                 pa, pb = where[a], where[b]
+                # a window writes labels and values under its nodes: an edge's change goes lower, beside it
+                at, aside = (0.5, 0) if model["whole"] else (0.45, 5)
                 edges.append({"x1": pa.x, "y1": pa.y, "x2": pb.x, "y2": pb.y, "cls": cls,
-                              "label": lens_edges.get((a, b), ""),
-                              "lx": (pa.x + pb.x) / 2, "ly": (pa.y + pb.y) / 2})
+                              "label": lens_edges.get((a, b), ""), "lx": pa.x + at * (pb.x - pa.x) + aside,
+                              "ly": pa.y + at * (pb.y - pa.y), "lcls": "side" if aside else "",
+                              "href": edge_url(model, a, b) if cls == "hi" else "",
+                              "name": f"edge {labels[a]} to {labels[b]}: {lens_edges.get((a, b), '')}"})
     walked = set(model["path"])
     nodes = []
-    # Whole diagrams (short labels) write the label inside the node; local views, below it.
+    # Whole diagrams (short labels) write the label inside the node; windows, the label and value below it.
     radius, inside = (20, True) if model["whole"] else (16, False)
     for p, value in zip(placed, shown):
         css = scale.css(float(value))
         nodes.append({
             "mask": p.mask, "x": p.x, "y": p.y, "label": labels[p.mask], "value": float(value), "cls": css,
             "title": f"{labels[p.mask]}: {score_text(model, p.mask) or 'missing'}",
-            "r": radius, "ty": p.y if inside else p.y + radius + 11,
+            "r": radius, "ty": p.y if inside else p.y + radius + 11, "vy": p.y + radius + 25,
+            "vtext": "" if inside else (fixed(value) if not math.isnan(value) else "missing"),
             "tcls": ("m" if css == "m" else "t" + css[1:]) if inside else "outside",
             "state": "current" if p.mask == model["node"] else ("hi" if p.mask in lens_nodes else
                                                                  ("walked" if p.mask in walked else "")),
-            "href": move_url(model, p.mask),
+            "step": model["steps_of"].get(p.mask, ""), "href": move_url(model, p.mask),
         })
-    layers = []
     if model["whole"]:
         ys = sorted({p.y for p in placed}, reverse=True)
         layers = [(y, k) for k, y in enumerate(ys)]
+    else:
+        layers = model["layers"]
     return {"nodes": nodes, "edges": sorted(edges, key=lambda e: e["cls"] != ""), "scale": scale, "layers": layers}
 
 
@@ -277,16 +327,17 @@ def lens_titles(model: dict) -> list[list[str]]:
 @bp.route("/world/<world>/graph")
 def page(world: str):
     """The lattice graph page (a sampled world's: its stored neighbourhoods, see
-    :mod:`cfgraph.web.stored_graph`)."""
+    :mod:`cfgraph.web.stored_graph`). A bad parameter is named inline (status 400)."""
     w = state.load_world(world)
     if w.sampled:
         return stored_graph.page(w)
-    model = graph_model(w)
-    return render_template(
+    model = graph_model(w, strict=False)
+    body = render_template(
         "graph.html", **model, svg=svg_model(model), moves=moves(model), quick=quick_moves(model),
         steps=path_steps(model), lens_titles=lens_titles(model), lens_names=lenses.LENSES,
-        palette=state.palette(),
-        hidden=state.kept_args(drop=("unit", "pair", "coalition", "k", "order", "lens")),
-        slice_hidden=state.kept_args(drop=("slice",)),
-        current_value=float(model["column"][model["node"]]),
+        palette=state.palette(), here=lambda **changes: link(model, **changes),
+        hidden=hidden_args(model["refused"], ("unit", "pair", "coalition", "k", "order", "lens")),
+        slice_hidden=hidden_args(model["refused"], ("slice",)),
+        current_value=float(model["column"][model["node"]]), window_max=LAYER_WINDOW,
     )
+    return body, (400 if model["problems"] else 200)

@@ -1,10 +1,16 @@
 """The grid explorer: training sets x evaluation slices, a selection, and the question panel.
 
-Rows are training sets sorted by size then label, columns are evaluation
-slices, cells are coloured by score. Clicking cells and headers edits the
-selection in the URL (``cell=ACD:B``, ``row=AB``, ``col=B``, ``layer=2``); the
-panel (also served alone at ``.../grid/panel`` for the page's script) answers
-the twelve questions of :mod:`cfgraph.questions` for it.
+Rows are training sets (by default sorted by size then label; ``sort``, ``dir``,
+``vslice`` and the filters ``size``, ``has``, ``lacks``, ``vmin``, ``vmax`` of
+:mod:`cfgraph.grid_window` reorder and filter them), columns are evaluation
+slices, cells are coloured by score. A grid larger than
+:data:`RAW_DEFAULT_MAX_CELLS` is drawn as a window (``page`` of rows x ``cpage``
+of slices) that the page's script widens from ``/api/worlds/<w>/grid/window``
+as one scrolls or moves with the keyboard; without script the window pages by
+links. Clicking cells and headers edits the selection in the URL (``cell=ACD:B``,
+``row=AB``, ``col=B``, ``layer=2``); the panel (also served alone at
+``.../grid/panel`` for the page's script) answers the twelve questions of
+:mod:`cfgraph.questions` for it, apart from those that used default parameters.
 """
 
 from __future__ import annotations
@@ -15,23 +21,28 @@ import numpy as np
 from flask import Blueprint, current_app, render_template, request, url_for
 from markupsafe import Markup
 
+from cfgraph import grid_window as GW
 from cfgraph import questions as Q
 from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
+from cfgraph.focus_sources import answer_groups
 from cfgraph.web import state
 from cfgraph.web.charts import Scale
+from cfgraph.web.grid_cache import cached_grid
 
 bp = Blueprint("grid", __name__)
 
-#: Above this many cells the raw values are hidden unless asked for (raw=1).
+#: Above this many cells the raw values are hidden unless asked for (raw=1), and the grid is windowed.
 RAW_DEFAULT_MAX_CELLS = 4096
+#: The window of a big grid: rows x slices drawn by the server (the script widens it).
+WINDOW_ROWS, WINDOW_COLUMNS = 64, 32
+#: The most cells one window request may ask for.
+MAX_WINDOW_CELLS = 16384
 
 
 def row_order(grid) -> np.ndarray:
     """Masks sorted by training-set size, then label."""
-    n = len(grid.letters)
-    size = np.bitwise_count(np.arange(1 << n, dtype=np.uint64)).astype(np.int64)
-    return np.lexsort((np.asarray(grid.labels), size))
+    return GW.row_order(grid)
 
 
 def interval_text(cell: dict | None) -> str:
@@ -65,8 +76,16 @@ def _cells_html(values: np.ndarray, status: np.ndarray, buckets: np.ndarray, sel
     return Markup("".join(parts))
 
 
-def grid_view(grid, selection: Q.Selection, page: int, per_page: int, shown=None) -> dict:
-    """Rows of one page of the grid, with colour classes, selection marks and the legend.
+def window_shape(grid, per_page: int) -> tuple[int, int | None]:
+    """Rows per page and slices per column page (None: every slice) for a grid."""
+    if grid.values.size > RAW_DEFAULT_MAX_CELLS:
+        return min(per_page, WINDOW_ROWS), WINDOW_COLUMNS
+    return per_page, None
+
+
+def grid_view(grid, selection: Q.Selection, page: int, per_page: int, shown=None,
+              query: GW.RowQuery = GW.RowQuery(), cpage: int = 1, per_cpage: int | None = None) -> dict:
+    """Rows and columns of one window of the grid, with colour classes, selection marks and the legend.
 
     With ``shown`` (a :class:`cfgraph.world.Grid` across seeds) each cell's title is its
     mean ± half-width and the number of seeds, and ``n_stored`` counts the stored cells
@@ -75,18 +94,26 @@ def grid_view(grid, selection: Q.Selection, page: int, per_page: int, shown=None
     Raises
     ------
     CfgraphError
-        If the page is out of range.
+        If the page or column page is out of range.
     """
-    order = row_order(grid)
+    order = GW.row_order(grid, query)
+    across = shown is not None and shown.across_seeds
     pages = max(1, -(-len(order) // per_page))
     if not 1 <= page <= pages:
         raise CfgraphError(f"page={page} is out of range 1..{pages}")
-    masks = order[(page - 1) * per_page: page * per_page]
+    m = len(grid.slices)
+    per_cpage = per_cpage or max(m, 1)
+    cpages = max(1, -(-m // per_cpage))
+    if not 1 <= cpage <= cpages:
+        raise CfgraphError(f"cpage={cpage} is out of range 1..{cpages}")
+    c0, c1 = (cpage - 1) * per_cpage, min(m, cpage * per_cpage)
+    r0 = (page - 1) * per_page
+    masks = order[r0: r0 + per_page]
     scale = Scale.of(grid.values)
-    buckets = scale.buckets(grid.values[masks])
+    buckets = scale.buckets(grid.values[masks, c0:c1])
     chosen: dict[int, set[int]] = {}
     for mask, j in selection.cells:
-        chosen.setdefault(mask, set()).add(j)
+        chosen.setdefault(mask, set()).add(j - c0)
     rows_selected = set(selection.rows)
     rows = []
     for t, mask in enumerate(masks.tolist()):
@@ -94,23 +121,28 @@ def grid_view(grid, selection: Q.Selection, page: int, per_page: int, shown=None
         rows.append({
             "label": grid.labels[mask], "size": size,
             "selected": mask in rows_selected or selection.layer == size,
-            "cells": _cells_html(grid.values[mask], grid.status[mask], buckets[t], chosen.get(mask, set()),
-                                 _tips(shown, mask, len(grid.slices))),
+            "cells": _cells_html(grid.values[mask, c0:c1], grid.status[mask, c0:c1], buckets[t],
+                                 chosen.get(mask, set()), _tips(shown, mask, c0, c1)),
         })
-    columns = [{"name": name, "selected": j in selection.columns} for j, name in enumerate(grid.slices)]
+    columns = [{"name": grid.slices[j], "selected": j in selection.columns} for j in range(c0, c1)]
     present = int((~np.isnan(grid.values)).sum())
-    across = shown is not None and shown.across_seeds
     return {"rows": rows, "columns": columns, "scale": scale, "page": page, "pages": pages,
+            "cpage": cpage, "cpages": cpages, "r0": r0, "r1": r0 + len(masks), "c0": c0, "c1": c1,
+            "n_rows": len(order), "n_training_sets": len(grid.labels), "n_slices": m,
+            "windowed": len(masks) < len(grid.labels) or c1 - c0 < m, "query": query,
             "n_cells": int(grid.values.size), "n_present": present,
+            # stored training sets: those with at least one cell on this metric (and seed, or any seed)
+            "n_sets_stored": int((shown.summary["n"] > 0).any(axis=1).sum() if across
+                                 else (~np.isnan(grid.values)).any(axis=1).sum()),
             # across seeds: every (cell, seed) the store holds, against cells per seed x seeds
             "n_seeds": len(shown.seeds) if across else 1,
             "n_stored": int(shown.summary["n"].sum()) if across else present}
 
 
-def _tips(shown, mask: int, m: int) -> list[str] | None:
+def _tips(shown, mask: int, c0: int, c1: int) -> list[str] | None:
     if shown is None or not shown.across_seeds:
         return None
-    return [interval_text(shown.interval(mask, j)) for j in range(m)]
+    return [interval_text(shown.interval(mask, j)) for j in range(c0, c1)]
 
 
 def presets(world: str, grid, focus: Q.Focus) -> list[tuple[str, str]]:
@@ -135,13 +167,30 @@ def presets(world: str, grid, focus: Q.Focus) -> list[tuple[str, str]]:
     return out
 
 
+def lab_link(world: str, grid, selection: Q.Selection, focus: Q.Focus, seed: int | None) -> str | None:
+    """A link to the Lab comparing the current cell (set A) with the other selected cells (set B);
+    None when the app has no Lab or a name cannot travel in a lab cell."""
+    if "lab.page" not in current_app.view_functions:
+        return None
+    from cfgraph.lab_state import MAX_CELLS, CellRef, LabState
+
+    here = (focus.train, focus.column)
+    others = [c for c in selection.cells if c != here][:MAX_CELLS]
+    try:
+        def ref(cell):
+            return CellRef(world, grid.labels[cell[0]], grid.slices[cell[1]], seed=seed)
+        return url_for("lab.page") + LabState(a=(ref(here),), b=tuple(ref(c) for c in others)).url()[len("/lab"):]
+    except CfgraphError:
+        return None
+
+
 def _encode(pairs) -> str:
     return urlencode(pairs)
 
 
 def _context(world_name: str) -> dict:
     world = state.load_world(world_name)
-    shown = state.load_grid(world)
+    shown = cached_grid(world, request.args.get("metric"), request.args.get("seed"))
     grid = shown.table
     asked = state.ask(world, grid)
     selection, focus, answers = asked.selection, asked.focus, asked.answers
@@ -150,9 +199,13 @@ def _context(world_name: str) -> dict:
         raise CfgraphError(f"unknown question q={open_key[:40]!r} (questions: {', '.join(Q.TITLES)})")
     metrics, seeds = world.metrics, world.seeds
     share = url_for("grid.page", world=world.name) + ("?" + _encode(state.kept_args(drop=())) if request.args else "")
+    given = {key: request.args.get(key) for key in state.FOCUS_KEYS}
+    given["tol"] = state.tolerance_arg()
     return {
         "world": world, "grid": grid, "shown": shown, "selection": selection, "focus": focus, "answers": answers,
+        "groups": answer_groups(grid, selection, focus, answers, given),
         "open_key": open_key, "presets": presets(world.name, grid, focus), "share": share,
+        "lab": lab_link(world.name, grid, selection, focus, shown.seed),
         "metrics": metrics, "seeds": seeds, "hidden": state.kept_args(drop=state.FOCUS_KEYS),
         "panel_url": url_for("grid.panel", world=world.name),
         "related": state.related_topics("questions"),
@@ -166,13 +219,19 @@ def page(world: str):
     if w.sampled:
         return render_template("sampled_only.html", world=w, page_name="grid")
     ctx = _context(world)
-    per_page = int(current_app.config["GRID_PAGE_ROWS"])
+    grid = ctx["grid"]
+    per_page, per_cpage = window_shape(grid, int(current_app.config["GRID_PAGE_ROWS"]))
     page_no = Q.parse_int(request.args.get("page"), "page") or 1
-    ctx["view"] = grid_view(ctx["grid"], ctx["selection"], page_no, per_page, ctx["shown"])
+    cpage_no = Q.parse_int(request.args.get("cpage"), "cpage") or 1
+    query = GW.parse_row_query(grid, request.args)
+    ctx["view"] = grid_view(grid, ctx["selection"], page_no, per_page, ctx["shown"], query, cpage_no, per_cpage)
     raw = request.args.get("raw")
     ctx["raw"] = (raw == "1") if raw in ("0", "1") else ctx["view"]["n_cells"] <= RAW_DEFAULT_MAX_CELLS
     ctx["palette"] = state.palette()
     ctx["palettes"] = state.PALETTES
+    ctx["sorts"] = GW.SORTS
+    ctx["window_url"] = url_for("grid.window", world=w.name)
+    ctx["query_hidden"] = state.kept_args(drop=GW.ROW_QUERY_KEYS + ("page", "cpage"))
     return render_template("grid.html", **ctx)
 
 
@@ -184,3 +243,52 @@ def panel(world: str):
     except CfgraphError as exc:
         return render_template("_panel_error.html", message=str(exc).splitlines()[0]), exc.status
     return render_template("_panel.html", **ctx)
+
+
+def _range(first: str, last: str, total: int, default: int) -> tuple[int, int]:
+    """Window bounds ``first:last`` from the query, within 0..total (``last`` clipped to total)."""
+    start = Q.parse_int(request.args.get(first), first, 0, total) or 0
+    stop = Q.parse_int(request.args.get(last), last, 0)
+    stop = start + default if stop is None else stop
+    if stop < start:
+        raise CfgraphError(f"{last}={stop} is below {first}={start}")
+    return start, min(stop, total)
+
+
+@bp.route("/api/worlds/<world>/grid/window")
+def window(world: str):
+    """One window of the grid as JSON: rows ``r0:r1`` of the sorted, filtered row order x slices ``c0:c1``.
+
+    Takes the grid page's row query (``sort``, ``dir``, ``vslice``, ``size``, ``has``, ``lacks``,
+    ``vmin``, ``vmax``), ``metric`` and ``seed``. Returns labels, sizes, slice names, values (null
+    where missing), status codes (0 stored, 1 missing, 2 failed), colour buckets (0..9, -1 none)
+    on the whole grid's scale, and across seeds each cell's 95% half-width and number of seeds.
+    """
+    w = state.load_world(world)
+    shown = cached_grid(w, request.args.get("metric"), request.args.get("seed"))
+    grid = shown.table
+    query = GW.parse_row_query(grid, request.args)
+    order = GW.row_order(grid, query)
+    r0, r1 = _range("r0", "r1", len(order), WINDOW_ROWS)
+    c0, c1 = _range("c0", "c1", len(grid.slices), WINDOW_COLUMNS)
+    if (r1 - r0) * (c1 - c0) > MAX_WINDOW_CELLS:
+        raise CfgraphError(f"a window holds at most {MAX_WINDOW_CELLS} cells, not {(r1 - r0) * (c1 - c0)}")
+    masks = order[r0:r1]
+    values, codes = GW.window_cells(grid.values, grid.status, masks, c0, c1)
+    scale = Scale.of(grid.values)
+    out = {
+        "world": w.name, "metric": grid.metric, "seed": shown.seed, "seeds": shown.seeds,
+        "n_training_sets": len(grid.labels), "n_rows": len(order), "n_slices": len(grid.slices),
+        "r0": r0, "r1": r1, "c0": c0, "c1": c1, "scale": {"lo": scale.lo, "hi": scale.hi},
+        "labels": [grid.labels[m] for m in masks.tolist()],
+        "sizes": np.bitwise_count(masks.astype(np.uint64)).astype(int).tolist(),
+        "slices": list(grid.slices[c0:c1]),
+        "values": np.where(np.isnan(values), None, values).tolist(),
+        "status": codes.tolist(), "buckets": scale.buckets(values).tolist(),
+        "status_names": list(GW.STATUS_CODES),
+    }
+    if shown.across_seeds:
+        half = shown.summary["half_width"][masks, c0:c1]
+        out["half_width"] = np.where(np.isnan(half), None, half).tolist()
+        out["n"] = shown.summary["n"][masks, c0:c1].astype(int).tolist()
+    return out

@@ -1,5 +1,253 @@
-"""Placeholder for the issue-13 page module `cfgraph.web.lab` (being written)."""
+"""The counterfactual lab: put cells into World A and World B, compare every A x B pair.
 
-from flask import Blueprint
+The whole state is the query string (:class:`cfgraph.lab_state.LabState`):
+``/lab?a=digits|ABCD|all&b=digits|BCD|all&p.tol=0``. Clicking a cell of the
+picker grid submits ``add=<cell>`` (toggled in the side ``p.side``), which
+redirects to the new state's URL; ``drop``, ``clear`` and ``swap`` edit the sets
+the same way. ``/api/lab`` returns the same comparison as JSON (one model, two
+renderings); ``/lab/state.json`` downloads the state and ``POST /lab/import``
+reads one back, all or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+
+from cfgraph import compare as C
+from cfgraph.errors import CfgraphError
+from cfgraph.lab_presets import presets
+from cfgraph.lab_state import MAX_DOCUMENT_BYTES, CellRef, LabState
+from cfgraph.web import state as view_state
+from cfgraph.web.charts import Scale
+from cfgraph.web.db import get_session
+from cfgraph.web.grid import row_order
+from cfgraph.world import default_world_name
 
 bp = Blueprint("lab", __name__)
+
+#: Pairs listed by |delta| unless ``p.top`` says otherwise (at most MAX_TOP).
+DEFAULT_TOP, MAX_TOP = 10, 200
+#: The picker shows at most this many training sets and slices of a big world (and says so).
+PICK_ROWS, PICK_COLUMNS = 64, 24
+#: Parameters the picker form sets itself (the other state travels in hidden inputs).
+PICKER_PARAMS = ("p.world", "p.seed", "p.side")
+LENSES = ("summary", "pairs", "grids")
+
+
+def _num(x):
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def state_url(state: LabState) -> str:
+    return state.url()
+
+
+def _edited(args) -> LabState | None:
+    """The state after an edit carried by the query (add, drop, clear, swap, cell), or None."""
+    state = LabState.from_query(args)
+    side = args.get("to") or state.param("side") or "a"
+    if side not in ("a", "b"):
+        raise CfgraphError(f"side {side[:10]!r} is not a or b")
+    sets = {"a": list(state.a), "b": list(state.b)}
+    edited = False
+    for text in args.getlist("add") + [t for t in args.getlist("cell") if t.strip()]:
+        ref = CellRef.from_text(text.strip())
+        sets[side].remove(ref) if ref in sets[side] else sets[side].append(ref)
+        edited = True
+    for text in args.getlist("drop"):
+        where, _, cell = text.partition(":")
+        if where in sets:
+            ref = CellRef.from_text(cell)
+            sets[where] = [r for r in sets[where] if r != ref]
+        edited = True
+    for where in args.getlist("clear"):
+        if where in sets:
+            sets[where] = []
+        edited = True
+    if args.get("swap"):
+        sets["a"], sets["b"] = sets["b"], sets["a"]
+        edited = True
+    if "cell" in args and not edited:
+        return state  # an empty typed cell: back to the state
+    if not edited:
+        return None
+    return LabState(tuple(sets["a"]), tuple(sets["b"]), state.lens, state.params)
+
+
+def comparison_model(session, state: LabState) -> dict:
+    """The comparison of a state as plain data: counts, totals, top pairs, difference grids.
+
+    Raises
+    ------
+    CfgraphError, NotFound
+        On an unknown world, training set, slice, metric or seed, a metric mismatch, a bad tolerance
+        or lens, or too many pairs.
+    """
+    if state.lens is not None and state.lens not in LENSES:
+        raise CfgraphError(f"unknown lens {state.lens[:30]!r} (lenses: {', '.join(LENSES)})")
+    tolerance = _tolerance(state.param("tol"))
+    top = state.param("top") or str(DEFAULT_TOP)
+    if not top.isdigit() or not 1 <= int(top) <= MAX_TOP:
+        raise CfgraphError(f"top must be a whole number from 1 to {MAX_TOP}, not {top[:20]!r}")
+    comparison = C.compare_refs(session, state.a, state.b, tolerance)
+    counts = comparison.counts()
+    classes = [{"class": name, "pairs": int(row.sum()), **dict(zip(C.OUTCOMES, row.tolist()))}
+               for name, row in zip(C.CLASSES, counts) if row.sum()]
+    top_pairs = comparison.top(int(top))
+    for pair in top_pairs:
+        for side in ("a", "b"):
+            cell = pair[side]
+            cell["url"] = url_for("grid.page", world=cell["world"], cell=f"{cell['train']}:{cell['slice']}",
+                                  metric=cell["metric"], seed=cell["seed"])
+    return {"metric": comparison.a.metric, "tolerance": tolerance, "n_a": len(comparison.a),
+            "n_b": len(comparison.b), "n_pairs": comparison.n_pairs, "totals": comparison.totals(),
+            "classes": classes, "top": top_pairs, "grids": [_grid_model(g) for g in comparison.diff_grids()]}
+
+
+def _tolerance(text: str | None) -> float:
+    """The tolerance ``p.tol`` (a number >= 0; :func:`cfgraph.compare.compare` checks the range)."""
+    if text is None or not text.strip():
+        return C.DEFAULT_TOLERANCE
+    try:
+        return float(text)
+    except ValueError:
+        raise CfgraphError(f"the tolerance must be a number, not {text[:30]!r}") from None
+
+
+def _grid_model(grid: C.DiffGrid) -> dict:
+    """A difference grid in the grid page's row order, rows and slices without a pair dropped."""
+    order = row_order(SimpleNamespace(letters=grid.letters, labels=grid.labels, slices=grid.slices, values=grid.delta))
+    rows_kept = order[grid.paired[order].any(axis=1)]
+    cols = np.flatnonzero(grid.paired.any(axis=0))
+    delta = grid.delta[np.ix_(rows_kept, cols)]
+    paired = grid.paired[np.ix_(rows_kept, cols)]
+    magnitude = np.abs(delta)
+    scale = Scale(0.0, float(np.nanmax(magnitude)) if np.isfinite(magnitude).any() and np.nanmax(magnitude) > 0
+                  else 1.0)
+    level = scale.buckets(magnitude) // 2  # five shades per sign
+    rows = []
+    for r, mask in enumerate(rows_kept.tolist()):
+        cells = []
+        for c in range(len(cols)):
+            d = float(delta[r, c])
+            if not paired[r, c]:
+                css = "none"
+            elif math.isnan(d):
+                css = "m"
+            else:
+                css = ("up" if d > 0 else "down" if d < 0 else "same") + f" i{int(level[r, c])}"
+            cells.append({"delta": None if math.isnan(d) else d, "css": css})
+        rows.append({"train": grid.labels[mask], "cells": cells})
+    present = paired & ~np.isnan(delta)
+    return {"world_a": grid.world_a, "world_b": grid.world_b, "seed_a": int(grid.seed_a), "seed_b": int(grid.seed_b),
+            "kind": grid.kind, "slices": [grid.slices[c] for c in cols.tolist()], "rows": rows,
+            "max_abs": scale.hi, "up": int((delta[present] > 0).sum()), "down": int((delta[present] < 0).sum()),
+            "same": int((delta[present] == 0).sum()), "missing": int((paired & np.isnan(delta)).sum())}
+
+
+def _picker(session, state: LabState) -> dict:
+    """The world whose grid the picker shows, its seed, and the first rows and slices of its grid."""
+    name = state.param("world") or (state.a[0].world if state.a else None) or default_world_name(session)
+    world = view_state.load_world(name)
+    if world.sampled:
+        return {"world": world, "problem": f"{world.name} is a sampled world: the lab compares cells of exhaustive "
+                                           "worlds by training-set label"}
+    seed = state.param("seed") or None
+    table = world.table(None, seed)
+    order = row_order(table)
+    rows = order[:PICK_ROWS]
+    m = min(len(table.slices), PICK_COLUMNS)
+    buckets = Scale.of(table.values).buckets(table.values[rows, :m])
+    side = state.param("side") or "a"
+    chosen = {(r.world, r.train, r.slice, r.seed) for r in (state.a if side == "a" else state.b)}
+    seed_part = "" if seed is None else f"||{table.seed}"
+    grid_rows = []
+    for t, mask in enumerate(rows.tolist()):
+        label = table.labels[mask]
+        cells = []
+        for j in range(m):
+            v = float(table.values[mask, j])
+            text = f"{world.name}|{label}|{table.slices[j]}{seed_part}"
+            chosen_here = (world.name, label, table.slices[j], None if seed is None else table.seed) in chosen
+            cells.append({"ref": text, "value": None if math.isnan(v) else v, "css": f"c{buckets[t, j]}"
+                          if buckets[t, j] >= 0 else "m", "chosen": chosen_here, "slice": table.slices[j]})
+        grid_rows.append({"train": label, "row_ref": f"{world.name}|{label}|*{seed_part}", "cells": cells})
+    from cfgraph.world import list_worlds
+
+    return {"world": world, "problem": None, "worlds": [w["name"] for w in list_worlds(session)],
+            "seeds": world.seeds, "seed": seed, "side": side, "slices": table.slices[:m],
+            "slice_refs": [f"{world.name}|*|{s}{seed_part}" for s in table.slices[:m]],
+            "all_ref": f"{world.name}|*|*{seed_part}", "rows": grid_rows,
+            "n_rows": len(order), "n_columns": len(table.slices),
+            "presets": [(title, s.url()) for title, s in presets(world, params=state.params)]}
+
+
+@bp.route("/lab")
+def page():
+    """The lab page (an edit in the query redirects to the edited state's URL)."""
+    edited = _edited(request.args)
+    if edited is not None:
+        return redirect(state_url(edited), code=303)
+    state = LabState.from_query(request.args)
+    session = get_session()
+    picker = _picker(session, state)
+    model, problem, status = None, None, 200
+    if state.a and state.b:
+        try:
+            model = comparison_model(session, state)
+        except CfgraphError as exc:
+            problem, status = str(exc).splitlines()[0], exc.status
+    hidden = [(k, v) for k, v in state.to_query() if k not in PICKER_PARAMS]
+    return render_template("lab.html", state=state, picker=picker, model=model, problem=problem,
+                           hidden=hidden, hidden_all=state.to_query(),
+                           export_url=url_for("lab.export") + _query(state),
+                           api_url=url_for("lab.api") + _query(state), lens=state.lens), status
+
+
+def _query(state: LabState) -> str:
+    url = state.url()
+    return url[len("/lab"):]
+
+
+@bp.route("/api/lab")
+def api():
+    """The same comparison as JSON, with the state as its document."""
+    state = LabState.from_query(request.args)
+    return {"state": state.to_document(), "url": state.url(), **comparison_model(get_session(), state)}
+
+
+@bp.route("/lab/state.json")
+def export():
+    """The state as a versioned JSON document, downloaded."""
+    state = LabState.from_query(request.args)
+    body = json.dumps(state.to_document(), ensure_ascii=False, indent=1)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="cfgraph-lab.json"'})
+
+
+@bp.route("/lab/import", methods=["POST"])
+def import_state():
+    """Read an exported document (multipart field ``file``): 303 to its state, or 400 with one line.
+
+    The document is checked whole, and its cells resolved, before anything else happens; nothing is
+    written anywhere (the state lives only in the URL it redirects to).
+    """
+    upload = request.files.get("file")
+    if upload is None:
+        raise CfgraphError("choose a lab document (a .json file exported from the lab) to import")
+    try:
+        data = upload.stream.read(MAX_DOCUMENT_BYTES + 1)
+    finally:
+        upload.close()  # a big upload is spooled to a temporary file: close it now, not at collection
+    state = LabState.from_document(data)
+    session = get_session()
+    for side, refs in (("A", state.a), ("B", state.b)):
+        if refs:
+            C.resolve(session, refs, side)
+    return redirect(state_url(state), code=303)

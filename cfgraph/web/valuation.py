@@ -14,11 +14,12 @@ the same column (:mod:`cfgraph.web.beside_exact`).
 from __future__ import annotations
 
 import numpy as np
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from cfgraph import questions as Q
 from cfgraph import summaries
-from cfgraph.web import estimates, state
+from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.web import estimates, state, value_data
 from cfgraph.web.beside_exact import estimates_beside_exact
 from cfgraph.web.charts import bar_chart, line_chart
 
@@ -88,13 +89,32 @@ def values_model(world) -> dict:
             intervals.append([_interval(result, m, u, s) for m in names] if result.across_seeds else None)
     series = [(m, [Q.jsonable(float(result.mean[m][u, j])) for u in range(len(grid.letters))]) for m in names]
     scaling = Q.scaling_table(grid, j)
-    return {
+    model = {
         "grid": grid, "seeds": result.seeds, "across_seeds": result.across_seeds, "alpha": alpha, "beta": beta,
         "slice": chosen, "methods": names, "rows": rows, "intervals": intervals,
-        "missing": result.missing_counts(), "scaling": scaling,
+        "missing": result.missing_counts(), "scaling": scaling, "heat": heat_method(names),
         "bars": bar_chart(list(grid.letters), series),
         "line": line_chart(scaling["k"], [(f"mean score on {chosen}", scaling["mean"])]),
     }
+    model["charts"] = value_data.exhaustive_charts(world, model, result, grid)
+    return model
+
+
+def heat_method(names: list[str]) -> str:
+    """The method the heatmap and interval chart show: ``heat`` from the query, else Shapley when
+    computed, else the first method.
+
+    Raises
+    ------
+    CfgraphError
+        If ``heat`` names a method not computed on this page.
+    """
+    asked = (request.args.get("heat") or "").strip()
+    if asked:
+        if asked not in names:
+            raise CfgraphError(f"heat must be one of the methods shown ({', '.join(names)}), not {asked[:40]!r}")
+        return asked
+    return "shapley" if "shapley" in names else names[0]
 
 
 def _interval(result, method: str, u: int, s: int) -> dict | None:
@@ -125,3 +145,64 @@ def page(world: str):
         return estimates.sampled_page(w)
     return render_template("values.html", world=w, **values_model(w),
                            sampled=estimates_beside_exact(w, exact_values(w)))
+
+
+#: The charts a values page may offer as files.
+CHART_NAMES = ("heatmap", "intervals", "scaling", "value-bars", "convergence")
+
+
+def chart_of(world, name: str) -> dict:
+    """One chart of the world's values page (as the page's query string asks) by name: the one
+    function behind its SVG file, its CSV and its JSON.
+
+    Raises
+    ------
+    CfgraphError, NotFound
+        On a chart this world's page does not draw (or the page's own errors).
+    """
+    if name not in CHART_NAMES:
+        raise NotFound(f"no chart {name[:40]!r} (charts: {', '.join(CHART_NAMES)})")
+    if world.sampled or name == "convergence":
+        view = estimates.values_view(world)
+        charts = value_data.sampled_charts(world, view) if world.sampled else {}
+        conv = value_data.convergence_chart(view)
+        if conv is not None:
+            charts["convergence"] = conv
+    else:
+        charts = values_model(world)["charts"]
+    if name not in charts:
+        raise NotFound(f"world {world.name!r}'s values page has no {name} chart for these arguments")
+    return charts[name]
+
+
+def _file_name(world, chart: dict, suffix: str) -> str:
+    name = f"{world.name}-{chart['name']}.{suffix}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120]
+
+
+@bp.route("/world/<world>/values/<name>.svg")
+def chart_svg(world: str, name: str):
+    """One chart of the values page as a standalone SVG file (same arguments as the page)."""
+    w = state.load_world(world)
+    chart = chart_of(w, name)
+    body = render_template("chart_file.html", chart=chart, standalone=True)
+    return Response(body, mimetype="image/svg+xml",
+                    headers={"Content-Disposition": f'attachment; filename="{_file_name(w, chart, "svg")}"'})
+
+
+@bp.route("/world/<world>/values/<name>.csv")
+def chart_csv(world: str, name: str):
+    """One chart's data as CSV (cells a spreadsheet would run as formulas are quoted)."""
+    w = state.load_world(world)
+    chart = chart_of(w, name)
+    return Response(value_data.csv_text(chart["columns"], chart["rows"]), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{_file_name(w, chart, "csv")}"'})
+
+
+@bp.route("/api/worlds/<world>/values/<name>")
+def chart_api(world: str, name: str):
+    """One chart's data as JSON: ``columns`` and ``rows`` as in the CSV, plus what the chart adds."""
+    w = state.load_world(world)
+    chart = chart_of(w, name)
+    return {"world": w.name, "chart": chart["name"], "title": chart["title"], "columns": chart["columns"],
+            "rows": chart["rows"], **chart.get("extra", {})}

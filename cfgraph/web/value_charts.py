@@ -1,0 +1,225 @@
+"""Geometry of the values page's charts: the unit x slice heatmap, the per-unit interval chart and
+the scaling curve against training rows with its fitted power law (SVG drawn server-side).
+
+Colours are presentation attributes (not classes), so the same markup is embedded in the page
+and downloaded as a standalone file (the page's CSS cannot reach a downloaded SVG).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cfgraph.display import compact, fixed
+from cfgraph.web.charts import Frame, Scale, _ticks, _value_axis
+
+#: Viridis in ten buckets (as cfgraph.css's palette) and the text colour that contrasts with each.
+VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
+           "#fde725"]
+VIRIDIS_TEXT = ["#fff"] * 4 + ["#000"] * 6
+#: Series colours (as cfgraph.css's .s0 .. .s3).
+SERIES = ["#1f6feb", "#e8590c", "#2f9e44", "#9c36b5"]
+MISSING_FILL = "#ffffff"
+
+
+def _finite(x) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def heatmap_chart(units: list[str], slices: list[str], values, chosen: int, tips: list[list[str]],
+                  max_width: int = 640) -> dict:
+    """A unit x slice heatmap: one row per unit (in the order given, e.g. ranked), one column per slice.
+
+    Parameters
+    ----------
+    units : list of str, length n
+        Row labels (already ranked, e.g. "1. A").
+    slices : list of str, length m
+    values : array_like of float, shape (n, m)
+        NaN where missing (drawn as a hatched empty cell).
+    chosen : int
+        The column the ranking follows (outlined).
+    tips : list of list of str, shape (n, m)
+        Each cell's tooltip (value, interval, or "missing").
+
+    Returns
+    -------
+    dict
+        ``width``, ``height``, ``cells`` (x, y, w, h, fill, text, text_fill, tip, missing),
+        ``rows`` (y, label), ``columns`` (x, label, y) for the labelled columns, ``chosen``
+        (x, y, w, h of the outline), ``legend`` (x, w, fill per bucket, and ``lo`` / ``hi`` labels).
+
+    Examples
+    --------
+    >>> ch = heatmap_chart(["1. A", "2. B"], ["all"], [[0.5], [float("nan")]], 0, [["A"], ["B"]])
+    >>> [c["missing"] for c in ch["cells"]], ch["cells"][0]["fill"] == VIRIDIS[0]
+    ([False, True], True)
+    """
+    v = np.asarray(values, dtype=float).reshape(len(units), len(slices))
+    n, m = v.shape
+    scale = Scale.of(v)
+    bucket = scale.buckets(v)
+    label_w = min(150, 14 + 7 * max((len(u) for u in units), default=1))
+    cell_w = max(4.0, min(64.0, (max_width - label_w - 12) / max(m, 1)))
+    cell_h = max(8.0, min(22.0, 700.0 / max(n, 1)))
+    longest = max((len(s) for s in slices), default=1)
+    every = max(1, math.ceil(m / 30))  # label at most ~30 columns; the rest show on hover
+    head = 14 + min(120, 6 * min(longest, 18))
+    width = int(label_w + m * cell_w + 12)
+    legend_y = head + n * cell_h + 12
+    show_text = cell_w >= 40 and cell_h >= 14
+    cells = []
+    for i in range(n):
+        for j in range(m):
+            x, y = label_w + j * cell_w, head + i * cell_h
+            missing = bool(np.isnan(v[i, j]))
+            b = int(bucket[i, j])
+            cells.append({"x": round(x, 1), "y": round(y, 1), "w": round(cell_w, 1), "h": round(cell_h, 1),
+                          "fill": MISSING_FILL if missing else VIRIDIS[b], "missing": missing,
+                          "text": ("–" if missing else compact(float(v[i, j]), 2)) if show_text else "",
+                          "text_fill": "#5b6775" if missing else VIRIDIS_TEXT[b], "tip": tips[i][j]})
+    columns = [{"x": round(label_w + (j + 0.5) * cell_w, 1), "y": head - 4, "label": s[:18]}
+               for j, s in enumerate(slices) if j % every == 0 or j == chosen]
+    legend_w = min(200.0, width - label_w - 12)
+    step = legend_w / len(VIRIDIS)
+    return {
+        "width": width, "height": int(legend_y + 30), "cells": cells, "show_text": show_text,
+        "rows": [{"y": round(head + (i + 0.5) * cell_h, 1), "label": u} for i, u in enumerate(units)],
+        "columns": columns, "label_w": label_w,
+        "chosen": {"x": round(label_w + chosen * cell_w, 1), "y": head, "w": round(cell_w, 1),
+                   "h": round(n * cell_h, 1)},
+        "legend": {"y": round(legend_y, 1), "lo": compact(scale.lo), "hi": compact(scale.hi),
+                   "x0": label_w, "x1": round(label_w + legend_w, 1), "missing_x": round(label_w + legend_w + 60, 1),
+                   "swatches": [{"x": round(label_w + b * step, 1), "w": round(step, 1), "fill": f}
+                                for b, f in enumerate(VIRIDIS)]},
+    }
+
+
+def interval_chart(rows: list[dict], frame: Frame | None = None) -> dict:
+    """One unit per line (in the order given): its value as a dot and its interval as a whisker.
+
+    Parameters
+    ----------
+    rows : list of dict
+        ``label``, ``value``, ``low``, ``high`` (None where unknown; a missing value is written "missing").
+
+    Returns
+    -------
+    dict
+        ``frame``, ``rows`` (y, label, x, x_low, x_high or None, tip), ``xticks`` (x, label), ``zero``.
+
+    Examples
+    --------
+    >>> ch = interval_chart([{"label": "A", "value": 0.0, "low": -1.0, "high": 1.0},
+    ...                      {"label": "B", "value": None, "low": None, "high": None}])
+    >>> ch["rows"][0]["x_low"] < ch["rows"][0]["x"] < ch["rows"][0]["x_high"], ch["rows"][1]["x"]
+    (True, None)
+    """
+    n = len(rows)
+    row_h = max(10.0, min(22.0, 640.0 / max(n, 1)))
+    label_w = min(150, 14 + 7 * max((len(r["label"]) for r in rows), default=1))
+    frame = frame or Frame(width=560, height=int(36 + n * row_h + 34), left=label_w, top=20, bottom=34)
+    pool = [r[k] for r in rows for k in ("value", "low", "high") if _finite(r.get(k))]
+    lo, hi = (min(pool + [0.0]), max(pool + [0.0])) if pool else (0.0, 1.0)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    ticks = _ticks(lo, hi, 4)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+
+    def px(v):
+        return round(frame.x0 + (v - lo) / (hi - lo) * (frame.x1 - frame.x0), 1)
+
+    out = []
+    for i, r in enumerate(rows):
+        y = round(frame.y1 + (i + 0.5) * row_h, 1)
+        value = r.get("value")
+        if not _finite(value):
+            out.append({"y": y, "label": r["label"], "x": None, "x_low": None, "x_high": None,
+                        "tip": f"{r['label']}: missing"})
+            continue
+        has = _finite(r.get("low")) and _finite(r.get("high"))
+        tip = f"{r['label']}: {fixed(value)}" + (f" [{fixed(r['low'])}, {fixed(r['high'])}]" if has else "")
+        out.append({"y": y, "label": r["label"], "x": px(value), "x_low": px(r["low"]) if has else None,
+                    "x_high": px(r["high"]) if has else None, "tip": tip})
+    return {"frame": frame, "rows": out, "zero": px(0.0) if lo <= 0 <= hi else None,
+            "xticks": [(px(t), compact(t)) for t in ticks], "bottom": round(frame.y1 + n * row_h, 1)}
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 ticks on a log axis covering [lo, hi]; every digit 1..9 when that gives fewer than four.
+
+    Examples
+    --------
+    >>> _log_ticks(1, 100), _log_ticks(200, 1300)
+    ([1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0], [200.0, 300.0, 400.0, 500.0, 600.0, 700.0, 800.0, 900.0, 1000.0])
+    """
+    for steps in ((1, 2, 5), range(1, 10)):
+        out = [s * 10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+               for s in steps if lo * 0.999 <= s * 10.0 ** e <= hi * 1.001]
+        if len(out) >= 4:
+            return out
+    return out or [lo, hi]
+
+
+def scaling_chart(rows, score, count, law, frame: Frame | None = None) -> dict:
+    """Mean score against training rows (log x) with the fitted power law as a curve.
+
+    Parameters
+    ----------
+    rows, score : array_like of float, shape (p,)
+        The points (:class:`cfgraph.values.scaling.ScalingPoints`).
+    count : array_like of int, shape (p,)
+        Training sets behind each point (in its tooltip).
+    law : cfgraph.values.scaling.PowerLaw or None
+        The fit (no curve when None).
+
+    Returns
+    -------
+    dict
+        ``frame``, ``dots`` (x, y, tip), ``curve`` ("x,y ..." or ""), ``xticks``, ``yticks``.
+
+    Examples
+    --------
+    >>> ch = scaling_chart([10, 100], [0.5, 0.8], [1, 2], None)
+    >>> len(ch["dots"]), ch["curve"]
+    (2, '')
+    """
+    frame = frame or Frame(width=560, height=270, top=16, bottom=44)
+    r = np.asarray(rows, dtype=float)
+    s = np.asarray(score, dtype=float)
+    pool = s.tolist()
+    if law is not None and r.size:
+        grid = np.geomspace(r.min(), r.max(), 80)
+        fitted = law(grid)
+        pool += fitted.tolist()
+    lo, hi, ticks, labels, frame = _value_axis(pool, frame)
+    if r.size:
+        xlo, xhi = float(r.min()), float(r.max())
+    else:
+        xlo, xhi = 1.0, 10.0
+    if xhi <= xlo * 1.0001:
+        xlo, xhi = xlo / 2, xhi * 2
+    lx0, lx1 = math.log10(xlo), math.log10(xhi)
+    pad = 0.04 * (lx1 - lx0)
+    lx0, lx1 = lx0 - pad, lx1 + pad
+
+    def px(x):
+        return round(frame.x0 + (math.log10(x) - lx0) / (lx1 - lx0) * (frame.x1 - frame.x0), 1)
+
+    def py(v):
+        return round(frame.y0 - (v - lo) / (hi - lo) * (frame.y0 - frame.y1), 1)
+
+    dots = [(px(x), py(v), f"{x:.4g} rows: mean score {fixed(v)} ({int(c)} training set{'s' if c != 1 else ''})")
+            for x, v, c in zip(r.tolist(), s.tolist(), np.asarray(count).tolist())]
+    curve = ""
+    if law is not None and r.size:
+        curve = " ".join(f"{px(x)},{py(v)}" for x, v in zip(grid.tolist(), fitted.tolist()))
+    xticks = []
+    for t in _log_ticks(10 ** lx0, 10 ** lx1):
+        label = compact(t, significant=4)
+        # Log ticks crowd at the top of a decade: keep one only where its label has room.
+        if not xticks or px(t) - xticks[-1][0] >= 8 + 7 * max(len(label), len(xticks[-1][1])):
+            xticks.append((px(t), label))
+    return {"frame": frame, "dots": dots, "curve": curve, "xticks": xticks,
+            "yticks": [(py(t), text) for t, text in zip(ticks, labels)]}

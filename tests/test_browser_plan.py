@@ -1,0 +1,63 @@
+"""The planner in real headless Chromium: plan a question, see its missing cells, compute them."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+from cfgraph.web import create_app
+from test_browser import CHROMIUM_ARGS, QuietHandler, Watched, browser  # noqa: F401
+from test_planner import _drop
+
+pytestmark = pytest.mark.browser
+
+PLAN = "/world/iris/plan?cell=ABCD:all&cell=BCD:all"
+
+
+@pytest.fixture
+def compute_server(iris_db, tmp_path):
+    """The app with --allow-compute on a copy of iris lacking the cells of BCD and AB."""
+    from cfgraph.store import open_store
+
+    path = tmp_path / "gap.db"
+    shutil.copy(iris_db, path)
+    store = open_store(path)
+    _drop(store, ["BCD", "AB"])
+    store.close()
+    app = create_app({"DATABASE_URL": str(path), "ALLOW_COMPUTE": True})
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    app.extensions["cfgraph.store"].close()
+
+
+def test_plan_and_compute(browser, compute_server, tmp_path):  # noqa: F811
+    for width in (1280, 390):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(30000)
+        w = Watched(page, compute_server, tmp_path)
+        w.goto(PLAN)
+        loo = page.locator("#q-loo")
+        expect(loo).to_contain_text("needs 1 more cell")
+        expect(loo.locator("code")).to_have_text("BCD:all")
+        expect(page.locator("#plan-size")).to_contain_text("16 training sets exist; 14 stored")
+        w.shot(f"plan-{width}")
+        if width == 390:
+            href = loo.locator("a.select-missing").get_attribute("href")
+            assert "cell=BCD%3Aall" in href
+            page.locator("#compute-button").click()
+            expect(page.locator("#job-text")).to_contain_text("done", timeout=60000)
+            expect(page.locator("#q-loo")).to_contain_text("ready")
+            expect(page.locator("#plan-size")).to_contain_text("16 stored")
+            w.shot(f"plan-computed-{width}")
+        context.close()
+        w.check()

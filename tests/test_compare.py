@@ -1,0 +1,170 @@
+"""The lab's core (cfgraph.compare): every class of pair on hand-built grids, counts, missing cells,
+top pairs, and a world against a real variant built by cfgraph.variants.build."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cfgraph import compare as C
+from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.grids import import_grid
+from cfgraph.lab_state import CellRef
+from cfgraph.variants import variant_pair
+from cfgraph.variants.build import build_variant
+
+# Units A, B; slices X, Y; two seeds. (A, Y) is missing on purpose.
+HAND = """train_set,eval_slice,value,seed
+A,X,0.5,0
+B,X,0.6,0
+AB,X,0.8,0
+AB,Y,0.7,0
+A,X,0.4,1
+AB,X,0.9,1
+"""
+
+
+@pytest.fixture
+def hand(store, tmp_path):
+    (tmp_path / "hand.csv").write_text(HAND)
+    (tmp_path / "other.csv").write_text("train_set,eval_slice,value\nA,X,0.1\nAB,X,0.2\n")
+    (tmp_path / "acc.csv").write_text("train_set,eval_slice,value,metric\nA,X,0.1,accuracy\n")
+    import_grid(store, tmp_path / "hand.csv", "hand")
+    import_grid(store, tmp_path / "other.csv", "other")
+    import_grid(store, tmp_path / "acc.csv", "acc")
+    with store.session() as session:
+        yield session
+
+
+def ref(text):
+    return CellRef.from_text(text)
+
+
+def one(session, a, b, **kw):
+    c = C.compare_refs(session, [ref(a)], [ref(b)], **kw)
+    return C.CLASSES[c.kind[0, 0]], c.delta[0, 0], C.OUTCOMES[c.outcome[0, 0]]
+
+
+@pytest.mark.parametrize("a, b, cls, delta, outcome", [
+    ("hand|AB|X", "hand|A|X", "training removal", -0.3, "harm"),
+    ("hand|A|X", "hand|AB|X", "training addition", 0.3, "improvement"),
+    ("hand|A|X", "hand|B|X", "training substitution", 0.1, "improvement"),
+    ("hand|AB|X", "hand|AB|Y", "evaluation shift", -0.1, "harm"),
+    ("hand|AB|X", "hand|AB|X||1", "seed change", 0.1, "improvement"),
+    ("hand|A|X", "hand|AB|Y", "joint shift", 0.2, "improvement"),
+    ("hand|A|X||1", "hand|AB|Y", "joint shift", 0.3, "improvement"),  # addition + seed + slice
+    ("hand|AB|X", "hand|AB|X", "same cell", 0.0, "no change"),
+    ("hand|AB|X", "other|AB|X", "world change", -0.6, "harm"),
+])
+def test_every_class_of_pair(hand, a, b, cls, delta, outcome):
+    got = one(hand, a, b)
+    assert got[0] == cls and got[1] == pytest.approx(delta) and got[2] == outcome
+
+
+def test_missing_cells_are_missing_never_zero(hand):
+    # (A, Y) is not stored; (∅, X) neither.
+    c = C.compare_refs(hand, [ref("hand|AB|Y"), ref("hand|A|X")], [ref("hand|A|Y"), ref("hand|∅|X")])
+    assert np.isnan(c.delta).all()
+    assert c.totals() == {"improvement": 0, "harm": 0, "no change": 0, "missing": 4}
+    assert [C.CLASSES[k] for k in c.kind.ravel()] == ["training removal", "joint shift", "evaluation shift",
+                                                       "training removal"]
+    assert c.top() == []
+
+
+def test_counts_by_class_and_outcome(hand):
+    a = [ref("hand|AB|X")]
+    b = [ref(t) for t in ("hand|A|X", "hand|B|X", "hand|AB|Y", "hand|AB|X||1", "hand|∅|X")]
+    c = C.compare_refs(hand, a, b)
+    counts = c.counts()
+    assert counts.sum() == 5 and counts.shape == (len(C.CLASSES), len(C.OUTCOMES))
+    assert counts[C.REMOVAL].tolist() == [0, 2, 0, 1]  # A and B: harms; ∅: missing
+    assert counts[C.EVALUATION].tolist() == [0, 1, 0, 0]
+    assert counts[C.SEED].tolist() == [1, 0, 0, 0]
+    assert c.totals() == {"improvement": 1, "harm": 3, "no change": 0, "missing": 1}
+
+
+def test_tolerance_turns_small_deltas_into_no_change(hand):
+    assert one(hand, "hand|A|X", "hand|B|X", tolerance=0.15)[2] == "no change"
+    assert one(hand, "hand|A|X", "hand|B|X", tolerance=0.05)[2] == "improvement"
+    with pytest.raises(CfgraphError, match="tolerance"):
+        one(hand, "hand|A|X", "hand|B|X", tolerance=-1)
+
+
+def test_top_pairs_by_absolute_delta_ties_in_set_order(hand):
+    a = [ref("hand|AB|X")]
+    b = [ref(t) for t in ("hand|AB|Y", "hand|A|X", "hand|B|X", "hand|AB|X||1", "hand|∅|X")]
+    top = C.compare_refs(hand, a, b).top(10)
+    assert [(p["b"]["train"], round(p["delta"], 6)) for p in top] == [
+        ("A", -0.3), ("B", -0.2), ("AB", -0.1), ("AB", 0.1)]  # the NaN pair is left out
+    assert top[2]["b"]["slice"] == "Y" and top[3]["b"]["seed"] == 1  # equal |delta|: B's order
+    assert top[0]["a"] == {"world": "hand", "train": "AB", "slice": "X", "metric": "score", "seed": 0, "value": 0.8}
+    assert len(C.compare_refs(hand, a, b).top(2)) == 2
+
+
+def test_wildcards_expand_and_repeats_drop(hand):
+    cells = C.resolve(hand, [ref("hand|*|*"), ref("hand|AB|X")])
+    assert len(cells) == 4 * 2
+    assert sorted(zip(cells.label, cells.slice))[:2] == [("A", "X"), ("A", "Y")]
+    assert np.isnan(cells.value).sum() == 4  # ∅ on both slices, A and B on Y
+
+
+def test_seed_against_seed_difference_grid(hand):
+    c = C.compare_refs(hand, [ref("hand|*|X||0")], [ref("hand|*|X||1")])
+    grids = c.diff_grids()
+    assert len(grids) == 1
+    g = grids[0]
+    assert (g.kind, g.seed_a, g.seed_b, g.slices) == ("seed change", 0, 1, ["X", "Y"])
+    assert g.paired[:, 0].all() and not g.paired[:, 1].any()
+    np.testing.assert_allclose(g.delta[:, 0], [np.nan, -0.1, np.nan, 0.1])  # B's seed 1 is missing
+
+
+@pytest.mark.parametrize("a, b, message", [
+    ("nowhere|A|X", "hand|A|X", "no world named 'nowhere'"),
+    ("hand|AZ|X", "hand|A|X", "unknown unit 'Z'"),
+    ("hand|A|Q", "hand|A|X", "no evaluation slice 'Q'"),
+    ("hand|A|X", "acc|A|X", "metric"),
+    ("hand|A|X|accuracy", "hand|A|X", "accuracy"),
+    ("hand|A|X||7", "hand|A|X", "seed"),
+])
+def test_bad_input_one_line_error(hand, a, b, message):
+    with pytest.raises(CfgraphError, match=message) as info:
+        C.compare_refs(hand, [ref(a)], [ref(b)])
+    assert "\n" not in str(info.value)
+
+
+def test_empty_set_and_too_many_pairs(hand, monkeypatch):
+    with pytest.raises(CfgraphError, match="set B is empty"):
+        C.compare_refs(hand, [ref("hand|A|X")], [])
+    monkeypatch.setattr(C, "MAX_PAIRS", 10)
+    with pytest.raises(CfgraphError, match="8 x 8 = 64 pairs"):
+        C.compare_refs(hand, [ref("hand|*|*")], [ref("hand|*|*")])
+
+
+def test_unknown_world_is_not_found(hand):
+    with pytest.raises(NotFound):
+        C.resolve(hand, [ref("nowhere|A|X")])
+
+
+def test_world_against_real_variant(iris_store):
+    name = build_variant(iris_store, "iris", {"kind": "corrupt", "units": ["B"], "labels": 0.5}, progress=False).name
+    sibling = build_variant(iris_store, "iris", {"kind": "corrupt", "units": ["C"], "labels": 0.5},
+                            progress=False).name
+    with iris_store.session() as session:
+        c = C.compare_refs(session, [ref("iris|*|*")], [ref(f"{name}|*|*")])
+        pair = variant_pair(session, name)
+        m = len(pair.parent.slices)
+        counts = c.counts()
+        assert counts[C.VARIANT].sum() == 16 * m  # the same (training set, slice): the matched pairs
+        assert counts[C.JOINT].sum() == (16 * m) ** 2 - 16 * m
+        [grid] = c.diff_grids()
+        assert (grid.world_a, grid.world_b, grid.kind) == ("iris", name, "variant change")
+        np.testing.assert_allclose(grid.delta, pair.delta)
+        # Sets without B are copied from the parent: no change there, exactly.
+        no_b = np.array([not m >> 1 & 1 for m in range(16)])
+        assert (grid.delta[no_b] == 0).all()
+        # Reversed (variant -> parent) and siblings are variant changes too; an unrelated world is not.
+        assert one(session, f"{name}|AB|all", "iris|AB|all")[0] == "variant change"
+        assert one(session, f"{name}|AB|all", f"{sibling}|AB|all")[0] == "variant change"
+        assert one(session, f"{name}|AB|all", f"{sibling}|A|all")[0] == "joint shift"
+        with pytest.raises(NotFound, match="metric 'accuracy'"):  # toy's cells are on another metric
+            one(session, "iris|AB|A", "toy|AB|A")

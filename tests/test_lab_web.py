@@ -1,0 +1,207 @@
+"""The lab page, its JSON API, and export / import of its state (Flask test client)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from urllib.parse import parse_qsl, urlparse
+
+import pytest
+
+from cfgraph import compare as C
+from cfgraph.grids import import_grid
+from cfgraph.lab_state import CellRef, LabState
+from cfgraph.store import open_store
+from cfgraph.variants.build import build_variant
+from cfgraph.web import create_app
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def lab_db(iris_db, tmp_path_factory):
+    """iris (seed 0), a label-corruption variant of it, and an imported world with HTML in its names."""
+    path = tmp_path_factory.mktemp("lab") / "cfgraph.db"
+    shutil.copy(iris_db, path)
+    store = open_store(path)
+    build_variant(store, "iris", {"kind": "corrupt", "units": ["B"], "labels": 0.5}, name="iris-noisy",
+                  progress=False)
+    grid = path.parent / "evil.csv"
+    grid.write_text('train_set,eval_slice,value\nA,"<em>X",0.5\nAB,"<em>X",0.75\n')
+    import_grid(store, grid, EVIL)
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def app(lab_db):
+    app = create_app({"DATABASE_URL": str(lab_db), "TESTING": True})
+    yield app
+    app.extensions["cfgraph.store"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+VARIANT = LabState(a=(CellRef("iris", "*", "*"),), b=(CellRef("iris-noisy", "*", "*"),))
+LOO = LabState(a=(CellRef("iris", "ABCD", "all"),),
+               b=tuple(CellRef("iris", t, "all") for t in ("BCD", "ACD", "ABD", "ABC")))
+
+
+def error_line(response) -> str:
+    html = response.get_data(as_text=True)
+    found = re.findall(r'<p class="error"[^>]*>(.*?)</p>', html, re.S)
+    assert len(found) == 1, html[:2000]
+    assert "\n" not in found[0]
+    return found[0]
+
+
+def test_empty_page_offers_a_grid_and_presets(client):
+    r = client.get("/lab")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "Counterfactual lab" in html and 'id="pick-grid"' in html and 'id="lab-empty"' in html
+    assert "<script>" not in html and ' style="' not in html  # CSP: no inline script or style
+    assert "each leave-one-out set" in html
+
+
+def test_clicks_edit_the_state_by_redirect(client):
+    r = client.get("/lab?p.side=b&add=iris|AB|all")
+    assert r.status_code == 303
+    state = LabState.from_query(parse_qsl(urlparse(r.headers["Location"]).query))
+    assert state.b == (CellRef("iris", "AB", "all"),) and state.param("side") == "b"
+    again = client.get(state.url() + "&add=iris|AB|all")  # a second click takes it out
+    assert LabState.from_query(parse_qsl(urlparse(again.headers["Location"]).query)).b == ()
+    swapped = client.get(LOO.url() + "&swap=1")
+    s = LabState.from_query(parse_qsl(urlparse(swapped.headers["Location"]).query))
+    assert (s.a, s.b) == (LOO.b, LOO.a)
+    dropped = client.get(LOO.url() + "&drop=b:iris|BCD|all&clear=a")
+    s = LabState.from_query(parse_qsl(urlparse(dropped.headers["Location"]).query))
+    assert s.a == () and s.b == LOO.b[1:]
+    typed = client.get(LOO.url() + "&cell=iris|A|all&to=a")
+    assert LabState.from_query(parse_qsl(urlparse(typed.headers["Location"]).query)).a[-1] == CellRef("iris", "A", "all")
+
+
+def test_page_and_api_show_the_core_comparison(client, app):
+    r = client.get(LOO.url())
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'id="lab-counts"' in html and 'data-class="training removal"' in html
+    api = client.get("/api/lab" + LOO.url()[len("/lab"):]).get_json()
+    with app.app_context():
+        from cfgraph.web.db import get_session
+
+        core = C.compare_refs(get_session(), LOO.a, LOO.b)
+    assert api["totals"] == core.totals()
+    assert api["n_pairs"] == 4 and [c["class"] for c in api["classes"]] == ["training removal"]
+    assert [(p["b"]["train"], p["delta"]) for p in api["top"]] == [(p["b"]["train"], p["delta"]) for p in core.top()]
+    assert api["top"][0]["a"]["url"].startswith("/world/iris/grid?cell=ABCD:all")
+    assert api["state"] == LOO.to_document()
+    for p in api["top"]:
+        assert f'href="{p["b"]["url"]}"'.replace("&", "&amp;") in html
+
+
+def test_world_against_variant_draws_a_signed_difference_grid(client):
+    api = client.get("/api/lab" + VARIANT.url()[len("/lab"):]).get_json()
+    [grid] = api["grids"]
+    assert grid["kind"] == "variant change" and grid["world_b"] == "iris-noisy"
+    assert len(grid["rows"]) == 16 and grid["rows"][0]["train"] == "∅"
+    flat = [c for row in grid["rows"] for c in row["cells"]]
+    assert grid["up"] + grid["down"] + grid["same"] + grid["missing"] == len(flat)
+    assert all(c["css"].split()[0] == ("up" if c["delta"] > 0 else "down" if c["delta"] < 0 else "same")
+               for c in flat if c["delta"] is not None)
+    html = client.get(VARIANT.url()).get_data(as_text=True)
+    assert 'class="diff" data-kind="variant change"' in html
+
+
+def test_seed_parameters_and_bad_state_are_one_line_errors(client):
+    r = client.get("/lab?a=iris|AB|all&b=iris|AB|nowhere")
+    assert r.status_code == 404 and "no evaluation slice" in error_line(r)
+    r = client.get("/api/lab?a=iris|AB|all&b=iris|A|all&lens=sideways")
+    assert r.status_code == 400 and "unknown lens" in r.get_json()["error"]
+    r = client.get("/api/lab?a=iris|AB|all&b=iris|A|all&p.tol=-1")
+    assert r.status_code == 400 and "tolerance" in r.get_json()["error"]
+    r = client.get("/api/lab?a=iris|AB")
+    assert r.status_code == 400 and "world|train|slice" in r.get_json()["error"]
+
+
+def test_export_then_import_round_trip(client):
+    state = VARIANT.with_params(tol="0.01", top="5")
+    r = client.get("/lab/state.json" + state.url()[len("/lab"):])
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    assert r.headers["Content-Disposition"].startswith("attachment;")
+    doc = json.loads(r.data)
+    assert doc["cfgraph_lab"] == 1 and doc["a"] == ["iris|*|*"]
+    back = upload(client, r.data, "cfgraph-lab.json")
+    assert back.status_code == 303
+    assert back.headers["Location"] == state.url()
+    assert LabState.from_query(parse_qsl(urlparse(back.headers["Location"]).query)) == state
+
+
+def upload(client, body: bytes, name: str = "state.json", **kw):
+    """POST ``body`` as the multipart field ``file``, encoded here: Werkzeug's test client spools a body
+    over 500 KB to a temporary file it never closes (an unraisable ResourceWarning under filterwarnings=error)."""
+    boundary = "cfgraph-lab-boundary"
+    data = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: application/json\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
+    return client.post("/lab/import", data=data, content_type=f"multipart/form-data; boundary={boundary}", **kw)
+
+
+def _nested(depth):
+    return "[" * depth + "]" * depth
+
+
+HOSTILE = [
+    (b"this is not json", "not JSON"),
+    (b"\xff\xfe\x00junk", "not UTF-8"),
+    (b'{"cfgraph_lab": 2, "a": [], "b": []}', "version 1"),
+    (b'{"cfgraph_lab": true}', "version 1"),
+    (b'{"a": ["iris|A|all"]}', "version 1"),
+    (b'[1, 2, 3]', "JSON object"),
+    (b'{"cfgraph_lab": 1, "a": [], "b": [], "extra": 1}', "unknown key 'extra'"),
+    (b'{"cfgraph_lab": 1, "a": "iris|A|all"}', "'a' must be a list"),
+    (b'{"cfgraph_lab": 1, "a": [1, 2]}', "a[0] must be a cell as text"),
+    (b'{"cfgraph_lab": 1, "a": ["iris|A"]}', "world|train|slice"),
+    (json.dumps({"cfgraph_lab": 1, "a": ["iris|A|all"] * 501}).encode(), "at most 500"),
+    (json.dumps({"cfgraph_lab": 1, "a": ["x" * 1000 + "|A|all"]}).encode(), "characters long"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"tol": {"deep": [1]}}}).encode(), "text or a number"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"<b>": "1"}}).encode(), "parameter name"),
+    (_nested(100000).encode(), "not JSON"),
+    (b" " * (10 * 1024 * 1024), "bytes"),
+    (json.dumps({"cfgraph_lab": 1, "a": [f"{EVIL}x|A|all"], "b": ["iris|A|all"]}).encode(), "no world named"),
+    (json.dumps({"cfgraph_lab": 1, "a": ["iris|A|all", "iris|Q|all"]}).encode(), "unknown unit 'Q'"),
+]
+
+
+@pytest.mark.parametrize("body, message", HOSTILE, ids=range(len(HOSTILE)))
+def test_malformed_documents_are_refused_whole(client, body, message):
+    r = upload(client, body)
+    assert r.status_code in (400, 404)
+    assert "Location" not in r.headers
+    line = error_line(r)
+    assert message.replace("'", "&#39;").replace("<", "&lt;") in line
+    assert "<img" not in r.get_data(as_text=True)
+
+
+def test_import_without_a_file_or_from_another_host(client):
+    r = client.post("/lab/import", data={}, content_type="multipart/form-data")
+    assert r.status_code == 400 and "choose a lab document" in error_line(r)
+    r = upload(client, b"{}", headers={"Host": "evil.example"})
+    assert r.status_code == 400 and "unknown host" in error_line(r)
+
+
+def test_html_in_names_is_escaped(client):
+    state = LabState(a=(CellRef(EVIL, "AB", "<em>X"),), b=(CellRef(EVIL, "A", "<em>X"),),
+                     params=(("world", EVIL),))
+    r = client.get(state.url())
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200, html[:3000]
+    assert "<img" not in html and "<em>X" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;em&gt;X" in html
+    api = client.get("/api/lab" + state.url()[len("/lab"):]).get_json()
+    assert api["totals"]["harm"] == 1 and api["top"][0]["delta"] == pytest.approx(-0.25)
+    bad = client.get("/lab?a=" + EVIL + "|A|X&b=iris|A|all")
+    assert "<img" not in bad.get_data(as_text=True)
