@@ -116,3 +116,65 @@ def test_hostile_cards_show_no_link_and_run_no_script(related_server):
             assert dialogs == []
         finally:
             browser.close()
+
+
+# ------------------------------------------------------------------ the connections graph, at two widths
+
+WIDTHS = (1280, 390)
+
+
+@pytest.fixture(scope="module")
+def snapshot_url(tmp_path_factory):
+    """The app over a store holding the bundled snapshot (connections, a collaborator's card)."""
+    from test_browser import live_server
+
+    from cfgraph.resources import seed_file
+    from cfgraph.store import open_store
+
+    path = tmp_path_factory.mktemp("related-graph") / "cfgraph.db"
+    store = open_store(f"sqlite:///{path}")
+    service.import_snapshot(store, seed_file("semble_snapshot.json"))
+    store.close()
+    yield from live_server(path)
+
+
+@pytest.mark.parametrize("width", WIDTHS, ids=[f"{w}px" for w in WIDTHS])
+def test_the_connections_graph_is_drawn_and_links_to_papers(snapshot_url, width, tmp_path):
+    _chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+    from test_browser import Watched
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(15000)
+            watched = Watched(page, snapshot_url, tmp_path)
+            watched.goto("/related")
+            graph = page.locator("figure.connection-graph svg")
+            expect(graph).to_be_visible()
+            assert graph.locator("line.edge").count() == 9
+            assert graph.locator("circle").count() == 13
+            box = graph.bounding_box()
+            assert box["width"] >= 640 and box["height"] > 100  # narrow screens scroll it inside its frame
+            assert page.locator(".graph-scroll").bounding_box()["width"] <= width
+            hrefs = graph.locator("a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+            assert hrefs and all(h.startswith("https://") for h in hrefs)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            watched.shot(f"related-graph-{width}")
+            graph.screenshot(path=str(tmp_path / f"graph-only-{width}.png"))
+            # A paper's connection links to the other paper's entry on the page.
+            banzhaf = page.locator("#paper-3m4pojmrjs22b")  # Data Banzhaf, which opposes Data Shapley
+            link = banzhaf.locator("ul.card-connections a").first
+            expect(link).to_have_text("Data Shapley: Equitable Valuation of Data for Machine Learning")
+            link.click()
+            assert page.url.endswith("#paper-3m4po6vh7c22b")
+            expect(page.locator("#paper-3m4po6vh7c22b")).to_be_in_viewport()
+            watched.goto("/glossary")
+            papers = page.locator("#data-shapley + dd .term-papers li")
+            expect(papers).to_have_count(3)
+            watched.shot(f"glossary-{width}")
+            watched.check()
+        finally:
+            browser.close()

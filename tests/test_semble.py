@@ -27,6 +27,7 @@ from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.resources import seed_file
 from cfgraph.semble import queries, service, xrpc
 from cfgraph.semble.frontmatter import FrontMatterError, parse_note
+from cfgraph.semble.handles import HandleResolver
 from cfgraph.semble.join import join_records
 from cfgraph.semble.lexicon import InvalidRecord, http_url
 from cfgraph.store.related_models import (
@@ -42,8 +43,9 @@ DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 HANDLE = "alice.test"
 COLLECTION, CARD = "network.cosmik.collection", "network.cosmik.card"
 LINK, REMOVAL = "network.cosmik.collectionLink", "network.cosmik.collectionLinkRemoval"
+CONNECTION = "network.cosmik.connection"
 RELATED_TABLES = ("related_collection", "related_card", "related_note", "related_link",
-                  "related_refresh", "related_skip")
+                  "related_connection", "related_refresh", "related_skip")
 
 
 # ------------------------------------------------------------------ records
@@ -54,7 +56,7 @@ class Repo:
 
     def __init__(self, did=DID):
         self.did = did
-        self.records: dict[str, list[dict]] = {COLLECTION: [], CARD: [], LINK: [], REMOVAL: []}
+        self.records: dict[str, list[dict]] = {COLLECTION: [], CARD: [], LINK: [], REMOVAL: [], CONNECTION: []}
         self._version = 0
 
     def put(self, nsid, rkey, value, listed_as=None):
@@ -180,6 +182,13 @@ class Handler(BaseHTTPRequestHandler):
             if query.get("handle") == HANDLE:
                 return self.send_json(200, {"did": state.repo.did})
             return self.send_json(400, {"error": "InvalidRequest", "message": "Unable to resolve handle"})
+        if parts.path == "/.well-known/atproto-did":  # the handle's own HTTPS answer
+            body = f"{state.repo.did}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
         if parts.path == "/.well-known/did.json":
             return self.send_json(200, state.did_document(f"did:web:localhost%3A{self.server.server_port}"))
         if parts.path.startswith("/did:plc:"):
@@ -296,6 +305,8 @@ def refresh(store, server, **kwargs):
     kwargs.setdefault("did", server.repo.did)
     kwargs.setdefault("plc", server.url)
     kwargs.setdefault("timeout", 5)
+    # resolveHandle on the loopback server only: DNS and well-known lookups of a .test handle would leave it.
+    kwargs.setdefault("resolver", HandleResolver(methods=("xrpc",), timeout=kwargs["timeout"]))
     return service.refresh(store, **kwargs)
 
 
@@ -751,7 +762,7 @@ def test_resolution_errors(store, pds):
 
 def test_snapshot_imports_real_papers(store):
     summary = service.import_snapshot(store, seed_file("semble_snapshot.json"))
-    assert summary.startswith("5 shelves, 14 cards, 14 notes") and "0 skipped" in summary
+    assert summary.startswith("5 shelves, 15 cards, 15 notes, 9 connections") and "0 skipped" in summary
     with store.session() as s:
         view = queries.related_view(s)
     titles = {c["title"] for shelf in view["shelves"] for c in shelf["cards"]}
@@ -811,9 +822,10 @@ def assert_refused(result, needle):
 
 def test_cli_refresh_list_and_import(tmp_path, pds):
     db = tmp_path / "cli.db"
-    result = invoke(db, "related", "refresh", "--handle", HANDLE, "--service", pds.url, "--plc", pds.url)
+    result = invoke(db, "related", "refresh", "--handle", HANDLE, "--service", pds.url, "--plc", pds.url,
+                    "--resolve-with", "xrpc")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("related work: 1 shelves, 3 cards, 3 notes from at://")
+    assert result.output.startswith("related work: 1 shelves, 3 cards, 3 notes, 0 connections from at://")
     assert "(10 added, 0 updated, 0 removed, 0 skipped)" in result.output
     table = invoke(db, "related", "list")
     assert table.exit_code == 0 and "Data valuation" in table.output and "Lovelace & Turing" in table.output
@@ -822,7 +834,7 @@ def test_cli_refresh_list_and_import(tmp_path, pds):
     result = invoke(db, "related", "refresh", "--did", DID, "--pds", pds.url, "--all-collections")
     assert "2 shelves" in result.output and "(3 added, 0 updated, 0 removed, 0 skipped)" in result.output
     result = invoke(db, "related", "import", str(seed_file("semble_snapshot.json")))
-    assert result.exit_code == 0 and result.output.startswith("related work: 5 shelves, 14 cards")
+    assert result.exit_code == 0 and result.output.startswith("related work: 5 shelves, 15 cards")
     assert invoke(db, "related", "list", "--collection", "Reading list").exit_code == 0
 
 

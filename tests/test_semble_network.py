@@ -28,6 +28,7 @@ from test_semble import CARD, COLLECTION, DID, LINK, Repo, assert_refused, dump,
 from cfgraph.errors import CfgraphError
 from cfgraph.semble import queries, service, transport, xrpc
 from cfgraph.semble.frontmatter import FrontMatterError, parse_note
+from cfgraph.semble.handles import HandleResolver
 from cfgraph.semble.join import join_records
 from cfgraph.semble.transport import MAX_RESPONSE_BYTES
 from cfgraph.semble.untrusted import MESSAGE_MAX, UnreadableListing, UnreadableRecord, one_line, parse_listing
@@ -629,7 +630,8 @@ def test_a_resolve_handle_error_is_one_bounded_line(store, raw_server):
                                               "message": "Unable\r\x1b[31m " + "y" * 100_000}).encode())
 
     with pytest.raises(CfgraphError, match=r"failed: HTTP 400 InvalidRequest: Unable") as info:
-        service.refresh(store, handle="alice.test", pds=raw_server(respond).url)
+        service.refresh(store, handle="alice.test", pds=raw_server(respond).url,
+                        resolver=HandleResolver(methods=("xrpc",), timeout=5))
     assert "\x1b" not in str(info.value) and "\r" not in str(info.value) and len(str(info.value)) < 300
 
 

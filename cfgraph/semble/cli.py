@@ -11,6 +11,9 @@ from cfgraph.render import render
 from cfgraph.semble import xrpc  # the option defaults; the store-side modules load when a command runs
 from cfgraph.semble.join import DEFAULT_PREFIX
 
+#: Handle resolution methods (as cfgraph.semble.handles.METHODS; that module loads httpx).
+METHODS = ("dns", "well-known", "xrpc")
+
 #: Skipped records printed after a refresh; the rest are in the related_skip table.
 SHOWN_SKIPS = 20
 
@@ -51,8 +54,13 @@ def related():
 @click.option("--timeout", default=xrpc.DEFAULT_TIMEOUT, show_default=True,
               type=click.FloatRange(min=0, min_open=True, max=600), callback=lambda _c, _p, v: _finite(v),
               help="Seconds each request may take in all: connect, headers and body (at most 600).")
+@click.option("--resolve-with", default=",".join(METHODS), show_default=True, metavar="METHODS",
+              help="How a handle becomes a DID, tried in order: dns (TXT _atproto.HANDLE), "
+                   "well-known (https://HANDLE/.well-known/atproto-did), xrpc (resolveHandle on --service).")
+@click.option("--no-collaborators", is_flag=True,
+              help="Do not read the cards that collaborators added to OPEN collections.")
 @click.pass_context
-def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeout):
+def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeout, resolve_with, no_collaborators):
     """Fetch the shelves from the user's repository and replace the stored copy (one transaction).
 
     Each answer is capped at 4 MiB (MAX_RESPONSE_BYTES in cfgraph.semble.transport),
@@ -61,10 +69,17 @@ def refresh(ctx, handle, did, pds, prefix, all_collections, service, plc, timeou
     """
     from cfgraph.semble import service as related_service
 
+    from cfgraph.semble.handles import HandleResolver
+
+    methods = tuple(m.strip() for m in resolve_with.split(",") if m.strip())
+    if not methods or any(m not in METHODS for m in methods):
+        raise click.BadParameter(f"expected a comma-separated list of {', '.join(METHODS)}",
+                                 param_hint="--resolve-with")
     store = store_of(ctx)
     report = related_service.refresh(
         store, handle=handle, did=did, pds=pds, prefix=_prefix(prefix, all_collections),
-        service=service, plc=plc, timeout=timeout)
+        service=service, plc=plc, timeout=timeout, resolver=HandleResolver(timeout=timeout, methods=methods),
+        collaborators=not no_collaborators)
     _echo_report(report)
 
 
@@ -83,8 +98,8 @@ def list_(ctx, collection, text, fmt):
             view = queries.related_view(session, collection, text)
             click.echo(json.dumps(view, indent=2, ensure_ascii=False))
             return
-        shelf_list = queries.shelves(session, collection, text)
-        refreshed = queries.last_refresh(session)
+        view = queries.related_view(session, collection, text)
+        shelf_list, refreshed = view["shelves"], view["refresh"]
     if not shelf_list:
         click.echo("no related work stored (run `cfgraph related refresh --handle ...` or `cfgraph demo`)"
                    if refreshed is None and not text else "no shelf matches")
@@ -93,6 +108,10 @@ def list_(ctx, collection, text, fmt):
              _clip(card["venue"] or card["site"] or "", 40), card["url"] or ""]
             for shelf in shelf_list for card in shelf["cards"]]
     click.echo(render(["shelf", "year", "authors", "title", "venue", "url"], rows))
+    if view["connections"]:
+        click.echo(f"\n{len(view['connections'])} connections:")
+        for edge in view["connections"]:
+            click.echo(f"  {_clip(edge['source']['title'], 50)} {edge['verb']} {_clip(edge['target']['title'], 50)}")
     if refreshed:
         click.echo(f"\nlast refresh: {refreshed['finished_at']} from {refreshed['source']}")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from cfgraph.semble import lexicon
+from cfgraph.semble.connections import parse_connection, resolve_connections
 from cfgraph.semble.frontmatter import FrontMatterError, parse_note
 from cfgraph.semble.untrusted import UnreadableRecord, one_line
 
@@ -20,6 +21,9 @@ from cfgraph.semble.untrusted import UnreadableRecord, one_line
 SKIP_URI_MAX = 600
 
 DEFAULT_PREFIX = "dc:"
+
+#: Every record type the join reads: the shelf records and connections.
+PARSERS = {**lexicon.PARSERS, lexicon.CONNECTION: parse_connection}
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,11 @@ class RelatedSet:
     cards: dict[str, dict] = field(default_factory=dict)
     notes: dict[str, dict] = field(default_factory=dict)
     links: dict[str, dict] = field(default_factory=dict)
+    connections: dict[str, dict] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
+    #: The repositories whose stored rows this set replaces: the refreshed one and each
+    #: collaborator whose records were read.
+    dids: set[str] = field(default_factory=set)
 
     def rows(self, table: str) -> dict[str, dict]:
         return getattr(self, table)
@@ -79,9 +87,59 @@ def shelf_title(name: str, prefix: str | None) -> str:
     return name.strip()
 
 
+def _parse(listed, did: str, nsids, skip, parsed: dict) -> None:
+    """Parse each ``(nsid, record)`` of repository ``did`` into ``parsed[nsid][uri]``, skipping bad ones."""
+    for nsid, record in listed:
+        if isinstance(record, UnreadableRecord):
+            skip(Skip.of(nsid, record.uri, record.reason))
+            continue
+        uri = record.get("uri") if isinstance(record, dict) else None
+        uri = uri if isinstance(uri, str) else None
+        try:
+            if nsid is None:
+                nsid = lexicon.parse_at_uri(uri).nsid
+            if nsid not in nsids:
+                raise lexicon.InvalidRecord(f"record of another NSID ({nsid})")
+            item = PARSERS[nsid](record)
+            if item.did != did:
+                raise lexicon.InvalidRecord(f"record of another repository ({item.did})")
+            if item.uri in parsed[nsid]:
+                raise lexicon.InvalidRecord("record listed twice")
+            if isinstance(item, lexicon.NoteCard):
+                item = (item, parse_note(item.text))
+        except (lexicon.InvalidRecord, FrontMatterError) as exc:
+            skip(Skip.of(nsid, uri, str(exc)))
+            continue
+        parsed[nsid][uri] = item
+
+
+def open_collaborators(listed, did: str, prefix: str | None = DEFAULT_PREFIX) -> list[str]:
+    """The collaborators of the selected OPEN collections of ``did``, in order, each once.
+
+    Their repositories hold the links they added to those collections (and usually
+    the cards); a refresh reads them too.
+
+    Examples
+    --------
+    >>> shelf = {"uri": "at://did:plc:own/network.cosmik.collection/1", "cid": "c", "value": {
+    ...     "$type": "network.cosmik.collection", "name": "dc: Shelf", "accessType": "OPEN",
+    ...     "collaborators": ["did:plc:friend"]}}
+    >>> open_collaborators([("network.cosmik.collection", shelf)], "did:plc:own")
+    ['did:plc:friend']
+    """
+    parsed: dict[str, dict] = {lexicon.COLLECTION: {}}
+    collections = [(n, r) for n, r in listed if n in (None, lexicon.COLLECTION)]
+    _parse(collections, did, (lexicon.COLLECTION,), lambda _skip: None, parsed)
+    out: dict[str, None] = {}
+    for c in parsed[lexicon.COLLECTION].values():
+        if c.access_type == "OPEN" and (prefix is None or c.name.startswith(prefix)):
+            out.update(dict.fromkeys(c.collaborators))
+    return list(out)
+
+
 def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
-                 fetched_at: datetime | None = None) -> RelatedSet:
-    """Validate and join the Semble records of one repository.
+                 fetched_at: datetime | None = None, contributed: dict | None = None) -> RelatedSet:
+    """Validate and join the Semble records of one repository and its collaborators.
 
     Parameters
     ----------
@@ -95,47 +153,43 @@ def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
         Import collections whose name starts with ``prefix``; None imports all.
     fetched_at : datetime, optional
         Stored on every row (naive UTC); default now.
+    contributed : dict, optional
+        Collaborator DID -> its listed cards and collection links, as ``listed``.
+        A collaborator's link counts only on an OPEN collection of ``did`` that
+        names that collaborator, and only until ``did`` removes it with a
+        ``collectionLinkRemoval``; its other records are left alone.
 
     Returns
     -------
     RelatedSet
-        Rows for ``related_collection``, ``related_card``, ``related_note`` and
-        ``related_link``, and the skipped records.
+        Rows for ``related_collection``, ``related_card``, ``related_note``,
+        ``related_link`` and ``related_connection``, and the skipped records.
     """
     fetched_at = fetched_at or utcnow()
-    result = RelatedSet(did=did)
+    result = RelatedSet(did=did, dids={did})
     skip = result.skips.append
-    parsed: dict[str, dict] = {nsid: {} for nsid in lexicon.NSIDS}
-
-    for nsid, record in listed:
-        if isinstance(record, UnreadableRecord):
-            skip(Skip.of(nsid, record.uri, record.reason))
-            continue
-        uri = record.get("uri") if isinstance(record, dict) else None
-        uri = uri if isinstance(uri, str) else None
-        try:
-            if nsid is None:
-                nsid = lexicon.parse_at_uri(uri).nsid
-            if nsid not in lexicon.PARSERS:
-                raise lexicon.InvalidRecord(f"record of another NSID ({nsid})")
-            item = lexicon.PARSERS[nsid](record)
-            if item.did != did:
-                raise lexicon.InvalidRecord(f"record of another repository ({item.did})")
-            if item.uri in parsed[nsid]:
-                raise lexicon.InvalidRecord("record listed twice")
-            if isinstance(item, lexicon.NoteCard):
-                item = (item, parse_note(item.text))
-        except (lexicon.InvalidRecord, FrontMatterError) as exc:
-            skip(Skip.of(nsid, uri, str(exc)))
-            continue
-        parsed[nsid][uri] = item
-
+    parsed: dict[str, dict] = {nsid: {} for nsid in PARSERS}
+    _parse(listed, did, tuple(PARSERS), skip, parsed)
     collections = parsed[lexicon.COLLECTION]
-    url_cards = {u: c for u, c in parsed[lexicon.CARD].items() if isinstance(c, lexicon.UrlCard)}
-    note_cards = {u: c for u, c in parsed[lexicon.CARD].items() if isinstance(c, tuple)}
+    selected = {u for u, c in collections.items() if prefix is None or c.name.startswith(prefix)}
+    open_to = {u: set(c.collaborators) for u, c in collections.items() if c.access_type == "OPEN"}
+
+    links = list(parsed[lexicon.COLLECTION_LINK].values())
+    cards = dict(parsed[lexicon.CARD])
+    for other, records in (contributed or {}).items():
+        theirs: dict[str, dict] = {nsid: {} for nsid in PARSERS}
+        _parse(records, other, lexicon.CONTRIBUTED_NSIDS, skip, theirs)
+        result.dids.add(other)
+        for uri, card in theirs[lexicon.CARD].items():
+            cards.setdefault(uri, card)
+        # Their links to anything but our OPEN collections that name them are their own business.
+        links += [k for k in theirs[lexicon.COLLECTION_LINK].values() if other in open_to.get(k.collection_uri, ())]
+
+    url_cards = {u: c for u, c in cards.items() if isinstance(c, lexicon.UrlCard)}
+    note_cards = {u: c for u, c in cards.items() if isinstance(c, tuple)}
+    # Removals by the owner only: they take links off its shelves, in its repository or a collaborator's.
     removed = {r.removed_link_uri for r in parsed[lexicon.COLLECTION_LINK_REMOVAL].values()}
 
-    selected = {u for u, c in collections.items() if prefix is None or c.name.startswith(prefix)}
     for uri in selected:
         c = collections[uri]
         result.collections[uri] = dict(
@@ -145,8 +199,7 @@ def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
         )
 
     placed: set[tuple[str, str]] = set()
-    links = sorted(parsed[lexicon.COLLECTION_LINK].values(), key=lambda k: (k.added_at, k.uri))
-    for link in links:
+    for link in sorted(links, key=lambda k: (k.added_at, k.uri)):
         if link.uri in removed:
             continue  # taken off the shelf by a collectionLinkRemoval
         if link.collection_uri not in collections:
@@ -192,4 +245,6 @@ def join_records(listed, did: str, prefix: str | None = DEFAULT_PREFIX,
             tags=citation.tags, abstract=citation.abstract, extra=citation.extra,
             created_at=note.created_at, fetched_at=fetched_at,
         )
+    result.connections = resolve_connections(parsed[lexicon.CONNECTION].values(), result.cards, note_cards,
+                                             skip, fetched_at)
     return result

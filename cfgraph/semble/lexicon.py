@@ -23,14 +23,19 @@ COLLECTION = "network.cosmik.collection"
 CARD = "network.cosmik.card"
 COLLECTION_LINK = "network.cosmik.collectionLink"
 COLLECTION_LINK_REMOVAL = "network.cosmik.collectionLinkRemoval"
+CONNECTION = "network.cosmik.connection"
 #: The record types a refresh lists, in the order it lists them.
-NSIDS = (COLLECTION, CARD, COLLECTION_LINK, COLLECTION_LINK_REMOVAL)
+NSIDS = (COLLECTION, CARD, COLLECTION_LINK, COLLECTION_LINK_REMOVAL, CONNECTION)
+#: What a refresh reads from a collaborator's repository: the cards and links it added to an OPEN shelf.
+CONTRIBUTED_NSIDS = (CARD, COLLECTION_LINK)
 
 CARD_TYPES = ("URL", "NOTE")
 COLLECTION_NAME_MAX = 100
 COLLECTION_DESCRIPTION_MAX = 500
 NOTE_TEXT_MAX = 10_000
 REMOVAL_REASON_MAX = 300
+#: Collaborators read per collection: each costs a DID document and two listings.
+MAX_COLLABORATORS = 50
 #: Metadata strings have no lexicon limit; this cap only keeps one record from
 #: filling the database (the atproto record size limit is about 1 MB).
 METADATA_MAX = 20_000
@@ -77,6 +82,7 @@ class Collection:
     description: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    collaborators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -277,12 +283,15 @@ def parse_collection(record) -> Collection:
         not isinstance(collaborators, list) or not all(isinstance(c, str) for c in collaborators)
     ):
         raise InvalidRecord("field collaborators is not a list of DIDs")
+    if collaborators and len(collaborators) > MAX_COLLABORATORS:
+        raise InvalidRecord(f"field collaborators names more than {MAX_COLLABORATORS} DIDs")
     return Collection(
         uri=uri, cid=cid, did=did, name=name,
         access_type=_string(value, "accessType", required=True, max_bytes=20),
         description=_string(value, "description", max_bytes=COLLECTION_DESCRIPTION_MAX),
         created_at=_datetime(value, "createdAt"),
         updated_at=_datetime(value, "updatedAt"),
+        collaborators=tuple(dict.fromkeys(c for c in collaborators or () if c != did)),
     )
 
 
@@ -363,6 +372,7 @@ def parse_link_removal(record) -> LinkRemoval:
     )
 
 
+#: Parsers of the shelf records; :data:`cfgraph.semble.join.PARSERS` adds connections.
 PARSERS = {
     COLLECTION: parse_collection,
     CARD: parse_card,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from cfgraph.errors import NotFound
 from cfgraph.resources import seed_file
+from cfgraph.semble.graph import papers_for_term  # noqa: F401  (re-exported: the papers of a glossary term)
 from cfgraph.semble.lexicon import InvalidRecord, http_url
 from cfgraph.store.related_models import (
     RelatedCard,
@@ -56,36 +57,94 @@ def shelf_anchor(title: str) -> str:
     return f"shelf-{slug or 'untitled'}"
 
 
+PRIORITY_TAG = re.compile(r"^priority:\s*(-?\d{1,6})$", re.IGNORECASE)
+CARD_METADATA, FRONT_MATTER = "card metadata", "note front matter"
+
+
+def priority_of(tags) -> tuple[int | None, list[str]]:
+    """The ``priority:N`` tag's N (the smallest, if several) and the other tags.
+
+    Examples
+    --------
+    >>> priority_of(["shapley", "priority:2", "Priority:1"])
+    (1, ['shapley'])
+    """
+    found = [int(m[1]) for m in (PRIORITY_TAG.match(t.strip()) for t in tags) if m]
+    return (min(found) if found else None), [t for t in tags if not PRIORITY_TAG.match(t.strip())]
+
+
 def _card_view(card: RelatedCard, notes: list[RelatedNote]) -> dict:
     cited = next((n for n in notes if n.title or n.authors or n.year), None)
     tags: list[str] = []
     for note in notes:
         for tag in note.tags or []:
-            if tag not in tags:
+            if tag.casefold() not in {t.casefold() for t in tags}:
                 tags.append(tag)
+    priority, tags = priority_of(tags)
     url = safe_url(card.url)
-    doi = (cited.doi if cited and cited.doi else None) or card.doi
-    year = cited.year if cited and cited.year else None
-    if year is None and card.published_date and card.published_date[:4].isdigit():
-        year = int(card.published_date[:4])
-    authors = (cited.authors if cited and cited.authors else None) or ([card.author] if card.author else [])
+    sources: dict[str, str] = {}
+
+    def pick(name, from_note, from_card):
+        """The note's value over the card's, and where it came from."""
+        if from_note:
+            sources[name] = FRONT_MATTER
+            return from_note
+        if from_card:
+            sources[name] = CARD_METADATA
+            return from_card
+        return None
+
+    doi = pick("doi", cited.doi if cited else None, card.doi)
+    year = pick("year", cited.year if cited else None,
+                int(card.published_date[:4]) if card.published_date and card.published_date[:4].isdigit() else None)
+    authors = pick("authors", cited.authors if cited else None, [card.author] if card.author else None) or []
+    title = pick("title", cited.title if cited else None, card.title) or card.url
+    venue = pick("venue", cited.venue if cited else None, None)
+    isbn = pick("isbn", None, card.isbn)
+    site = pick("site", None, card.site_name)
+    description = pick("description", None, card.description)
+    for name in ("citation_key", "entry_type", "abstract"):
+        if cited is not None and getattr(cited, name):
+            sources[name] = FRONT_MATTER
+    if tags:
+        sources["tags"] = FRONT_MATTER
+    if priority is not None:
+        sources["priority"] = FRONT_MATTER
     return {
         "uri": card.uri,
+        "did": card.did,
         "url": url,
-        "title": (cited.title if cited and cited.title else None) or card.title or card.url,
+        "title": title,
         "authors": authors,
         "year": year,
-        "venue": cited.venue if cited else None,
-        "site": card.site_name or (urlsplit(url).hostname if url else None),
-        "description": card.description,
+        "venue": venue,
+        "site": site or (urlsplit(url).hostname if url else None),
+        "description": description,
         "doi": doi,
         "doi_url": f"https://doi.org/{quote(doi, safe='/:;()._-')}" if doi else None,
+        "isbn": isbn,
         "citation_key": cited.citation_key if cited else None,
         "entry_type": cited.entry_type if cited else None,
         "abstract": cited.abstract if cited else None,
         "note": "\n\n".join(n.text for n in notes if n.text) or None,
         "tags": tags,
+        "priority": priority,
+        "sources": sources,
     }
+
+
+def shelf_order(card: dict) -> tuple:
+    """How papers sort on a shelf: ``priority:N`` tags first (smallest N), then year, then title.
+
+    Examples
+    --------
+    >>> cards = [{"priority": None, "year": 2019, "title": "B"}, {"priority": 2, "year": 2023, "title": "C"},
+    ...          {"priority": None, "year": 2019, "title": "a"}]
+    >>> [c["title"] for c in sorted(cards, key=shelf_order)]
+    ['C', 'a', 'B']
+    """
+    priority = card["priority"]
+    return (priority is None, priority or 0, card["year"] or 9999, card["title"].lower())
 
 
 def _matches(card: dict, needle: str) -> bool:
@@ -137,7 +196,7 @@ def shelves(session: Session, collection: str | None = None, text: str | None = 
     needle = text.strip().lower() if text and text.strip() else None
     result = []
     for c in rows:
-        cards = sorted(placed[c.uri], key=lambda k: (k["year"] or 9999, k["title"].lower()))
+        cards = sorted(placed[c.uri], key=shelf_order)
         kept = [k for k in cards if _matches(k, needle)] if needle else cards
         if needle and not kept:
             continue
@@ -206,14 +265,66 @@ def covering(shelf_list: list[dict], related_map: dict) -> list[dict]:
 
 
 def related_view(session: Session, collection: str | None = None, text: str | None = None,
-                 related_map: dict | None = None) -> dict:
+                 related_map: dict | None = None, term: str | None = None) -> dict:
     """Everything the Related Work page and ``/api/related`` show.
+
+    Each card gains ``connections``: ``{"direction": "out"|"in", "type", "verb", "note",
+    "other": {"uri", "title", "anchor"}}``; the view gains ``connections`` (every edge
+    between shown papers) and ``graph`` (its layout, or None).
+
+    Parameters
+    ----------
+    term : str, optional
+        Keep only the papers tagged with this glossary term (slug or name).
 
     Raises
     ------
     NotFound
-        If ``collection`` names no stored shelf.
+        If ``collection`` names no stored shelf, or ``term`` no glossary term.
     """
+    from cfgraph.semble.graph import connection_graph, connections, term_tags
+
+    related_map = related_map if related_map is not None else load_related_map()
     shelf_list = shelves(session, collection, text)
-    topics = covering(shelf_list, related_map if related_map is not None else load_related_map())
-    return {"refresh": last_refresh(session), "query": text or "", "shelves": shelf_list, "topics": topics}
+    term_view = None
+    if term is not None:
+        found = term_tags(term, related_map)
+        if found is None:
+            raise NotFound(f"no glossary term {term[:60]!r} in {RELATED_MAP_FILE}")
+        slug, label, tags = found
+        term_view = {"slug": slug, "label": label}
+        for shelf in shelf_list:
+            shelf["cards"] = [c for c in shelf["cards"] if tags & {t.casefold() for t in c["tags"]}]
+        shelf_list = [s for s in shelf_list if s["cards"]]
+    topics = covering(shelf_list, related_map)
+    papers: dict[str, dict] = {}
+    for shelf in shelf_list:
+        for card in shelf["cards"]:
+            card["connections"] = []
+            card["card_anchor"] = card_anchor(card["uri"])
+            papers.setdefault(card["uri"], {"uri": card["uri"], "title": card["title"], "url": card["url"],
+                                            "shelf": shelf["title"], "anchor": card["card_anchor"]})
+    edges = connections(session, papers)
+    by_uri = {card["uri"]: [] for shelf in shelf_list for card in shelf["cards"]}
+    for e in edges:
+        by_uri[e["source"]["uri"]].append({"direction": "out", "type": e["type"], "verb": e["verb"],
+                                           "class": e["class"], "note": e["note"], "other": e["target"]})
+        by_uri[e["target"]["uri"]].append({"direction": "in", "type": e["type"], "verb": e["verb"],
+                                           "class": e["class"], "note": e["note"], "other": e["source"]})
+    for shelf in shelf_list:
+        for card in shelf["cards"]:
+            card["connections"] = by_uri[card["uri"]]
+    return {"refresh": last_refresh(session), "query": text or "", "shelves": shelf_list, "topics": topics,
+            "term": term_view, "connections": edges, "graph": connection_graph(edges)}
+
+
+def card_anchor(uri: str) -> str:
+    """The fragment id of a paper on the Related Work page (its record key, made safe).
+
+    Examples
+    --------
+    >>> card_anchor("at://did:plc:abc/network.cosmik.card/3m4pnu64us22b")
+    'paper-3m4pnu64us22b'
+    """
+    rkey = uri.rsplit("/", 1)[-1]
+    return "paper-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", rkey).strip("-") or "card")

@@ -18,19 +18,22 @@ from sqlalchemy.orm import Session
 
 from cfgraph.errors import CfgraphError
 from cfgraph.semble import xrpc
+from cfgraph.semble.handles import HandleResolver
 from cfgraph.semble.join import (
     DEFAULT_PREFIX,
     RelatedSet,
     Skip,
     join_records,
+    open_collaborators,
     selection_label,
     utcnow,
 )
-from cfgraph.semble.lexicon import InvalidRecord, parse_at_uri
+from cfgraph.semble.lexicon import CONTRIBUTED_NSIDS, InvalidRecord, parse_at_uri
 from cfgraph.semble.untrusted import UnreadableListing, one_line, parse_listing
 from cfgraph.store.related_models import (
     RelatedCard,
     RelatedCollection,
+    RelatedConnection,
     RelatedLink,
     RelatedNote,
     RelatedRefresh,
@@ -39,7 +42,7 @@ from cfgraph.store.related_models import (
 
 #: (RelatedSet attribute, model), parents first: the order rows are written.
 _TABLES = (("collections", RelatedCollection), ("cards", RelatedCard), ("notes", RelatedNote),
-           ("links", RelatedLink))
+           ("links", RelatedLink), ("connections", RelatedConnection))
 
 
 @dataclass
@@ -53,6 +56,8 @@ class RefreshReport:
     cards: int = 0
     notes: int = 0
     links: int = 0
+    connections: int = 0
+    collaborators: int = 0
     added: int = 0
     updated: int = 0
     removed: int = 0
@@ -62,14 +67,21 @@ class RefreshReport:
     def skipped(self) -> int:
         return len(self.skips)
 
+    def _collaborators(self) -> str:
+        n = self.collaborators
+        return f" and {n} collaborator{'' if n == 1 else 's'}" if n else ""
+
     def __str__(self) -> str:
-        return (f"{self.shelves} shelves, {self.cards} cards, {self.notes} notes from {self.source} "
+        return (f"{self.shelves} shelves, {self.cards} cards, {self.notes} notes, {self.connections} connections "
+                f"from {self.source}{self._collaborators()} "
                 f"({self.added} added, {self.updated} updated, {self.removed} removed, {self.skipped} skipped)")
 
 
 def apply_related(session: Session, related: RelatedSet, source: str, selection: str,
                   started_at=None) -> RefreshReport:
-    """Make the stored rows of ``related.did`` equal ``related``, and log the refresh.
+    """Make the stored rows of ``related.dids`` (the repository and the collaborators read) equal ``related``.
+
+    Logs the refresh under ``related.did``.
 
     Runs inside the caller's transaction and does not commit.
 
@@ -94,12 +106,14 @@ def apply_related(session: Session, related: RelatedSet, source: str, selection:
     report = RefreshReport(source=source, did=related.did, selection=selection, skips=list(related.skips))
     started_at = started_at or utcnow()
     stale: list[tuple[type, list[str]]] = []
+    owned: set[str] = set(related.collections)  # the repository's shelves, kept or stale
     for attr, model in _TABLES:
         rows = related.rows(attr)
         table = model.__table__
         columns = [c.name for c in table.columns]
         stored = {row["uri"]: dict(row) for row in
-                  session.execute(select(table).where(table.c.did == related.did)).mappings()}
+                  session.execute(select(table).where(table.c.did.in_(sorted(related.dids or {related.did}))))
+                  .mappings()}
         new = [row for uri, row in rows.items() if uri not in stored]
         changed = [row for uri, row in rows.items() if uri in stored and _differs(stored[uri], row, columns)]
         changed_uris = {row["uri"] for row in changed}
@@ -110,7 +124,12 @@ def apply_related(session: Session, related: RelatedSet, source: str, selection:
             session.execute(update(model), changed)  # bulk UPDATE by primary key (uri)
         if seen:
             session.execute(update(model), [{"uri": r["uri"], "fetched_at": r["fetched_at"]} for r in seen])
-        stale.append((model, [uri for uri in stored if uri not in rows]))
+        if attr == "collections":
+            owned |= {uri for uri, row in stored.items() if row["did"] == related.did}
+        # A collaborator's rows are replaced only where they touch this repository's shelves:
+        # their links to its shelves here, their cards and notes below once no link holds them.
+        stale.append((model, [uri for uri, row in stored.items() if uri not in rows and (
+            row["did"] == related.did or (attr == "links" and row["collection_uri"] in owned))]))
         report.added += len(new)
         report.updated += len(changed)
     # Children before parents, after every kept row points at a kept parent.
@@ -118,8 +137,10 @@ def apply_related(session: Session, related: RelatedSet, source: str, selection:
         if uris:
             session.execute(delete(model).where(model.uri.in_(uris)))
         report.removed += len(uris)
+    report.removed += _drop_unheld_cards(session, (related.dids or set()) - {related.did}, set(related.cards))
     report.shelves, report.cards = len(related.collections), len(related.cards)
     report.notes, report.links = len(related.notes), len(related.links)
+    report.connections, report.collaborators = len(related.connections), len((related.dids or set()) - {related.did})
 
     log = RelatedRefresh(source=one_line(source, 1000), did=related.did, selection=selection, started_at=started_at,
                          finished_at=utcnow(), added=report.added, updated=report.updated,
@@ -132,14 +153,30 @@ def apply_related(session: Session, related: RelatedSet, source: str, selection:
     return report
 
 
+def _drop_unheld_cards(session: Session, collaborators: set[str], kept: set[str]) -> int:
+    """Delete the collaborators' cards (and their notes) that no link or connection holds any more."""
+    if not collaborators:
+        return 0
+    held = (select(RelatedLink.card_uri).union(select(RelatedConnection.source_card_uri),
+                                                select(RelatedConnection.target_card_uri)))
+    cards = [uri for uri in session.scalars(select(RelatedCard.uri).where(
+        RelatedCard.did.in_(sorted(collaborators)), RelatedCard.uri.not_in(held))) if uri not in kept]
+    if not cards:
+        return 0
+    notes = session.execute(delete(RelatedNote).where(RelatedNote.card_uri.in_(cards))).rowcount
+    session.execute(delete(RelatedCard).where(RelatedCard.uri.in_(cards)))
+    return len(cards) + notes
+
+
 def _differs(stored: dict, row: dict, columns: list[str]) -> bool:
     return any(stored.get(c) != row.get(c) for c in columns if c != "fetched_at")
 
 
 def refresh(store, *, handle: str | None = None, did: str | None = None, pds: str | None = None,
             prefix: str | None = DEFAULT_PREFIX, service: str = xrpc.DEFAULT_SERVICE,
-            plc: str = xrpc.DEFAULT_PLC, timeout: float = xrpc.DEFAULT_TIMEOUT, **options) -> RefreshReport:
-    """Refresh a repository's related work from its PDS.
+            plc: str = xrpc.DEFAULT_PLC, timeout: float = xrpc.DEFAULT_TIMEOUT,
+            resolver: HandleResolver | None = None, collaborators: bool = True, **options) -> RefreshReport:
+    """Refresh a repository's related work from its PDS, with its collaborators' cards.
 
     Parameters
     ----------
@@ -148,8 +185,9 @@ def refresh(store, *, handle: str | None = None, did: str | None = None, pds: st
     handle, did : str
         The repository, by handle or by DID (exactly one).
     pds : str, optional
-        The PDS base URL; skips DID-document resolution (a handle is then
-        resolved on the PDS itself).
+        The PDS base URL; skips DID-document resolution of the repository (a
+        handle is then resolved on the PDS itself). Collaborators are always
+        resolved through their DID documents.
     prefix : str or None
         Import collections whose name starts with ``prefix`` ("dc:"); None imports all.
     service : str
@@ -158,6 +196,11 @@ def refresh(store, *, handle: str | None = None, did: str | None = None, pds: st
         PLC directory for did:plc documents.
     timeout : float
         Seconds per request.
+    resolver : HandleResolver, optional
+        How a handle becomes a DID (DNS TXT, ``/.well-known/atproto-did``, then
+        resolveHandle on ``service``); default :class:`~cfgraph.semble.handles.HandleResolver`.
+    collaborators : bool
+        Read the cards and links that the collaborators of OPEN collections added.
     **options
         Passed to :func:`cfgraph.semble.xrpc.list_records` (max_retries, max_retry_wait, sleep).
 
@@ -168,18 +211,30 @@ def refresh(store, *, handle: str | None = None, did: str | None = None, pds: st
     Raises
     ------
     CfgraphError
-        If resolution or any listing fails; the stored related work is then unchanged.
+        If resolution or any listing of the repository fails; the stored related
+        work is then unchanged. A collaborator that cannot be read is skipped with
+        its reason, and its stored rows are kept.
     """
     started_at = utcnow()
     if (handle is None) == (did is None):
         raise CfgraphError("give exactly one of a handle or a DID")
     if did is None:
-        did = xrpc.resolve_handle(handle, service=pds or service, timeout=timeout)
+        resolver = resolver or HandleResolver(timeout=timeout)
+        did = resolver.resolve(handle, service=pds or service)
     did = xrpc.check_did(did)
     if pds is None:
         pds = xrpc.resolve_pds(did, plc=plc, timeout=timeout)
     listed = xrpc.fetch_repo(pds, did, timeout=timeout, **options)
-    related = join_records(listed, did, prefix)
+    contributed, unread = {}, []
+    for other in open_collaborators(listed, did, prefix) if collaborators else ():
+        try:
+            other = xrpc.check_did(other)
+            where = xrpc.resolve_pds(other, plc=plc, timeout=timeout)
+            contributed[other] = xrpc.fetch_repo(where, other, nsids=CONTRIBUTED_NSIDS, timeout=timeout, **options)
+        except CfgraphError as exc:
+            unread.append(Skip.of(None, other, f"collaborator not read: {exc}"))
+    related = join_records(listed, did, prefix, contributed=contributed)
+    related.skips.extend(unread)
     with store.transaction() as session:
         return apply_related(session, related, f"at://{did} via {pds}", selection_label(prefix), started_at)
 
@@ -188,6 +243,8 @@ def read_records_file(path) -> tuple[str, list[tuple[None, dict]]]:
     """Read an exported repository: ``{"did": ..., "records": [{"uri", "cid", "value"}, ...]}``.
 
     ``did`` may be left out when every record's at-uri names the same repository.
+    Records of other repositories stay in the list: :func:`split_contributed`
+    sets apart those of the collaborators.
 
     Returns
     -------
@@ -232,6 +289,31 @@ def read_records_file(path) -> tuple[str, list[tuple[None, dict]]]:
     return xrpc.check_did(did), [(None, record) for record in data["records"]]
 
 
+def split_contributed(listed, did: str, prefix: str | None = DEFAULT_PREFIX) -> tuple[list, dict]:
+    """Set apart the records of ``did``'s collaborators (an exported file may hold them too).
+
+    Returns
+    -------
+    own : list of (None, dict)
+        Every record not from a collaborator (records of other repositories stay, to be skipped).
+    contributed : dict
+        Collaborator DID -> its records, as :func:`~cfgraph.semble.join.join_records` takes them.
+    """
+    collaborators = set(open_collaborators(listed, did, prefix))
+    own, contributed = [], {}
+    for pair in listed:
+        record = pair[1]
+        try:
+            owner = parse_at_uri(record.get("uri") if isinstance(record, dict) else None).did
+        except InvalidRecord:
+            owner = None
+        if owner in collaborators:
+            contributed.setdefault(owner, []).append(pair)
+        else:
+            own.append(pair)
+    return own, contributed
+
+
 def import_file(store, path, prefix: str | None = DEFAULT_PREFIX) -> RefreshReport:
     """Import a repository's Semble records from a JSON file, as a refresh would.
 
@@ -254,7 +336,8 @@ def import_file(store, path, prefix: str | None = DEFAULT_PREFIX) -> RefreshRepo
     """
     started_at = utcnow()
     did, listed = read_records_file(path)
-    related = join_records(listed, did, prefix)
+    own, contributed = split_contributed(listed, did, prefix)
+    related = join_records(own, did, prefix, contributed=contributed)
     with store.transaction() as session:
         return apply_related(session, related, f"file {Path(path).name}", selection_label(prefix), started_at)
 

@@ -3,7 +3,8 @@
 Rows mirror atproto records and are keyed by their at-uri: an edit on Semble is a
 ``putRecord`` that keeps the at-uri and changes the CID, so a refresh updates the
 row in place and stores the latest CID. ``did`` is the repository the record came
-from; a refresh from one repository replaces that repository's rows and no others.
+from; a refresh from one repository replaces that repository's rows, and the rows
+it read from the collaborators of its OPEN collections, and no others.
 
 Tables (a public interface, queried with SQL):
 
@@ -18,6 +19,11 @@ Tables (a public interface, queried with SQL):
     from its YAML front matter and the rest of its text.
 ``related_link``
     A ``network.cosmik.collectionLink``: card ``card_uri`` is on shelf ``collection_uri``.
+``related_connection``
+    A ``network.cosmik.connection``: a typed edge (``connection_type``: SUPPORTS,
+    OPPOSES, ADDRESSES, HELPFUL, LEADS_TO, RELATED, SUPPLEMENT, EXPLAINER or NULL)
+    from paper ``source_card_uri`` to paper ``target_card_uri``; ``source`` and
+    ``target`` are the endpoints as the record wrote them (a URL or an at-uri).
 ``related_refresh``
     One row per refresh or import: source, times and counts.
 ``related_skip``
@@ -125,6 +131,25 @@ class RelatedLink(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class RelatedConnection(Base):
+    """A Semble connection: a typed edge between two papers (URL cards)."""
+
+    __tablename__ = "related_connection"
+
+    uri: Mapped[str] = mapped_column(String(URI_LENGTH), primary_key=True)
+    cid: Mapped[str] = mapped_column(String(128))
+    did: Mapped[str] = mapped_column(String(256), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    source_card_uri: Mapped[str] = mapped_column(ForeignKey("related_card.uri", ondelete="CASCADE"), index=True)
+    target_card_uri: Mapped[str] = mapped_column(ForeignKey("related_card.uri", ondelete="CASCADE"), index=True)
+    connection_type: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class RelatedRefresh(Base):
     """One refresh (or file import) of a repository's related work, and what it changed."""
 
@@ -155,4 +180,4 @@ class RelatedSkip(Base):
 
 
 #: Tables in the order rows are written (parents first).
-RELATED_TABLES = (RelatedCollection, RelatedCard, RelatedNote, RelatedLink)
+RELATED_TABLES = (RelatedCollection, RelatedCard, RelatedNote, RelatedLink, RelatedConnection)

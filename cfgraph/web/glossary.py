@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import yaml
 from flask import Blueprint, current_app, render_template, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from cfgraph import questions as Q
 from cfgraph.errors import CfgraphError
@@ -102,6 +103,56 @@ def resolve_link(link: dict, has_endpoint) -> tuple[str, str] | None:
     return url_for(PAGES[page]), link.get("text") or f"{page} page"
 
 
+#: The term that names each question and lens, tried first: several terms link to a question (the
+#: DP entry links to leave-one-out as "how far one unit moves a cell"), but one of them is its name.
+NAMING_TERMS = {
+    "question": {"loo": "leave-one-out", "eval_move": "evaluation-counterfactual", "group_loo": "data-strike",
+                 "interaction": "interaction-index", "shapley": "data-shapley", "banzhaf": "banzhaf-value",
+                 "beta": "beta-shapley", "scaling": "scaling-law", "eval_scaling": "evaluation-counterfactual",
+                 "diagonal": "evaluation-slice", "subset_scan": "coreset", "unlearning": "machine-unlearning"},
+    "lens": {"ablation": "leave-one-out", "strike": "data-strike", "sweep": "data-shapley", "layer": "scaling-law",
+             "square": "interaction-index", "permutation": "data-shapley"},
+}
+
+
+@bp.app_template_global("glossary_term_for")
+def glossary_term_for(kind: str, key: str) -> str | None:
+    """The slug of the glossary term that explains question or lens ``key`` and has related work.
+
+    The term that names it (:data:`NAMING_TERMS`) when ``related_map.json`` maps that term to
+    tags; else the first term in the glossary whose links name ``{kind: key}`` and that is mapped;
+    None when there is none.
+    """
+    from cfgraph.semble.queries import load_related_map
+
+    mapped = load_related_map()["glossary"]
+    naming = NAMING_TERMS.get(kind, {}).get(str(key))
+    if naming in mapped:
+        return naming
+    for entry in load_glossary():
+        if entry["slug"] in mapped and any(str(link.get(kind)) == str(key) for link in entry["links"]):
+            return entry["slug"]
+    return None
+
+
+def papers_by_term(session, terms) -> dict[str, list[dict]]:
+    """Slug -> papers tagged with that term (each once), for the terms that have any.
+
+    A store without related-work rows gives an empty mapping.
+    """
+    from cfgraph.semble.graph import papers_for_term
+    from cfgraph.semble.queries import load_related_map, shelves
+
+    related_map = load_related_map()
+    try:
+        shelf_list = shelves(session)
+    except SQLAlchemyError:  # a store older than the related-work tables
+        return {}
+    found = {t["slug"]: papers_for_term(session, t["slug"], related_map, shelf_list) for t in terms
+             if t["slug"] in related_map["glossary"]}
+    return {slug: papers for slug, papers in found.items() if papers}
+
+
 def glossary_model(has_endpoint) -> list[dict]:
     """The terms with their links resolved to URLs."""
     return [{**entry, "hrefs": [r for r in (resolve_link(link, has_endpoint) for link in entry["links"]) if r]}
@@ -111,4 +162,9 @@ def glossary_model(has_endpoint) -> list[dict]:
 @bp.route("/glossary")
 def page():
     terms = glossary_model(lambda name: name in current_app.view_functions)
-    return render_template("glossary.html", terms=terms, related=related_topics("glossary"))
+    papers = {}
+    if "related.index" in current_app.view_functions:
+        from cfgraph.web.db import get_session
+
+        papers = papers_by_term(get_session(), terms)
+    return render_template("glossary.html", terms=terms, related=related_topics("glossary"), papers=papers)

@@ -1,8 +1,12 @@
 """The Related Work page: Semble shelves beside the explorer, and the same data as JSON.
 
-``/related`` shows every shelf (collection) with its cards; ``?q=`` filters the
-cards by text, ``?collection=`` picks one shelf and ``?topic=`` keeps the
-shelves that cover one explorer question or glossary term. ``/api/related``
+``/related`` shows every shelf (collection) with its cards, the connections
+between papers as a server-drawn SVG graph, and each paper's connections;
+``?q=`` filters the cards by text, ``?collection=`` picks one shelf, ``?topic=``
+keeps the shelves that cover one explorer question or glossary term, and
+``?term=`` keeps the papers tagged with one glossary term. The template global
+``papers_for_term`` (used by the ``papers_link`` macro of ``_papers.html``) links
+any page to those papers. ``/api/related``
 returns exactly what the page shows. Links come only from http(s) URLs
 (re-checked in :mod:`cfgraph.semble.queries`); every other field is text,
 escaped by Jinja.
@@ -10,10 +14,11 @@ escaped by Jinja.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 
 from cfgraph.errors import NotFound
 from cfgraph.semble import queries
+from cfgraph.semble.graph import papers_for_term
 from cfgraph.web.db import get_session
 
 bp = Blueprint("related", __name__)
@@ -58,7 +63,8 @@ def related_data() -> dict:
     text = request.args.get("q", "").strip()[:200] or None
     collection = request.args.get("collection", "").strip() or None
     topic_id = request.args.get("topic", "").strip() or None
-    view = queries.related_view(get_session(), collection, text)
+    term = request.args.get("term", "").strip()[:200] or None
+    view = queries.related_view(get_session(), collection, text, term=term)
     for topic in view["topics"]:
         topic["href"] = _topic_href(topic)
     for shelf in view["shelves"]:
@@ -76,7 +82,56 @@ def related_data() -> dict:
         view["topic"] = {**topic, "href": _topic_href(topic)}
     for shelf in view["shelves"]:  # after the topic filter, which matches any of a shelf's topic ids
         shelf["topics"] = distinct_topics(shelf["topics"])
+    view["topics"] = _merge_topics(view["topics"])
     return view
+
+
+def _merge_topics(topics: list[dict]) -> list[dict]:
+    """Topics listed once per label, a repeated label's shelves added to the first's."""
+    kept = distinct_topics(topics)
+    first = {str(t["label"]).strip().casefold(): t for t in kept}
+    for topic in topics:
+        target = first[str(topic["label"]).strip().casefold()]
+        if target is not topic:
+            target["shelves"] = target["shelves"] + [s for s in topic["shelves"] if s not in target["shelves"]]
+    return kept
+
+
+@bp.app_template_global("papers_for_term")
+def papers_summary(term) -> dict | None:
+    """``{"href", "count", "label"}`` for the papers tagged with glossary term ``term``; None when none.
+
+    Registered as a template global with the blueprint, so ``_papers.html`` works on
+    any page of an app that has the Related Work page. A store without the
+    related-work tables, or any failure to read them, gives None: a missing
+    papers link must never break the page that asks for it.
+    """
+    if not term:
+        return None
+    cache = g.setdefault("cfgraph_papers", {"terms": {}})  # a page may ask for many terms: read shelves once
+    if str(term) not in cache["terms"]:
+        cache["terms"][str(term)] = _papers_summary(str(term), cache)
+    return cache["terms"][str(term)]
+
+
+def _papers_summary(term: str, cache: dict) -> dict | None:
+    from cfgraph.semble.graph import term_tags
+
+    related_map = queries.load_related_map()
+    found = term_tags(term, related_map)
+    if found is None:
+        return None
+    try:
+        if "shelves" not in cache:
+            cache["shelves"] = queries.shelves(get_session())
+        papers = papers_for_term(get_session(), term, related_map, cache["shelves"])
+    except Exception:  # noqa: BLE001 (see papers_summary: the link is optional)
+        current_app.logger.exception("papers for term %r", term[:60])
+        return None
+    if not papers:
+        return None
+    return {"href": url_for("related.index", term=found[0]), "count": len(papers), "label": found[1],
+            "papers": papers}
 
 
 @bp.route("/related")
