@@ -154,8 +154,8 @@ def test_the_connections_graph_is_drawn_and_links_to_papers(snapshot_url, width,
             watched.goto("/related")
             graph = page.locator("figure.connection-graph svg")
             expect(graph).to_be_visible()
-            assert graph.locator("line.edge").count() == 9
-            assert graph.locator("circle").count() == 13
+            assert graph.locator("line.edge").count() == 11
+            assert graph.locator("circle").count() == 17
             box = graph.bounding_box()
             assert box["width"] >= 640 and box["height"] > 100  # narrow screens scroll it inside its frame
             assert page.locator(".graph-scroll").bounding_box()["width"] <= width

@@ -762,7 +762,7 @@ def test_resolution_errors(store, pds):
 
 def test_snapshot_imports_real_papers(store):
     summary = service.import_snapshot(store, seed_file("semble_snapshot.json"))
-    assert summary.startswith("5 shelves, 15 cards, 15 notes, 9 connections") and "0 skipped" in summary
+    assert summary.startswith("7 shelves, 22 cards, 22 notes, 11 connections") and "0 skipped" in summary
     with store.session() as s:
         view = queries.related_view(s)
     titles = {c["title"] for shelf in view["shelves"] for c in shelf["cards"]}
@@ -782,7 +782,7 @@ def test_filters(store):
     with store.session() as s:
         found = queries.shelves(s, text="koh")
         assert [(sh["title"], [c["year"] for c in sh["cards"]], sh["card_count"]) for sh in found] == \
-               [("Influence and datamodels", [2017], 2)]
+               [("Evaluation shifts and slices", [2021], 3), ("Influence and datamodels", [2017], 2)]
         assert [sh["title"] for sh in queries.shelves(s, collection="dc: Scaling laws")] == ["Scaling laws"]
         with pytest.raises(NotFound, match="no related-work shelf named 'nope'"):
             queries.shelves(s, collection="nope")
@@ -834,7 +834,7 @@ def test_cli_refresh_list_and_import(tmp_path, pds):
     result = invoke(db, "related", "refresh", "--did", DID, "--pds", pds.url, "--all-collections")
     assert "2 shelves" in result.output and "(3 added, 0 updated, 0 removed, 0 skipped)" in result.output
     result = invoke(db, "related", "import", str(seed_file("semble_snapshot.json")))
-    assert result.exit_code == 0 and result.output.startswith("related work: 5 shelves, 15 cards")
+    assert result.exit_code == 0 and result.output.startswith("related work: 7 shelves, 22 cards")
     assert invoke(db, "related", "list", "--collection", "Reading list").exit_code == 0
 
 
@@ -894,7 +894,7 @@ def test_related_page_shows_the_snapshot_and_the_api_the_same(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     api = client.get("/api/related").get_json()
-    assert len(api["shelves"]) == 5 and api["refresh"]["source"] == "file semble_snapshot.json"
+    assert len(api["shelves"]) == 7 and api["refresh"]["source"] == "file semble_snapshot.json"
     for shelf in api["shelves"]:
         assert f'id="{shelf["anchor"]}"' in html
         for card in shelf["cards"]:
