@@ -27,17 +27,51 @@ def fmt_value(value, digits: int = 4) -> str:
     return str(value)
 
 
+#: What a spreadsheet would read as a formula: such text cells get a leading apostrophe (OWASP's
+#: advice for CSV injection); numbers, and text that is a number ("-0.5"), are written as they are.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(x):
+    """A cell safe to open in a spreadsheet: formula-like text gets a leading apostrophe.
+
+    Examples
+    --------
+    >>> csv_cell("=HYPERLINK(1)"), csv_cell("-A"), csv_cell(-0.5), csv_cell("-0.5"), csv_cell(None), csv_cell("ab")
+    ("'=HYPERLINK(1)", "'-A", -0.5, '-0.5', '', 'ab')
+    """
+    if x is None:
+        return ""
+    if isinstance(x, str) and x.startswith(FORMULA_START):
+        try:
+            float(x)
+        except ValueError:
+            return "'" + x
+    return x
+
+
+def csv_text(columns: list[str], rows) -> str:
+    """Rows as CSV text (header first, one line each), every cell through :func:`csv_cell`.
+
+    Examples
+    --------
+    >>> csv_text(["unit", "value"], [["=1+1", -0.25]]).splitlines()
+    ['unit,value', "'=1+1,-0.25"]
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([csv_cell(c) for c in columns])
+    writer.writerows([[csv_cell(x) for x in row] for row in rows])
+    return out.getvalue()
+
+
 def render(columns: list[str], rows: list, fmt: str = "table") -> str:
     """Render rows (sequences aligned with ``columns``) as an aligned table, CSV or JSON."""
     if fmt == "json":
         return json.dumps([dict(zip(columns, _jsonable(r))) for r in rows], indent=2, ensure_ascii=False,
                           allow_nan=False, default=lambda b: b.hex() if isinstance(b, bytes) else str(b))
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
-        return out.getvalue().rstrip("\n")
+        return csv_text(columns, rows).rstrip("\n")
     cells = [[fmt_value(v) for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(),

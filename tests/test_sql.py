@@ -297,3 +297,15 @@ def test_postgresql_result_size_is_capped(pg_toy):
     target, _ = pg_toy
     with pytest.raises(CfgraphError, match="exceeds"):
         run_query(target, "SELECT repeat('x', 900000) FROM generate_series(1, 30)")
+
+
+def test_sql_csv_download_neutralises_formulas(tmp_path):
+    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
+    from cfgraph.store import open_store
+    from cfgraph.web import create_app
+
+    open_store(tmp_path / "c.db").close()
+    app = create_app({"DATABASE_URL": str(tmp_path / "c.db"), "TESTING": True})
+    body = app.test_client().get("/sql.csv", query_string={"q": "SELECT '=cmd|x' AS a, -0.5 AS b, '-1' AS c"}).text
+    assert body.splitlines() == ["a,b,c", "'=cmd|x,-0.5,-1"]
+    app.extensions["cfgraph.store"].close()

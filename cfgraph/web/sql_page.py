@@ -9,13 +9,12 @@ with the reason.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 
 from flask import Blueprint, Response, current_app, render_template, request
 
 from cfgraph.errors import CfgraphError
+from cfgraph.render import csv_text
 from cfgraph.sql import cell_text, run_query
 from cfgraph.web.db import is_postgres, sql_target
 
@@ -110,14 +109,11 @@ def page():
 def download_csv():
     """The results of ``q`` as a CSV file."""
     result = execute(request.args.get("q", ""))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(result.columns)
-    writer.writerows([[cell_text(x) for x in row] for row in result.rows])
+    body = csv_text(result.columns, [[cell_text(x) for x in row] for row in result.rows])
     headers = {"Content-Disposition": "attachment; filename=cfgraph-query.csv"}
     if result.truncated:
         headers["X-Cfgraph-Truncated"] = str(current_app.config["SQL_MAX_ROWS"])
-    return Response(out.getvalue(), mimetype="text/csv", headers=headers)
+    return Response(body, mimetype="text/csv", headers=headers)
 
 
 def _json_cell(x):
