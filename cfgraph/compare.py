@@ -16,26 +16,37 @@ The tolerance defaults to :data:`DEFAULT_TOLERANCE` (1e-9): float noise between
 two copies of one score counts as no change, while any real change of a
 test-set score (at least one test row, 1/n_test) does not.
 
-Everything over pairs is vectorised numpy over an (|A|, |B|) array. This module
+Which pairs are compared is the *pairing*: ``"all"`` pairs every cell of A with
+every cell of B; ``"matched"`` pairs each cell of A only with the cells of B (in
+any world of its lineage, any seed) whose training set is A's plus the units named
+by ``add`` (none: the same training set) and, with ``match="train+slice"``, whose
+slice is A's too (``match="train"``: any slice, for comparing slices). An A cell
+whose training set already holds an added unit has no partner.
+
+Everything over pairs is vectorised numpy over the flat list of pairs (sorted keys
+and ``searchsorted`` for matched pairing, never a Python loop over A x B). This module
 reads the store through :class:`cfgraph.world.World` and knows nothing of Flask.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from cfgraph.errors import CfgraphError
-from cfgraph.lab_state import ANY, CellRef
+from cfgraph import lattice
+from cfgraph.lab_state import ANY, MATCHES, PAIRINGS, CellRef
 from cfgraph.world import World
 
-__all__ = ["CLASSES", "OUTCOMES", "DEFAULT_TOLERANCE", "MAX_SET_CELLS", "MAX_PAIRS", "CellSet", "Comparison",
-           "DiffGrid", "resolve", "compare", "compare_refs", "outcome_codes"]
+__all__ = ["CLASSES", "OUTCOMES", "PAIRINGS", "MATCHES", "DEFAULT_TOLERANCE", "MAX_SET_CELLS", "MAX_PAIRS", "CellSet",
+           "Comparison", "DiffGrid", "resolve", "compare", "compare_refs", "outcome_codes", "unit_letters", "add_mask"]
 
 CLASSES = ("training removal", "training addition", "training substitution", "evaluation shift",
            "variant change", "seed change", "joint shift", "world change", "same cell")
 REMOVAL, ADDITION, SUBSTITUTION, EVALUATION, VARIANT, SEED, JOINT, WORLD, SAME = range(len(CLASSES))
+#: The four axes along which the two cells of a pair can differ.
+AXES = ("training set", "slice", "world", "seed")
 OUTCOMES = ("improvement", "harm", "no change", "missing")
 IMPROVEMENT, HARM, NO_CHANGE, MISSING = range(len(OUTCOMES))
 DEFAULT_TOLERANCE = 1e-9
@@ -176,20 +187,30 @@ def outcome_codes(delta: np.ndarray, tolerance: float = DEFAULT_TOLERANCE) -> np
 
 @dataclass
 class DiffGrid:
-    """B - A over a whole lattice for the pairs that differ only by world (a variant) or only by seed.
+    """B - A over A's lattice, for one (world A, world B, seed A, seed B[, slice B]) group of pairs.
+
+    With ``pairing="all"`` the groups are the pairs that differ only by world (a variant) or only by
+    seed; with ``"matched"`` every pair belongs to one group (each A cell has at most one partner in it).
 
     Attributes
     ----------
     world_a, world_b : str
     seed_a, seed_b : int
     kind : str
-        "variant change" or "seed change".
+        The class of the group's pairs ("variant change", "seed change", "training addition" ...;
+        classes joined by " / " when they differ).
     letters, labels, slices : list of str
         A's world: unit letters, the 2**n training-set labels in mask order, its slice names.
     delta : ndarray, shape (2**n, m)
         ``f(b) - f(a)``; NaN where a cell is missing or not paired.
     paired : ndarray of bool, shape (2**n, m)
-        Whether the (training set, slice) is a compared pair.
+        Whether the (training set, slice) of A is a compared pair.
+    changed : list of str
+        What differs between the cells of each pair ("training set", "slice", "world", "seed").
+    add : str
+        The units B's training set adds to A's ("" for none).
+    slice_b : str or None
+        B's slice when the group compares A's slices against one slice of B (``match="train"``).
     """
 
     world_a: str
@@ -202,31 +223,48 @@ class DiffGrid:
     slices: list
     delta: np.ndarray
     paired: np.ndarray
+    changed: list = field(default_factory=list)
+    add: str = ""
+    slice_b: str | None = None
 
 
 @dataclass
 class Comparison:
-    """Every A x B pair, classified.
+    """The compared pairs of A x B, classified (flat arrays over pairs, A's order then B's).
 
     Attributes
     ----------
     a, b : CellSet
-    kind : ndarray of int, shape (|A|, |B|)
+    i, j : ndarray of int, shape (n_pairs,)
+        Each pair's cell in ``a`` and in ``b``.
+    kind : ndarray of int, shape (n_pairs,)
         Index into :data:`CLASSES`.
-    delta : ndarray of float, shape (|A|, |B|)
+    delta : ndarray of float, shape (n_pairs,)
         ``f(b) - f(a)``, NaN when either is missing.
-    outcome : ndarray of int, shape (|A|, |B|)
+    outcome : ndarray of int, shape (n_pairs,)
         Index into :data:`OUTCOMES`.
     tolerance : float
+    axes : ndarray of bool, shape (4, n_pairs)
+        Whether the training set, slice, world, seed differ.
+    pairing, match, add : str
+        How pairs were chosen (:func:`compare`).
+    unpaired : int
+        Cells of A with no partner in B.
     """
 
     a: CellSet
     b: CellSet
+    i: np.ndarray
+    j: np.ndarray
     kind: np.ndarray
     delta: np.ndarray
     outcome: np.ndarray
     tolerance: float
-    axes: np.ndarray  # (4, |A|, |B|) bool: training set, slice, world, seed differ
+    axes: np.ndarray
+    pairing: str = "all"
+    match: str = "train+slice"
+    add: str = ""
+    unpaired: int = 0
 
     @property
     def n_pairs(self) -> int:
@@ -234,58 +272,146 @@ class Comparison:
 
     def counts(self) -> np.ndarray:
         """Pairs per class and outcome, shape (len(CLASSES), len(OUTCOMES))."""
-        flat = self.kind.ravel() * len(OUTCOMES) + self.outcome.ravel()
+        flat = self.kind * len(OUTCOMES) + self.outcome
         return np.bincount(flat, minlength=len(CLASSES) * len(OUTCOMES)).reshape(len(CLASSES), len(OUTCOMES))
 
     def totals(self) -> dict[str, int]:
         """Pairs per outcome over every class."""
         return dict(zip(OUTCOMES, self.counts().sum(axis=0).tolist()))
 
-    def changed(self, i: int, j: int) -> list[str]:
-        """What differs between a[i] and b[j]: "training set", "slice", "world", "seed"."""
-        return [name for name, d in zip(("training set", "slice", "world", "seed"), self.axes[:, i, j]) if d]
+    def changed(self, p: int) -> list[str]:
+        """What differs within pair ``p``: "training set", "slice", "world", "seed"."""
+        return [name for name, d in zip(AXES, self.axes[:, p]) if d]
 
     def top(self, k: int = 10) -> list[dict]:
         """The ``k`` present pairs with the largest |delta|, largest first (ties: A's order, then B's)."""
-        flat = np.abs(self.delta).ravel()
+        flat = np.abs(self.delta)
         present = np.flatnonzero(~np.isnan(flat))
         order = present[np.argsort(-flat[present], kind="stable")][:max(0, int(k))]
-        out = []
-        for p in order.tolist():
-            i, j = divmod(p, self.delta.shape[1])
-            out.append({"a": self.a.cell(i), "b": self.b.cell(j), "class": CLASSES[self.kind[i, j]],
-                        "changed": self.changed(i, j), "delta": float(self.delta[i, j]),
-                        "outcome": OUTCOMES[self.outcome[i, j]]})
-        return out
+        return [{"a": self.a.cell(self.i[p]), "b": self.b.cell(self.j[p]), "class": CLASSES[self.kind[p]],
+                 "changed": self.changed(p), "delta": float(self.delta[p]), "outcome": OUTCOMES[self.outcome[p]]}
+                for p in order.tolist()]
 
     def diff_grids(self) -> list[DiffGrid]:
-        """One grid per (world A, world B, seed A, seed B) among variant-change and seed-change pairs."""
-        i, j = np.nonzero((self.kind == VARIANT) | (self.kind == SEED))
-        if i.size == 0:
+        """One grid per (world A, world B, seed A, seed B[, slice B]) group of pairs (see :class:`DiffGrid`)."""
+        if self.pairing == "all":
+            picked = np.flatnonzero((self.kind == VARIANT) | (self.kind == SEED))
+        else:
+            picked = np.arange(self.n_pairs)
+        if picked.size == 0:
             return []
-        keys = np.stack([self.a.world[i], self.b.world[j], self.a.seed[i], self.b.seed[j]], axis=1)
-        groups, inverse = np.unique(keys, axis=0, return_inverse=True)
+        i, j = self.i[picked], self.j[picked]
+        columns = [self.a.world[i], self.b.world[j], self.a.seed[i], self.b.seed[j]]
+        by_slice = self.pairing == "matched" and self.match == "train"
+        if by_slice:
+            code = {s: c for c, s in enumerate(dict.fromkeys(self.b.slice))}
+            columns.append(np.fromiter((code[s] for s in self.b.slice), np.int64, len(self.b))[j])
+        groups, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
         grids = []
-        for g, (wa, wb, sa, sb) in enumerate(groups.tolist()):
+        for g, key in enumerate(groups.tolist()):
             pick = inverse.ravel() == g
-            gi, gj = i[pick], j[pick]
-            world = self.a.worlds[wa]
+            gp, gi, gj = picked[pick], i[pick], j[pick]
+            world = self.a.worlds[key[0]]
             slices = [s.name for s in world.slices]
             col = {name: c for c, name in enumerate(slices)}
             size = 1 << world.n
             delta = np.full((size, len(slices)), np.nan)
             paired = np.zeros((size, len(slices)), dtype=bool)
-            cols = np.array([col[self.a.slice[t]] for t in gi.tolist()], dtype=np.int64)
-            delta[self.a.mask[gi], cols] = self.delta[gi, gj]
+            cols = np.fromiter((col[self.a.slice[t]] for t in gi.tolist()), np.int64, gi.size)
+            delta[self.a.mask[gi], cols] = self.delta[gp]
             paired[self.a.mask[gi], cols] = True
-            labels = [world.label_of(m) for m in range(size)]
-            grids.append(DiffGrid(world.name, self.b.worlds[wb].name, sa, sb, CLASSES[self.kind[gi[0], gj[0]]],
-                                  world.letters, labels, slices, delta, paired))
+            kinds = [CLASSES[k] for k in np.unique(self.kind[gp]).tolist()]
+            changed = [name for name, d in zip(AXES, self.axes[:, gp].any(axis=1)) if d]
+            grids.append(DiffGrid(world.name, self.b.worlds[key[1]].name, key[2], key[3], " / ".join(kinds),
+                                  world.letters, [world.label_of(m) for m in range(size)], slices, delta, paired,
+                                  changed, self.add, self.b.slice[gj[0]] if by_slice else None))
         return grids
 
 
-def compare(a: CellSet, b: CellSet, tolerance: float = DEFAULT_TOLERANCE) -> Comparison:
-    """Classify every pair of ``a`` x ``b`` and its outcome.
+def unit_letters(*cell_sets: CellSet) -> list[str]:
+    """The unit letters of every world of the sets, in order of first appearance.
+
+    Cells of different worlds of one lineage are compared by their units' letters, not by their bit
+    positions: a variant with a poison unit E keeps its parent's A-D and adds E.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> unit_letters(NS(worlds=[NS(letters=["A", "B"])]), NS(worlds=[NS(letters=["A", "B", "E"])]))
+    ['A', 'B', 'E']
+    """
+    return list(dict.fromkeys(letter for cells in cell_sets for w in cells.worlds for letter in w.letters))
+
+
+def add_mask(add: str, letters) -> int:
+    """The bitmask (over ``letters``) of the units ``add`` names; 0 for "".
+
+    Raises
+    ------
+    CfgraphError
+        When ``add`` names a unit not in ``letters`` (no world of A or B has it), or a unit twice.
+
+    Examples
+    --------
+    >>> add_mask("E", ["A", "B", "C", "D", "E"]), add_mask("", ["A"])
+    (16, 0)
+    >>> add_mask("Z", ["A", "B"])
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: add 'Z' names units that no world of A or B has: unknown unit 'Z' in training set 'Z' (units: A, B)
+    """
+    add = (add or "").strip()
+    if not add:
+        return 0
+    try:
+        return lattice.parse_label(add, letters)
+    except CfgraphError as exc:
+        raise CfgraphError(f"add {add[:20]!r} names units that no world of A or B has: "
+                           f"{str(exc).splitlines()[0]}") from None
+
+
+def _global_masks(cells: CellSet, index: dict) -> np.ndarray:
+    """Each cell's training set as a bitmask over ``index`` (letter -> bit), shape (len(cells),)."""
+    out = np.zeros(len(cells), dtype=np.int64)
+    for w, world in enumerate(cells.worlds):
+        rows = cells.world == w
+        local, mask = cells.mask[rows], np.zeros(int(rows.sum()), dtype=np.int64)
+        for k, letter in enumerate(world.letters):  # a loop over units, not cells
+            mask |= ((local >> k) & 1) << index[letter]
+        out[rows] = mask
+    return out
+
+
+def _slice_codes(a: CellSet, b: CellSet) -> tuple[np.ndarray, np.ndarray, int]:
+    code = {s: c for c, s in enumerate(dict.fromkeys(a.slice + b.slice))}
+    return (np.fromiter((code[s] for s in a.slice), np.int64, len(a)),
+            np.fromiter((code[s] for s in b.slice), np.int64, len(b)), len(code))
+
+
+def _matched(ka: np.ndarray, kb: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``ka[i] == kb[j]`` and ``valid[i]``, i ascending then j ascending.
+
+    Examples
+    --------
+    >>> i, j = _matched(np.array([5, 7, 5]), np.array([5, 5, 9]), np.array([True, True, False]))
+    >>> i.tolist(), j.tolist()
+    ([0, 0], [0, 1])
+    """
+    order = np.argsort(kb, kind="stable")
+    sorted_kb = kb[order]
+    lo = np.searchsorted(sorted_kb, ka, side="left")
+    n = np.where(valid, np.searchsorted(sorted_kb, ka, side="right") - lo, 0)
+    total = int(n.sum())
+    if total > MAX_PAIRS:
+        raise CfgraphError(f"the matched pairs number {total:,} (at most {MAX_PAIRS:,}); narrow a set")
+    i = np.repeat(np.arange(ka.size), n)
+    offset = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
+    return i, order[np.repeat(lo, n) + offset]
+
+
+def compare(a: CellSet, b: CellSet, tolerance: float = DEFAULT_TOLERANCE, pairing: str = "all", add: str = "",
+            match: str = "train+slice") -> Comparison:
+    """Classify the pairs of ``a`` x ``b`` chosen by ``pairing``, and their outcomes.
 
     Parameters
     ----------
@@ -293,6 +419,14 @@ def compare(a: CellSet, b: CellSet, tolerance: float = DEFAULT_TOLERANCE) -> Com
         Resolved cells (:func:`resolve`) of one metric.
     tolerance : float
         |delta| at or below this is no change (default :data:`DEFAULT_TOLERANCE`).
+    pairing : {"all", "matched"}
+        Every A x B pair, or each A cell with the B cells of its training set plus ``add`` (same
+        lineage, any world or seed).
+    add : str
+        Matched pairing: the units B's training set adds to A's, as a training-set label ("E",
+        "A+E"); "" for the same training set.
+    match : {"train+slice", "train"}
+        Matched pairing: also on the slice, or on the training set only (slice against slice).
 
     Returns
     -------
@@ -301,7 +435,8 @@ def compare(a: CellSet, b: CellSet, tolerance: float = DEFAULT_TOLERANCE) -> Com
     Raises
     ------
     CfgraphError
-        On sets of different metrics, a negative or non-finite tolerance, or more than :data:`MAX_PAIRS` pairs.
+        On sets of different metrics, a negative or non-finite tolerance, an unknown pairing or match,
+        ``add`` naming a unit no world of A or B has, or more than :data:`MAX_PAIRS` pairs.
 
     Examples
     --------
@@ -311,33 +446,53 @@ def compare(a: CellSet, b: CellSet, tolerance: float = DEFAULT_TOLERANCE) -> Com
         raise CfgraphError(f"set A is on metric {a.metric} and set B on {b.metric}: compare cells of one metric")
     if not np.isfinite(tolerance) or tolerance < 0:
         raise CfgraphError(f"the tolerance must be a finite number >= 0, not {tolerance!r}")
-    if len(a) * len(b) > MAX_PAIRS:
-        raise CfgraphError(f"A x B is {len(a)} x {len(b)} = {len(a) * len(b):,} pairs (at most {MAX_PAIRS:,}); "
-                           "narrow a set")
+    if pairing not in PAIRINGS or match not in MATCHES:
+        raise CfgraphError(f"pairing {str(pairing)[:20]!r}, match {str(match)[:20]!r}: the pairing is one of "
+                           f"{', '.join(PAIRINGS)} and the match one of {', '.join(MATCHES)}")
+    letters = unit_letters(a, b)
+    if len(letters) > 40:
+        raise CfgraphError(f"sets A and B hold {len(letters)} distinct units (at most 40)")
+    index = {letter: k for k, letter in enumerate(letters)}
+    ga, gb = _global_masks(a, index), _global_masks(b, index)
+    add = (add or "").strip()
+    added = add_mask(add, letters)
     same_world, related = _lineage(a, b)
-    sw = same_world[a.world[:, None], b.world[None, :]]
-    rel = related[a.world[:, None], b.world[None, :]]
-    ma, mb = a.mask[:, None], b.mask[None, :]
+    ca, cb, width = _slice_codes(a, b)
+    if pairing == "all":
+        if len(a) * len(b) > MAX_PAIRS:
+            raise CfgraphError(f"A x B is {len(a)} x {len(b)} = {len(a) * len(b):,} pairs (at most {MAX_PAIRS:,}); "
+                               "narrow a set or use matched pairing")
+        i, j = np.repeat(np.arange(len(a)), len(b)), np.tile(np.arange(len(b)), len(a))
+    else:
+        on_slice = match == "train+slice"
+        ka = (ga | added) * (width if on_slice else 1) + (ca if on_slice else 0)
+        kb = gb * (width if on_slice else 1) + (cb if on_slice else 0)
+        i, j = _matched(ka, kb, (ga & added) == 0)
+        keep = (same_world | related)[a.world[i], b.world[j]]  # unrelated worlds: different units
+        i, j = i[keep], j[keep]
+    sw, rel = same_world[a.world[i], b.world[j]], related[a.world[i], b.world[j]]
+    ma, mb = ga[i], gb[j]
     common = ma & mb
     train = ma != mb
-    removal = train & (common == mb)
-    addition = train & (common == ma)
-    sa = np.asarray(a.slice, dtype=object)[:, None]
-    sb = np.asarray(b.slice, dtype=object)[None, :]
-    shifted = sa != sb
-    reseeded = a.seed[:, None] != b.seed[None, :]
-    axes = np.stack(np.broadcast_arrays(train, shifted, rel, reseeded))
+    removal, addition = train & (common == mb), train & (common == ma)
+    shifted = ca[i] != cb[j]
+    reseeded = a.seed[i] != b.seed[j]
+    axes = np.stack([train, shifted, rel, reseeded])
     count = axes.sum(axis=0)
     kind = np.select(
         [~sw & ~rel, count == 0, count > 1, removal, addition, train, shifted, rel, reseeded],
-        [WORLD, SAME, JOINT, REMOVAL, ADDITION, SUBSTITUTION, EVALUATION, VARIANT, SEED])
+        [WORLD, SAME, JOINT, REMOVAL, ADDITION, SUBSTITUTION, EVALUATION, VARIANT, SEED], default=SAME)
     axes = axes & (sw | rel)[None]  # unrelated worlds: no axis is comparable
-    delta = b.value[None, :] - a.value[:, None]
-    return Comparison(a, b, kind.astype(np.int64), delta, outcome_codes(delta, tolerance), float(tolerance), axes)
+    delta = b.value[j] - a.value[i]
+    unpaired = len(a) - int(np.unique(i).size)
+    return Comparison(a, b, i, j, kind.astype(np.int64), delta, outcome_codes(delta, tolerance), float(tolerance),
+                      axes, pairing, match, add, unpaired)
 
 
-def compare_refs(session, a_refs, b_refs, tolerance: float = DEFAULT_TOLERANCE) -> Comparison:
+def compare_refs(session, a_refs, b_refs, tolerance: float = DEFAULT_TOLERANCE, **pairing) -> Comparison:
     """Resolve two lists of :class:`~cfgraph.lab_state.CellRef` and compare them.
+
+    ``pairing`` holds :func:`compare`'s ``pairing``, ``add`` and ``match``.
 
     Raises
     ------
@@ -356,10 +511,18 @@ def compare_refs(session, a_refs, b_refs, tolerance: float = DEFAULT_TOLERANCE) 
     >>> with store.session() as session:
     ...     c = compare_refs(session, [CellRef("toy", "ABCD", "B")],
     ...                      [CellRef("toy", "ACD", "B"), CellRef("toy", "ABCD", "A"), CellRef("toy", "BCD", "B")])
-    >>> [CLASSES[k] for k in c.kind[0]], c.delta[0].round(2).tolist(), c.totals()
+    >>> [CLASSES[k] for k in c.kind], c.delta.round(2).tolist(), c.totals()
     (['training removal', 'evaluation shift', 'training removal'], [-0.33, 0.04, nan], \
 {'improvement': 1, 'harm': 1, 'no change': 0, 'missing': 1})
+
+    Matched pairing: every training set on slice B against the same training set on slice A.
+
+    >>> with store.session() as session:
+    ...     c = compare_refs(session, [CellRef("toy", "*", "B")], [CellRef("toy", "*", "A")],
+    ...                      pairing="matched", match="train")
+    >>> c.n_pairs, [CLASSES[k] for k in set(c.kind.tolist())], c.totals()["missing"]
+    (16, ['evaluation shift'], 12)
     """
     a = resolve(session, a_refs, "A")
     b = resolve(session, b_refs, "B", metric=a.metric)
-    return compare(a, b, tolerance)
+    return compare(a, b, tolerance, **pairing)

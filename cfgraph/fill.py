@@ -49,17 +49,23 @@ def parse_training_sets(training_sets, letters) -> list[int]:
 
 
 def _choose(wanted, known: list, what: str, name: str) -> list:
-    if wanted is None or wanted == "":
+    """Every value of the recipe (``wanted`` None or empty), or the wanted ones, checked; in the recipe's order."""
+    if wanted is None or wanted == "" or (isinstance(wanted, (list, tuple)) and not wanted):
         return list(known)
-    value = int(wanted) if what == "seed" else str(wanted)
-    if value not in known:
-        raise CfgraphError(f"world {name!r} has no {what} {value!r} in its recipe ({what}s: "
-                           f"{', '.join(map(str, known))})")
-    return [value]
+    values = wanted if isinstance(wanted, (list, tuple)) else [wanted]
+    out = []
+    for value in values:
+        value = int(value) if what == "seed" else str(value)
+        if value not in known:
+            raise CfgraphError(f"world {name!r} has no {what} {value!r} in its recipe ({what}s: "
+                               f"{', '.join(map(str, known))})")
+        out.append(value)
+    return [v for v in known if v in out]
 
 
 def compute_cells(store, world: str, training_sets, seed=None, metric: str | None = None, jobs: int = 1,
-                  on_batch=None, executor: Executor | None = None) -> evaluate.RunReport:
+                  on_batch=None, executor: Executor | None = None, *, seeds=None,
+                  on_plan=None) -> evaluate.RunReport:
     """Fit the named training sets of a trained world and store every missing cell of them.
 
     Parameters
@@ -70,7 +76,7 @@ def compute_cells(store, world: str, training_sets, seed=None, metric: str | Non
     training_sets : sequence of str or int
         Labels ("ACD", "A+C", "∅") or masks.
     seed : int, optional
-        One model seed of the recipe (default: every seed of the recipe).
+        One model seed of the recipe (the same as ``seeds=[seed]``).
     metric : str, optional
         One metric of the recipe (default: every metric).
     jobs : int
@@ -79,6 +85,11 @@ def compute_cells(store, world: str, training_sets, seed=None, metric: str | Non
         Called with the number of fits stored so far after each stored batch.
     executor : Executor, optional
         Where fits run; overrides ``jobs``.
+    seeds : sequence of int, optional
+        The model seeds to fill (default: every seed of the world's recipe). Each named
+        training set is fitted once per seed that lacks one of its cells.
+    on_plan : callable, optional
+        Called once with the number of fits to make, before the first.
 
     Returns
     -------
@@ -88,8 +99,8 @@ def compute_cells(store, world: str, training_sets, seed=None, metric: str | Non
     Raises
     ------
     CfgraphError
-        On a world without a model (imported), an unknown unit, seed or metric, or (on
-        PostgreSQL) a world another run is filling; nothing is written then.
+        On a world without a model (imported), an unknown unit, seed or metric, both ``seed``
+        and ``seeds``, or (on PostgreSQL) a world another run is filling; nothing is written then.
     NotFound
         On an unknown world.
 
@@ -102,6 +113,8 @@ def compute_cells(store, world: str, training_sets, seed=None, metric: str | Non
     ...                                       eval_slices="classes"))
     >>> compute_cells(store, "p", ["AB", "A"]).fits, compute_cells(store, "p", ["AB"]).fits
     (2, 0)
+    >>> compute_cells(store, "p", ["B"], seeds=[0]).fits
+    1
     """
     from cfgraph.worlds import trained_problem
 
@@ -112,7 +125,9 @@ def compute_cells(store, world: str, training_sets, seed=None, metric: str | Non
     problem = trained_problem(name, kind, spec, "to fit missing cells with")
     masks = parse_training_sets(training_sets, letters)
     metrics = _choose(metric, spec["metrics"], "metric", name)
-    seeds = _choose(seed, spec["seeds"], "seed", name)
+    if seed not in (None, "") and seeds not in (None, "", [], ()):
+        raise CfgraphError("give seed or seeds, not both")
+    seeds = _choose(seeds if seed in (None, "") else seed, spec["seeds"], "seed", name)
     if not masks:
         return evaluate.RunReport()
     with world_lock(store, world):  # PostgreSQL: refused in one line while another run fills it
@@ -123,6 +138,8 @@ def compute_cells(store, world: str, training_sets, seed=None, metric: str | Non
         else:
             sink = StoreSink.open(store, name, metrics, seeds)
             tasks = evaluate.plan(sink.present, masks, metrics, seeds)
+        if on_plan is not None:
+            on_plan(len(tasks))
         return evaluate.run(tasks, problem, sink, executor or Executor(jobs=jobs), progress=False,
                             desc=f"filling {name}", on_batch=on_batch)
 

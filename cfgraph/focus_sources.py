@@ -4,16 +4,29 @@
 (current cell, unit, pair, coalition, layer k, alpha and beta, tolerance); the
 panel must not present an answer built on a default as if the user had asked
 for it. :func:`focus_defaults` names each default part; :func:`answer_groups`
-sorts the answers into those computed wholly from the selection (and the
-parameters typed in), those that used a default (saying which), and those the
-selection does not pose. Knows nothing of SQL or Flask.
+sorts the answers:
+
+* *from your selection*: the training set and slice the question reads came from
+  the selection (a cell gives both; a row gives the training set and its size k;
+  a column gives the slice; a layer gives k; two nested cells of one column give
+  the unit or the coalition). A parameter no such selection gives and the user did
+  not type (unit, pair, coalition, k, alpha and beta, tolerance) is listed under
+  the answer as "with default ...", and nothing else is.
+* *from defaults*: the training set or the slice it reads is a default (nothing
+  selected gives it); the defaults are listed.
+* *not posed*: the question does not apply to this selection.
+
+:func:`current_first` makes the last cell added the current cell.
+Knows nothing of SQL or Flask.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cfgraph.selection import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_TOLERANCE, Focus, GridLike, Selection
 
-__all__ = ["QUESTION_FIELDS", "focus_defaults", "answer_groups"]
+__all__ = ["QUESTION_FIELDS", "CELL_PARTS", "current_first", "focus_defaults", "answer_groups"]
 
 #: The parts of the focus each question reads.
 QUESTION_FIELDS = {
@@ -30,6 +43,22 @@ QUESTION_FIELDS = {
     "subset_scan": ("column", "k"),
     "unlearning": ("train", "column", "unit", "tolerance"),
 }
+#: The parts that say which cells a question reads: an answer is "from your selection" only when
+#: every one of these it needs came from the selection.
+CELL_PARTS = ("train", "column")
+
+
+def current_first(selection: Selection) -> Selection:
+    """The selection with its last cell (the one added last: the URL keeps the order) moved to the
+    front, where :func:`cfgraph.selection.resolve` takes the current cell from.
+
+    Examples
+    --------
+    >>> current_first(Selection(cells=((3, 0), (1, 0), (2, 1)))).cells
+    ((2, 1), (3, 0), (1, 0))
+    """
+    cells = selection.cells
+    return replace(selection, cells=cells[-1:] + cells[:-1]) if len(cells) > 1 else selection
 
 
 def _nested_pair(cells) -> int | None:
@@ -72,7 +101,7 @@ def focus_defaults(grid: GridLike, selection: Selection, focus: Focus, given: di
     >>> g = SimpleNamespace(letters="AB", labels=["∅", "A", "B", "AB"], slices=["all"], slice_masks=[None])
     >>> s = parse_selection(g, cells=["AB:all", "B:all"])
     >>> sorted(focus_defaults(g, s, resolve(g, s), {}))
-    ['alpha_beta', 'coalition', 'k', 'pair', 'tolerance']
+    ['alpha_beta', 'coalition', 'pair', 'tolerance']
     >>> focus_defaults(g, Selection(), resolve(g, Selection()), {})["train"]
     'the full training set AB'
     """
@@ -90,7 +119,8 @@ def focus_defaults(grid: GridLike, selection: Selection, focus: Focus, given: di
         out["pair"] = "pair " + "".join(grid.letters[u] for u in focus.pair) + " (the focus unit and another)"
     if not _given(given.get("coalition")) and not (nested is not None and nested.bit_count() > 1):
         out["coalition"] = f"coalition {grid.labels[focus.coalition]} (the focus unit and another)"
-    if not _given(given.get("k")) and selection.layer is None:
+    # k is the selection's when a layer is selected, or when the training set is (k = |S|)
+    if not _given(given.get("k")) and selection.layer is None and "train" in out:
         out["k"] = f"k = {focus.k} (the size of {grid.labels[focus.train]})"
     if not (_given(given.get("alpha")) or _given(given.get("beta"))):
         out["alpha_beta"] = f"α = {DEFAULT_ALPHA:g}, β = {DEFAULT_BETA:g}"
@@ -105,8 +135,10 @@ def answer_groups(grid: GridLike, selection: Selection, focus: Focus, answers, g
     Returns
     -------
     dict
-        ``selection``: answers using no default; ``defaults``: (answer, list of the defaults it
-        used, as text) pairs; ``not_posed``: answers whose status is "not applicable".
+        ``selection``: (answer, defaults) pairs whose training set and slice came from the
+        selection, ``defaults`` naming the other parameters it took by default (often empty);
+        ``defaults``: (answer, defaults) pairs whose training set or slice is a default;
+        ``not_posed``: answers whose status is "not applicable". Defaults are text.
 
     Examples
     --------
@@ -118,8 +150,10 @@ def answer_groups(grid: GridLike, selection: Selection, focus: Focus, answers, g
     ...                     values=np.array([[0.1], [0.5], [0.6], [0.9]]))
     >>> s = parse_selection(g, cells=["AB:all", "B:all"])
     >>> groups = answer_groups(g, s, resolve(g, s), ask_all(g, resolve(g, s)), {})
-    >>> [a.key for a in groups["selection"]][:2], groups["defaults"][0][1]
-    (['loo', 'shapley'], ['coalition AB (the focus unit and another)'])
+    >>> [(a.key, used) for a, used in groups["selection"]][:3]
+    [('loo', []), ('group_loo', ['coalition AB (the focus unit and another)']), ('interaction', ['pair AB (the focus unit and another)'])]
+    >>> groups["defaults"]
+    []
     """
     defaults = focus_defaults(grid, selection, focus, given)
     out = {"selection": [], "defaults": [], "not_posed": []}
@@ -127,9 +161,8 @@ def answer_groups(grid: GridLike, selection: Selection, focus: Focus, answers, g
         if answer.status == "not applicable":
             out["not_posed"].append(answer)
             continue
-        used = [defaults[part] for part in QUESTION_FIELDS.get(answer.key, ()) if part in defaults]
-        if used:
-            out["defaults"].append((answer, used))
-        else:
-            out["selection"].append(answer)
+        parts = QUESTION_FIELDS.get(answer.key, ())
+        used = [defaults[part] for part in parts if part in defaults]
+        own = not any(part in defaults for part in parts if part in CELL_PARTS)
+        out["selection" if own else "defaults"].append((answer, used))
     return out

@@ -18,7 +18,7 @@ from cfgraph import lattice
 from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.selection import GridLike, parse_int
 
-__all__ = ["RowQuery", "parse_row_query", "row_order", "window_cells", "STATUS_CODES", "SORTS"]
+__all__ = ["RowQuery", "parse_row_query", "filter_text", "row_order", "window_cells", "STATUS_CODES", "SORTS"]
 
 #: How rows may be sorted: by training-set size then label (the default), by label, or by value on a slice.
 SORTS = ("size", "label", "value")
@@ -93,9 +93,22 @@ def _bound(text, what: str) -> float | None:
     return value
 
 
-def parse_row_query(grid: GridLike, args) -> RowQuery:
+def _strict(param, read, default):
+    return read()
+
+
+def parse_row_query(grid: GridLike, args, take=None) -> RowQuery:
     """A row query from URL arguments (``sort``, ``dir``, ``vslice``, ``size``, ``has``, ``lacks``,
     ``vmin``, ``vmax``; any mapping with ``.get``).
+
+    Parameters
+    ----------
+    grid : GridLike
+    args : mapping
+    take : callable, optional
+        ``take(param, read, default)``: how each parameter is read. By default the first bad one
+        raises (the JSON API); the page passes :meth:`cfgraph.web.graph_params.Problems.take`,
+        which notes the refusal and uses the default (``vmin > vmax`` refuses ``vmax``).
 
     Raises
     ------
@@ -111,27 +124,79 @@ def parse_row_query(grid: GridLike, args) -> RowQuery:
     >>> g = SimpleNamespace(letters="AB", slices=["all", "B"])
     >>> parse_row_query(g, {"sort": "value", "dir": "desc", "vslice": "B", "has": "A"})
     RowQuery(sort='value', descending=True, vslice=1, size=None, has=1, lacks=0, vmin=None, vmax=None)
+    >>> noted = []
+    >>> def lenient(param, read, default):
+    ...     try:
+    ...         return read()
+    ...     except CfgraphError as exc:
+    ...         noted.append(param)
+    ...         return default
+    >>> parse_row_query(g, {"has": "Z", "size": "9", "vmin": "0.9", "vmax": "0.1"}, lenient), noted
+    (RowQuery(sort='size', descending=False, vslice=0, size=None, has=0, lacks=0, vmin=0.9, vmax=None), ['size', 'has', 'vmax'])
     """
-    sort = (args.get("sort") or "size").strip()
-    if sort not in SORTS:
-        raise CfgraphError(f"sort must be one of {', '.join(SORTS)}, not {sort[:20]!r}")
-    direction = (args.get("dir") or "asc").strip()
-    if direction not in ("asc", "desc"):
-        raise CfgraphError(f"dir must be asc or desc, not {direction[:20]!r}")
-    name = args.get("vslice")
-    if name is None or str(name) == "":
-        vslice = 0
-    elif name in grid.slices:
-        vslice = list(grid.slices).index(name)
-    else:
+    take = take or _strict
+
+    def sort():
+        value = (args.get("sort") or "size").strip()
+        if value not in SORTS:
+            raise CfgraphError(f"sort must be one of {', '.join(SORTS)}, not {value[:20]!r}")
+        return value
+
+    def direction():
+        value = (args.get("dir") or "asc").strip()
+        if value not in ("asc", "desc"):
+            raise CfgraphError(f"dir must be asc or desc, not {value[:20]!r}")
+        return value
+
+    def vslice():
+        name = args.get("vslice")
+        if name is None or str(name) == "":
+            return 0
+        if name in grid.slices:
+            return list(grid.slices).index(name)
         raise NotFound(f"no evaluation slice {str(name)[:60]!r} in this world (vslice)")
-    vmin, vmax = _bound(args.get("vmin"), "vmin"), _bound(args.get("vmax"), "vmax")
-    if vmin is not None and vmax is not None and vmin > vmax:
-        raise CfgraphError(f"vmin={vmin:g} is above vmax={vmax:g}")
-    return RowQuery(sort=sort, descending=direction == "desc", vslice=vslice,
-                    size=parse_int(args.get("size"), "size", 0, len(grid.letters)),
-                    has=_units(grid, args.get("has"), "has"), lacks=_units(grid, args.get("lacks"), "lacks"),
-                    vmin=vmin, vmax=vmax)
+
+    chosen_sort, chosen_dir, chosen_slice = take("sort", sort, "size"), take("dir", direction, "asc"), take("vslice", vslice, 0)
+    size = take("size", lambda: parse_int(args.get("size"), "size", 0, len(grid.letters)), None)
+    has = take("has", lambda: _units(grid, args.get("has"), "has"), 0)
+    lacks = take("lacks", lambda: _units(grid, args.get("lacks"), "lacks"), 0)
+    vmin = take("vmin", lambda: _bound(args.get("vmin"), "vmin"), None)
+
+    def upper():
+        value = _bound(args.get("vmax"), "vmax")
+        if vmin is not None and value is not None and vmin > value:
+            raise CfgraphError(f"vmin={vmin:g} is above vmax={value:g}")
+        return value
+
+    vmax = take("vmax", upper, None)
+    return RowQuery(sort=chosen_sort, descending=chosen_dir == "desc", vslice=chosen_slice, size=size,
+                    has=has, lacks=lacks, vmin=vmin, vmax=vmax)
+
+
+def filter_text(grid: GridLike, query: RowQuery) -> str:
+    """The row filters of a query in words, e.g. "has A and lacks A" ("" when unfiltered).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(letters="AB", labels=["∅", "A", "B", "AB"], slices=["all", "B"])
+    >>> filter_text(g, RowQuery(has=1, lacks=1))
+    'has A and lacks A'
+    >>> filter_text(g, RowQuery(size=2, vmin=0.5, vslice=1))
+    'size 2 and value on B from 0.5'
+    """
+    parts = []
+    if query.size is not None:
+        parts.append(f"size {query.size}")
+    if query.has:
+        parts.append(f"has {grid.labels[query.has]}")
+    if query.lacks:
+        parts.append(f"lacks {grid.labels[query.lacks]}")
+    if query.vmin is not None or query.vmax is not None:
+        low = "" if query.vmin is None else f" from {query.vmin:g}"
+        high = "" if query.vmax is None else f" to {query.vmax:g}"
+        parts.append(f"value on {grid.slices[query.vslice]}{low}{high}")
+    return " and ".join(parts)
 
 
 def row_order(grid: GridLike, query: RowQuery = RowQuery()) -> np.ndarray:

@@ -11,6 +11,12 @@ and through a versioned JSON document::
 
     {"cfgraph_lab": 1, "a": ["digits|ABCD|all"], "b": ["digits|BCD|all"], "lens": null, "params": {"tol": "0"}}
 
+The parameters the lab knows are :data:`PARAMS`; :func:`check_params` applies the
+checks the page applies (a known lens, a tolerance >= 0, ``top`` in range, a known
+pairing ...), and a document is read only if they pass. ``p.pairing=matched`` with
+``p.add=E`` and ``p.match=train+slice`` pairs each A cell with the B cell of its
+training set plus E on its slice (:func:`cfgraph.compare.compare`).
+
 Reading a document is all-or-nothing: :meth:`LabState.from_document` returns a
 whole state or raises one :class:`~cfgraph.errors.CfgraphError` naming the first problem.
 Nothing here reads the store; :mod:`cfgraph.compare` resolves the references.
@@ -18,13 +24,15 @@ Nothing here reads the store; :mod:`cfgraph.compare` resolves the references.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from cfgraph.errors import CfgraphError
 
-__all__ = ["VERSION", "MAX_CELLS", "MAX_DOCUMENT_BYTES", "MAX_TEXT", "MAX_PARAMS", "CellRef", "LabState", "ANY"]
+__all__ = ["VERSION", "MAX_CELLS", "MAX_DOCUMENT_BYTES", "MAX_TEXT", "MAX_PARAMS", "CellRef", "LabState", "ANY",
+           "LENSES", "PAIRINGS", "MATCHES", "PARAMS", "DEFAULT_TOP", "MAX_TOP", "check_params"]
 
 #: Version of the JSON document (its ``cfgraph_lab`` key).
 VERSION = 1
@@ -36,6 +44,18 @@ MAX_TEXT = 400
 MAX_PARAMS = 32
 #: Training set or slice that stands for all of them.
 ANY = "*"
+
+#: The lab's lenses (None: everything).
+LENSES = ("summary", "pairs", "grids")
+#: Pairings: every A x B pair, or each A cell with the B cells of its training set (plus ``add``).
+PAIRINGS = ("all", "matched")
+#: What a matched pair shares besides the training set: its slice too, or nothing else.
+MATCHES = ("train+slice", "train")
+#: Pairs listed by |delta| unless ``p.top`` says otherwise (at most MAX_TOP).
+DEFAULT_TOP, MAX_TOP = 10, 200
+#: Every parameter the lab reads: the picker's world, seed and side; the comparison's tolerance,
+#: number of top pairs, pairing, units added by matched pairs, and what else a matched pair shares.
+PARAMS = ("world", "seed", "side", "tol", "top", "pairing", "add", "match")
 
 _PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _DOC_KEYS = ("cfgraph_lab", "a", "b", "lens", "params")
@@ -147,6 +167,61 @@ def _param(name, value) -> tuple[str, str]:
     return name, _text(str(value), f"parameter {name}", empty=True)
 
 
+def _check_param(name: str, value: str) -> None:
+    text = value.strip()
+    if name == "tol" and text:
+        try:
+            tol = float(text)
+        except ValueError:
+            raise CfgraphError(f"the tolerance must be a number, not {text[:30]!r}") from None
+        if not math.isfinite(tol) or tol < 0:
+            raise CfgraphError(f"the tolerance must be a finite number >= 0, not {text[:30]!r}")
+    elif name == "top" and text and (not text.isdigit() or not 1 <= int(text) <= MAX_TOP):
+        raise CfgraphError(f"top must be a whole number from 1 to {MAX_TOP}, not {text[:20]!r}")
+    elif name == "pairing" and text and text not in PAIRINGS:
+        raise CfgraphError(f"unknown pairing {text[:20]!r} (pairings: {', '.join(PAIRINGS)})")
+    elif name == "match" and text and text not in MATCHES:
+        raise CfgraphError(f"unknown match {text[:20]!r} (matches: {', '.join(MATCHES)})")
+    elif name == "side" and text and text not in ("a", "b"):
+        raise CfgraphError(f"side {text[:10]!r} is not a or b")
+    elif name == "seed" and text and not re.fullmatch(r"-?\d{1,10}", text):
+        raise CfgraphError(f"seed {text[:20]!r} is not an integer")
+    elif name == "add" and text and not re.fullmatch(r"[^|*]{1,200}", text):
+        raise CfgraphError(f"add {text[:20]!r} is not a training-set label (unit letters, like E or A+E)")
+
+
+def check_params(lens, params) -> None:
+    """Refuse a lens or parameters the lab would refuse: the page's checks, for the page and for imports.
+
+    Which units ``add`` names is checked against the worlds when comparing (it needs the store).
+
+    Parameters
+    ----------
+    lens : str or None
+    params : iterable of (str, str)
+
+    Raises
+    ------
+    CfgraphError
+        On an unknown lens or parameter name, a tolerance that is not a number >= 0, ``top`` not in
+        1..MAX_TOP, an unknown pairing, match or side, a seed that is not an integer.
+
+    Examples
+    --------
+    >>> check_params("pairs", [("tol", "0.01"), ("pairing", "matched"), ("add", "E")])
+    >>> check_params(None, [("tol", "-1")])
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: the tolerance must be a finite number >= 0, not '-1'
+    """
+    if lens is not None and lens not in LENSES:
+        raise CfgraphError(f"unknown lens {str(lens)[:30]!r} (lenses: {', '.join(LENSES)})")
+    for name, value in params:
+        if name not in PARAMS:
+            raise CfgraphError(f"unknown parameter {name[:32]!r} (parameters: {', '.join(PARAMS)})")
+        _check_param(name, value)
+
+
 @dataclass(frozen=True)
 class LabState:
     """The lab's whole state: set A, set B, the lens, and named parameters.
@@ -162,7 +237,11 @@ class LabState:
     >>> LabState.from_document({"cfgraph_lab": 2})
     Traceback (most recent call last):
     ...
-    cfgraph.errors.CfgraphError: not a cfgraph lab document of version 1 (cfgraph_lab is 2)
+    cfgraph.errors.CfgraphError: not a cfgraph lab document of version 1: cfgraph_lab must be the integer 1, not 2
+    >>> LabState.from_document({"cfgraph_lab": "1"})
+    Traceback (most recent call last):
+    ...
+    cfgraph.errors.CfgraphError: not a cfgraph lab document of version 1: cfgraph_lab must be the integer 1, not the string '1'
     """
 
     a: tuple[CellRef, ...] = ()
@@ -246,9 +325,10 @@ class LabState:
             doc = _parse_json(doc)
         if not isinstance(doc, dict):
             raise CfgraphError(f"a lab document is a JSON object, not {_json_type(doc)}")
-        if doc.get("cfgraph_lab") != VERSION or isinstance(doc.get("cfgraph_lab"), bool):
-            raise CfgraphError(f"not a cfgraph lab document of version {VERSION} "
-                               f"(cfgraph_lab is {str(doc.get('cfgraph_lab', 'missing'))[:20]})")
+        version = doc.get("cfgraph_lab")
+        if version != VERSION or not isinstance(version, int) or isinstance(version, bool):
+            raise CfgraphError(f"not a cfgraph lab document of version {VERSION}: cfgraph_lab must be the integer "
+                               f"{VERSION}, not {_shown(version) if 'cfgraph_lab' in doc else 'missing'}")
         for key in doc:
             if key not in _DOC_KEYS:
                 raise CfgraphError(f"unknown key {str(key)[:40]!r} in the lab document "
@@ -272,7 +352,11 @@ class LabState:
             raise CfgraphError(f"'params' must be an object, not {_json_type(params)}")
         if len(params) > MAX_PARAMS:
             raise CfgraphError(f"'params' has {len(params)} entries (at most {MAX_PARAMS})")
+        for k, v in params.items():
+            if not isinstance(v, str):
+                raise CfgraphError(f"parameter {str(k)[:32]!r} must be text (as exported), not {_shown(v)}")
         checked = tuple(sorted(_param(k, v) for k, v in params.items()))
+        check_params(lens or None, checked)
         return cls(sets[0], sets[1], lens or None, checked)
 
 
@@ -284,7 +368,7 @@ def _parse_json(text) -> object:
     import json
 
     if len(text) > MAX_DOCUMENT_BYTES:
-        raise CfgraphError(f"the lab document is {len(text)} bytes (at most {MAX_DOCUMENT_BYTES})")
+        raise CfgraphError(f"the lab document is over {MAX_DOCUMENT_BYTES // 1024} KB, the most the lab reads")
     try:
         if isinstance(text, (bytes, bytearray)):
             text = bytes(text).decode("utf-8")
@@ -294,6 +378,17 @@ def _parse_json(text) -> object:
     except (ValueError, RecursionError) as exc:
         first = str(exc).splitlines()[0][:80] if str(exc) else "malformed"
         raise CfgraphError(f"the lab document is not JSON ({first})") from None
+
+
+def _shown(value) -> str:
+    """A JSON value for a message, with its type: ``the string '1'``, ``true``, ``2``, ``a list``."""
+    if isinstance(value, str):
+        return f"the string {value[:20]!r}"
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, (int, float)):
+        return f"the number {str(value)[:20]}" if isinstance(value, float) else str(value)[:20]
+    return _json_type(value)
 
 
 def _json_type(value) -> str:

@@ -14,7 +14,13 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 
 def resource_dir(name: str) -> Path:
-    """Folder of the shipped resource ``name`` ("migrations", "templates", "seed_data")."""
+    """Folder of the shipped resource ``name`` ("migrations", "templates", "seed_data").
+
+    The checkout's own top-level folder when the code runs from a checkout (so code and
+    templates always come from one tree, whatever an editable install elsewhere maps),
+    else the installed sub-package."""
+    if (_ROOT / name).is_dir() and (_ROOT / "pyproject.toml").is_file():
+        return _ROOT / name
     try:
         found = Path(str(resources.files(f"cfgraph.{name}")))
         if found.is_dir():

@@ -20,6 +20,9 @@ from cfgraph.world import World
 
 SEED = 0
 SLICE = "all"
+#: A table cell that does not apply (the drop before the first step, a set that is no one set):
+#: rendered "—" with the title "not applicable", never as a missing cell (None).
+NOT_APPLICABLE = "—"
 
 
 def _n(x) -> float | None:
@@ -38,6 +41,27 @@ def _ask(world: World, table, key: str, cells, **focus):
 
 def _used(world: str, seed, refs) -> list[UsedCell]:
     return [UsedCell(world, c.train, c.slice, seed, c.value) for c in refs]
+
+
+def _count(x):
+    """A count (rows, training sets) as an int when it is whole, so it prints as one."""
+    x = float(x)
+    return int(x) if x.is_integer() else x
+
+
+def _path(labels: list[str], leaving: list[str]) -> str:
+    """What changes along a path of training sets, from the sets themselves.
+
+    >>> _path(["ABCD", "ACD", "AC"], ["B", "D"])
+    'B leaves ABCD, then D leaves ACD: ABCD → ACD → AC'
+    """
+    steps = [f"{u} leaves {t}" for u, t in zip(leaving, labels)]
+    return ", then ".join(steps) + ": " + " → ".join(labels)
+
+
+def _changes(answer: ScenarioAnswer, text: str) -> None:
+    """Set what changes, computed from the data (the page shows it instead of the scenario's own text)."""
+    answer.changes = text
 
 
 def _status(answer: ScenarioAnswer) -> ScenarioAnswer:
@@ -91,6 +115,9 @@ def removal(session) -> ScenarioAnswer:
             if seed == SEED and s == SLICE:
                 out.value, out.worked = a.value, a.worked
     out.rows = [[s] + values for s, values in by_slice.items()]
+    full = (1 << w.n) - 1
+    _changes(out, f"unit B (one KMeans cluster of training rows) is removed from {w.label_of(full)}: "
+                  f"{w.label_of(full)} → {w.label_of(full & ~(1 << w.letters.index('B')))}")
     worst = max(by_slice, key=lambda s: by_slice[s][0] if by_slice[s][0] is not None else -np.inf)
     out.summary = (f"Without B the model scores {_f(out.value)} less on all test rows "
                    f"(LOO = f(ABCD) − f(ACD)); the loss is largest on slice {worst} "
@@ -143,16 +170,21 @@ def strike(session) -> ScenarioAnswer:
     labels = [w.label_of(m) for m in path["masks"]]
     out = ScenarioAnswer(group.value, "", worked=group.worked,
                          columns=["step", "leaves", "training set", "score", "drop"])
-    out.rows = [[0, "", labels[0], float(path["values"][0]), None]]
-    out.rows += [[t + 1, letters[(path["masks"][t] & ~path["masks"][t + 1]).bit_length() - 1], labels[t + 1],
-                  float(path["values"][t + 1]), float(path["drops"][t])] for t in range(len(path["drops"]))]
+    leaving = [letters[(path["masks"][t] & ~path["masks"][t + 1]).bit_length() - 1]
+               for t in range(len(path["drops"]))]
+    out.rows = [[0, NOT_APPLICABLE, labels[0], float(path["values"][0]), NOT_APPLICABLE]]
+    out.rows += [[t + 1, leaving[t], labels[t + 1], float(path["values"][t + 1]), float(path["drops"][t])]
+                 for t in range(len(path["drops"]))]
+    _changes(out, f"{_path(labels, leaving)} (one edge of the lattice per step)")
     out.cells = [UsedCell(w.name, lab, SLICE, SEED, float(v)) for lab, v in zip(labels, path["values"])]
     ext = strike_extremes(column)
     k2 = list(ext["sizes"]).index(2)
-    strongest = w.label_of(int(ext["strongest"][k2]))
+    strongest = int(ext["strongest"][k2])
+    left = w.label_of(path["masks"][0] & ~strongest)
     out.summary = (f"Together B and D cost the model {_f(group.value)} on all test rows: "
-                   f"{_f(path['drops'][0])} when B leaves, then {_f(path['drops'][1])} when D leaves. "
-                   f"Of all pairs, {strongest} would hurt most ({_f(ext['strongest_drop'][k2])}).")
+                   f"{_f(path['drops'][0])} when B leaves {labels[0]}, then {_f(path['drops'][1])} when D leaves "
+                   f"{labels[1]}. Of all pairs, a strike by {w.label_of(strongest)} would hurt most "
+                   f"({_f(ext['strongest_drop'][k2])}, leaving {left}).")
     return out
 
 
@@ -296,11 +328,15 @@ def budget(session) -> ScenarioAnswer:
     scan = _ask(w, table, "subset_scan", ["ABCD:all"], k="2")
     out = ScenarioAnswer(best["value"], "", worked=scan.worked,
                          columns=["choice", "training set", "rows (cost)", "score"])
-    out.rows = [["best within the budget (exact)", w.label_of(best["mask"]), best["cost"], best["value"]],
-                ["greedy by Shapley value per row", w.label_of(greedy["mask"]), greedy["cost"], greedy["value"]],
-                [f"random affordable sets (mean of {rand['trials']})", "—", rand["cost"], rand["value"]],
-                ["best of size 2 (subset scan)", scan.table[0][1], None, scan.value]]
-    affordable = np.flatnonzero(coalition_costs(prices) <= BUDGET)
+    costs = coalition_costs(prices)
+    scan_set = scan.table[0][1]
+    out.rows = [["best within the budget (exact)", w.label_of(best["mask"]), _count(best["cost"]), best["value"]],
+                ["greedy by Shapley value per row", w.label_of(greedy["mask"]), _count(greedy["cost"]),
+                 greedy["value"]],
+                [f"random affordable sets (mean of {rand['trials']})", NOT_APPLICABLE, _count(rand["cost"]),
+                 rand["value"]],
+                ["best of size 2 (subset scan)", scan_set, _count(costs[w.mask_of(scan_set)]), scan.value]]
+    affordable = np.flatnonzero(costs <= BUDGET)
     out.cells = [UsedCell(w.name, w.label_of(m), SLICE, SEED, _n(column[m])) for m in affordable.tolist()]
     out.summary = (f"Within {BUDGET} training rows the best set is {w.label_of(best['mask'])} "
                    f"({int(best['cost'])} rows, accuracy {_f(best['value'])}), found among {best['affordable']} "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cfgraph.demo import DEMO_WORLD, POISON_WORLD, UNLEARN_RECIPE, UNLEARN_WORLD
+from cfgraph.demo import DEMO_WORLD, POISON_RECIPE, POISON_WORLD, UNLEARN_RECIPE, UNLEARN_WORLD
 from cfgraph.scenario_answers import SEED, SLICE, _ask, _f, _n
 from cfgraph.scenarios import ScenarioAnswer, UsedCell
 from cfgraph.world import World
@@ -63,6 +63,10 @@ def poisoning(session) -> ScenarioAnswer:
         out.cells += [UsedCell(DEMO_WORLD, pair.parent.labels[honest], s, SEED, float(pair.base[honest, j])),
                       UsedCell(POISON_WORLD, v.labels[full], s, SEED, float(v.values[full, j]))]
     a = v.slices.index("A")
+    poison = v.letters[p]
+    out.changes = (f"unit {poison} (label-flipped copies of {POISON_RECIPE['unit']}'s training rows) joins the "
+                   "training set: "
+                   f"{v.labels[honest]} → {v.labels[full]}")
     out.value = float(report["attack_full"][a])
     out.worked = (f"Δ = f_poison(ABCDE, A) − f(ABCD, A) = {_f(v.values[full, a])} − {_f(pair.base[honest, a])} "
                   f"= {_f(out.value)}")

@@ -71,6 +71,8 @@ class ScenarioAnswer:
         Every cell used, and every cell needed but not stored (value None).
     status : str
         ``answered``, ``partial`` (some needed cells missing) or ``missing``.
+    changes : str
+        What changes, computed from the data (the sets walked); empty: the scenario's own text.
     """
 
     value: float | None
@@ -81,6 +83,7 @@ class ScenarioAnswer:
     cells: list[UsedCell] = field(default_factory=list)
     missing: list[UsedCell] = field(default_factory=list)
     status: str = "answered"
+    changes: str = ""
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data (cells as dicts).
@@ -113,6 +116,8 @@ class Scenario:
         Lattice (graph) URL parameters on ``lattice_world``.
     lab_a, lab_b : tuple of (world, train, slice, seed)
         The cells of the lab's World A and World B.
+    lab_params : tuple of (str, str)
+        The lab's parameters (``pairing="matched"``, ``add``: the meaningful pairs only).
     compute : callable
         ``compute(session) -> ScenarioAnswer``, reading through the core.
     """
@@ -132,6 +137,7 @@ class Scenario:
     compute: Callable = field(repr=False, compare=False)
     grid_world: str | None = None
     lattice_world: str | None = None
+    lab_params: tuple[tuple[str, str], ...] = ()
 
     def answer(self, source) -> ScenarioAnswer:
         """The scenario's answer from a store or an open session.
@@ -214,7 +220,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "strike", "A data strike: coalition BD withdraws one unit at a time",
         "What do B and D lose the model when they leave together, and what does each step cost?", D, (D,),
         fixed="units A and C stay; the model; the evaluation slice (all test rows); seed 0",
-        changes="B leaves ABCD, then D leaves ABD: ABCD → ACD → AC (one edge of the lattice per step)",
+        changes="B leaves ABCD, then D leaves ACD: ABCD → ACD → AC (one edge of the lattice per step)",
         limit="one coalition and one order. The total drop does not depend on the order; each step's drop does. "
               "A real strike also changes who is left to replace the data, which a fixed lattice cannot show.",
         grid=(("cell", "ABCD:all"), ("cell", "AC:all"), ("coalition", "BD"), ("q", "group_loo")) + _SEED,
@@ -252,7 +258,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         grid=(("cell", "ABCDE:A"), ("cell", "ABCD:A"), ("unit", "E"), ("q", "loo")) + _SEED,
         lattice=(("slice", "A"), ("node", "ABCDE"), ("lens", "sweep"), ("unit", "E")) + _SEED,
         lab_a=((D, "ABCD", "A", 0), (D, "ABCD", "all", 0)), lab_b=((P, "ABCDE", "A", 0), (P, "ABCDE", "all", 0)),
-        compute=_lazy("poisoning", "cfgraph.scenario_variants"), grid_world=P, lattice_world=P),
+        compute=_lazy("poisoning", "cfgraph.scenario_variants"), grid_world=P, lattice_world=P,
+        lab_params=(("add", "E"), ("pairing", "matched"))),
     Scenario(
         "unlearning", "An unlearning audit: SISA removal of A against exact retraining",
         "Does removing unit A by dropping its shard give the scores of a model retrained without A?", U, (D, U),
@@ -264,7 +271,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         lattice=(("slice", "all"), ("node", "ABCD"), ("lens", "ablation"), ("unit", "A")) + _SEED,
         lab_a=tuple((D, t, "all", 0) for t in ("BCD", "BC", "BD", "CD")),
         lab_b=tuple((U, t, "all", 0) for t in ("BCD", "BC", "BD", "CD")),
-        compute=_lazy("unlearning", "cfgraph.scenario_variants"), grid_world=D, lattice_world=D),
+        compute=_lazy("unlearning", "cfgraph.scenario_variants"), grid_world=D, lattice_world=D,
+        lab_params=(("pairing", "matched"),)),
     Scenario(
         "budget", f"A budget choice: the best training set within {BUDGET} rows",
         f"With a budget of {BUDGET} training rows (each unit priced at its rows), which units should one buy?", D, (D,),
@@ -294,7 +302,8 @@ SCENARIOS: tuple[Scenario, ...] = (
               "two seeds cannot show the spread of a seed-sensitive model (more seeds, another model).",
         grid=(("cell", "∅:all"), ("cell", "ABCD:all")),
         lattice=(("slice", "all"), ("node", "∅")),
-        lab_a=((D, "*", "all", 0),), lab_b=((D, "*", "all", 1),), compute=_lazy("seeds")),
+        lab_a=((D, "*", "all", 0),), lab_b=((D, "*", "all", 1),), compute=_lazy("seeds"),
+        lab_params=(("pairing", "matched"),)),
 )
 #: Scenarios by key.
 BY_KEY = {s.key: s for s in SCENARIOS}

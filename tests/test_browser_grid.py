@@ -187,3 +187,44 @@ def test_the_last_window_opens_from_its_page_links(watched):
     watched.goto("/world/n8/grid?page=4&cpage=8")
     expect(page.locator("#win-rows")).to_have_text("193–256")
     watched.shot(f"grid-n8-last-window-{watched.width}")
+
+
+def test_a_bad_parameter_is_named_inline_and_the_grid_stays_usable(watched):
+    page = watched.page
+    response = page.goto(watched.base + "/world/n8/grid?has=Z&palette=evil&cell=AB%3AA")
+    assert response.status == 400
+    # Chromium logs the 400 status as a console error: expected here, nothing else is
+    watched.problems = [p for p in watched.problems if "status of 400" not in p]
+    errors = page.locator("#param-errors p.error")
+    expect(errors).to_have_count(2)
+    assert errors.evaluate_all("ps => ps.map((p) => p.getAttribute('data-param'))") == ["has", "palette"]
+    expect(page.locator("#grid tbody tr")).to_have_count(64)  # the grid, unfiltered, in the default palette
+    assert "pal-viridis" in (page.locator("#grid").get_attribute("class") or "")
+    # the address drops the refused values at once; a click carries only what is shown
+    page.wait_for_function("() => !location.search.includes('has=') && !location.search.includes('palette=')")
+    watched.shot(f"grid-n8-bad-param-{watched.width}")
+    page.locator("#grid tbody tr:nth-child(3) td:nth-of-type(2)").click()
+    expect(page.locator("#selection-summary .chip")).to_have_count(2)
+    query = parse_qs(urlparse(page.url).query)
+    assert "has" not in query and "palette" not in query and query["cell"][0] == "AB:A"
+    # the last cell clicked is the current cell
+    label = _label(page, page.locator("#grid tbody tr:nth-child(3) td:nth-of-type(2)"))
+    expect(page.locator("#current-cell")).to_have_text(f"f({label}, {page.locator('#grid thead th').nth(2).get_attribute('data-s')})")
+
+
+def test_the_last_cell_clicked_is_the_current_cell(watched):
+    page = watched.page
+    watched.goto("/world/n8/grid")
+    expect(page.locator("#current-cell")).to_contain_text("f(ABCDEFGH, ")
+    seen = []
+    for r, c in ((5, 3), (9, 6), (14, 2)):
+        cell = page.locator(f"#grid tbody tr:nth-child({r}) td:nth-of-type({c})")
+        label = _label(page, cell)
+        slice_name = page.locator("#grid thead th").nth(c).get_attribute("data-s")
+        cell.click()
+        seen.append(f"{label}:{slice_name}")
+        expect(page.locator("#current-cell")).to_have_text(f"f({label}, {slice_name})")
+    assert parse_qs(urlparse(page.url).query)["cell"] == seen
+    # Shapley on the current cell's column is the selection's, its unit named as a default
+    shapley = page.locator("#from-selection #q-shapley .defaults")
+    expect(shapley).to_contain_text("with default: unit")

@@ -41,25 +41,33 @@ def test_compare_world_with_its_poisoned_variant_and_seeds(browser, base_url, tm
     page = w.page
     try:
         w.goto("/lab?p.world=digits")
-        page.get_by_role("link", name="B = its variant digits-poison").click()
+        page.get_by_role("link", name="B = its variant digits-poison").first.click()
         expect(page.locator("#lab-counts")).to_be_visible()
         state = state_of(page)
         assert [c.to_text() for c in state.a] == ["digits|*|*"] and [c.to_text() for c in state.b] == ["digits-poison|*|*"]
+        assert state.param("pairing") == "matched"
         found = counts(page)
         m = page.locator("table.diff thead th").count() - 1
-        assert found["variant change"] == 16 * m  # the same training set and slice in both worlds
-        assert sum(found.values()) == (16 * m) * (32 * m)  # digits-poison has the poison unit E: 32 sets
-        top = page.locator("#lab-top tbody tr")
-        assert top.count() == 10
-        first = top.first.locator("td")
-        assert first.nth(0).inner_text().startswith("digits") and first.nth(5).inner_text()[0] in "+−-"
+        # Matched pairing: each training set and slice against itself in the variant, nothing else.
+        assert found == {"variant change": 16 * m}
         expect(page.locator('table.diff[data-kind="variant change"]')).to_be_visible()
         w.shot("lab-variant-1280")
 
-        page.get_by_role("link", name="A = seed 0, B = seed 1, every cell").click()
+        # The attack: in digits-poison, each T against T + E (the poison unit joins): training additions.
+        page.get_by_role("link", name="In digits-poison: each training set T against T + E").click()
+        expect(page.locator('table.diff[data-kind="training addition"]')).to_be_visible()
+        assert counts(page) == {"training addition": 16 * m}
+        top = page.locator("#lab-top tbody tr")
+        assert top.count() == 10
+        first = top.first.locator("td")
+        assert "E" in first.nth(1).inner_text() and first.nth(5).inner_text()[0] in "+−-"
+        assert float(first.nth(5).inner_text().replace("−", "-")) != 0  # the attack moves the score
+        w.shot("lab-poison-1280")
+
+        page.get_by_role("link", name="A = seed 0, B = seed 1").click()
         expect(page.locator('table.diff[data-kind="seed change"]')).to_be_visible()
         found = counts(page)
-        assert found["seed change"] == 16 * m
+        assert found == {"seed change": 16 * m}
         w.shot("lab-seeds-1280")
         w.check()
     finally:
@@ -82,6 +90,10 @@ def test_cells_by_click_and_keyboard_then_export_and_import(browser, base_url, t
         assert focused == "digits|BCD|all"
         page.keyboard.press("Enter")
         expect(page.locator("#set-b li")).to_have_count(1)
+        # After the reload, focus is back on the cell pressed: the keyboard user goes on from there.
+        expect(page.locator('#pick-grid button[value="digits|BCD|all"]')).to_be_focused()
+        page.keyboard.press("ArrowUp")
+        assert page.evaluate("document.activeElement.closest('#pick-grid') !== null")
         page.locator("#type-cell").fill("digits|A|all")
         page.get_by_role("button", name="add to B").click()
         expect(page.locator("#set-b li")).to_have_count(2)
@@ -102,6 +114,17 @@ def test_cells_by_click_and_keyboard_then_export_and_import(browser, base_url, t
         expect(page.locator("#lab-counts")).to_be_visible()
         assert state_of(page) == before
         assert page.locator("#set-b li").count() == 2
+
+        # A refused document: its message inline on the lab page, the state kept, nothing applied.
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"cfgraph_lab": "1", "a": ["digits|A|all"]}')
+        page.locator("#import-file").set_input_files(str(bad))
+        page.locator("#import-submit").click()
+        expect(page.locator("#import-problem")).to_contain_text("must be the integer 1, not the string '1'")
+        assert page.locator("#set-b li").count() == 2 and page.locator("#lab-counts").is_visible()
+        w.shot("lab-import-refused-1280")
+        # The refusal is a 400 page; Chromium logs that status as a console error, which is expected here.
+        w.problems = [p for p in w.problems if "status of 400" not in p]
         w.check()
     finally:
         context.close()

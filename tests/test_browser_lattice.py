@@ -52,10 +52,41 @@ def tab_to(page, selector: str) -> str:
 
 
 def no_overflow(page) -> None:
-    """The drawing scales to the viewport: no horizontal scroll of the page."""
+    """No horizontal scroll of the page: the drawing's box fits the viewport, and the drawing either
+    fits its box (scaled by its viewBox on a wide screen) or scrolls inside it (a phone), never cut."""
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
-    box = page.locator("#lattice").bounding_box()
-    assert box["x"] + box["width"] <= page.viewport_size["width"] + 1
+    box = page.locator(".graph-scroll").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"] + 1
+    fits = page.evaluate("""() => { const box = document.querySelector('.graph-scroll');
+        const svg = box.querySelector('svg').getBoundingClientRect(), b = box.getBoundingClientRect();
+        return box.scrollWidth <= box.clientWidth + 1 ? svg.left >= b.left - 1 && svg.right <= b.right + 1
+                                                      : getComputedStyle(box).overflowX === 'auto'; }""")
+    assert fits
+
+
+#: A node label's box height in CSS pixels at least (11 px text is 13 px high; the old shrunk drawing's 6 px).
+READABLE = 10
+
+
+def node_text_heights(page) -> list[float]:
+    return page.evaluate("""() => Array.from(document.querySelectorAll('#lattice a.node-link text'))
+        .map(t => t.getBoundingClientRect().height)""")
+
+
+def drawing_keeps_readable_text(watched) -> None:
+    """At 390 px node labels stay readable: the drawing keeps its natural size in a box that scrolls
+    sideways, a focusable region with a name, with the hint above it; the page does not overflow."""
+    page = watched.page
+    heights = node_text_heights(page)
+    assert heights and min(heights) >= READABLE, heights
+    no_overflow(page)
+    if watched.width <= 700:
+        box = page.locator(".graph-scroll")
+        assert page.evaluate("() => { const b = document.querySelector('.graph-scroll');"
+                             " return b.scrollWidth > b.clientWidth; }")
+        assert box.get_attribute("tabindex") == "0" and box.get_attribute("role") == "region"
+        assert box.get_attribute("aria-label")
+        expect(page.locator(".scroll-hint")).to_have_count(1)
 
 
 def test_walking_by_keyboard_and_click_keeps_the_colour_scale(watched):
@@ -122,3 +153,55 @@ def test_a_bad_parameter_is_shown_inline_and_the_controls_still_work(watched):
     expect(page.locator("#node-label")).to_have_text("B")
     expect(page.locator("#param-errors")).to_have_count(0)
     assert "unit=Q" not in page.url and "k=12" not in page.url
+
+
+def test_the_drawing_stays_readable_and_its_edge_changes_clear_of_the_labels(watched):
+    page = watched.page
+    for url in ("/world/n8/graph?lens=strike", "/world/n8/graph?lens=square&unit=A&pair=B",
+                "/world/n8/graph?node=ABCDEFGH&lens=strike&coalition=ACE&path=ABCDEFGH,BCDEFGH,BDEFGH"):
+        watched.goto(url)
+        drawing_keeps_readable_text(watched)
+        # rendered boxes: no edge change meets a node's label or value, nor another change
+        meets = page.evaluate("""() => {
+            const box = e => e.getBoundingClientRect();
+            const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+            const deltas = Array.from(document.querySelectorAll('#lattice text.delta')).map(box);
+            const texts = Array.from(document.querySelectorAll('#lattice a.node-link text')).map(box);
+            const out = [];
+            deltas.forEach((d, k) => { texts.forEach(t => { if (hit(d, t)) out.push(['node', k]); });
+                                       deltas.slice(k + 1).forEach(e => { if (hit(d, e)) out.push(['delta', k]); }); });
+            return [deltas.length, out]; }""")
+        assert meets[0] > 0 and meets[1] == [], (url, meets)
+        halo = page.evaluate("() => getComputedStyle(document.querySelector('#lattice text.delta')).paintOrder")
+        assert halo.startswith("stroke")
+    watched.shot(f"lattice-changes-{watched.width}")
+
+
+@pytest.fixture(scope="module")
+def sampled_url(iris_db, tmp_path_factory):
+    from test_web_sampled import build_sampled_db
+
+    path = build_sampled_db(iris_db, tmp_path_factory.mktemp("browser-sampled") / "cfgraph.db")
+    yield from live_server(path)
+
+
+def test_a_sampled_worlds_drawing_is_readable_and_whole_at_both_widths(browser, sampled_url, tmp_path, request):
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        w = Watched(page, sampled_url, tmp_path)
+        w.width = width
+        w.goto("/world/points/graph")
+        drawing_keeps_readable_text(w)
+        w.goto("/world/points/graph?node=∅")
+        expect(page.locator("#node-label")).to_have_text("∅")
+        drawing_keeps_readable_text(w)
+        # every drawn node is inside the drawing, and (at 1280) inside the window without scrolling
+        inside = page.evaluate("""() => { const s = document.querySelector('#lattice').getBoundingClientRect();
+            return Array.from(document.querySelectorAll('#lattice circle')).every(c => {
+                const b = c.getBoundingClientRect(); return b.left >= s.left - 1 && b.right <= s.right + 1; }); }""")
+        assert inside
+        w.shot(f"lattice-sampled-{width}")
+        context.close()
+        w.check()

@@ -45,14 +45,14 @@ def test_heatmap_and_scaling_chart_render_and_fit(watched):
     watched.goto("/world/digits/values?slice=all")
     heatmap = page.locator("svg#heatmap")
     expect(heatmap).to_be_visible()
-    assert heatmap.locator("g.cell").count() == 4 * 5  # 4 units x 5 slices
+    assert heatmap.locator("g.cells rect").count() == 4 * 5  # 4 units x 5 slices
     assert heatmap.locator("text.row").all_text_contents()[0].startswith("1. ")
     scaling = page.locator("svg#scaling-line")
     expect(scaling).to_be_visible()
     assert scaling.locator("circle.point").count() == 15
     expect(scaling.locator("text.formula")).to_contain_text("score ≈")
     expect(page.locator("#scaling-fit")).to_contain_text("Fitted power law")
-    expect(page.locator("svg#interval-chart g.unit")).to_have_count(4)
+    expect(page.locator("svg#interval-chart g.units > g")).to_have_count(4)
     for chart in ("#heatmap", "#scaling-line", "#interval-chart", "#value-bars"):
         box = page.locator(chart).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= watched.width + 0.5, chart

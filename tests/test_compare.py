@@ -42,7 +42,7 @@ def ref(text):
 
 def one(session, a, b, **kw):
     c = C.compare_refs(session, [ref(a)], [ref(b)], **kw)
-    return C.CLASSES[c.kind[0, 0]], c.delta[0, 0], C.OUTCOMES[c.outcome[0, 0]]
+    return C.CLASSES[c.kind[0]], c.delta[0], C.OUTCOMES[c.outcome[0]]
 
 
 @pytest.mark.parametrize("a, b, cls, delta, outcome", [
@@ -168,3 +168,91 @@ def test_world_against_real_variant(iris_store):
         assert one(session, f"{name}|AB|all", f"{sibling}|A|all")[0] == "joint shift"
         with pytest.raises(NotFound, match="metric 'accuracy'"):  # toy's cells are on another metric
             one(session, "iris|AB|A", "toy|AB|A")
+
+
+def pairs(c):
+    """(A cell, B cell, class, delta rounded) of every compared pair, in order."""
+    return [(f"{c.a.label[i]}:{c.a.slice[i]}:{c.a.seed[i]}", f"{c.b.label[j]}:{c.b.slice[j]}:{c.b.seed[j]}",
+             C.CLASSES[k], None if np.isnan(d) else round(float(d), 6))
+            for i, j, k, d in zip(c.i.tolist(), c.j.tolist(), c.kind.tolist(), c.delta.tolist())]
+
+
+def test_matched_pairing_adds_units_on_the_same_slice(hand):
+    # Each training set T of A against T + B in B; T already holding B has no partner.
+    c = C.compare_refs(hand, [ref("hand|*|*")], [ref("hand|*|*")], pairing="matched", add="B")
+    assert pairs(c) == [("∅:X:0", "B:X:0", "training addition", None),
+                        ("∅:Y:0", "B:Y:0", "training addition", None),
+                        ("A:X:0", "AB:X:0", "training addition", 0.3),
+                        ("A:Y:0", "AB:Y:0", "training addition", None)]  # (A, Y) is missing: missing, not zero
+    assert c.unpaired == 4 and c.totals() == {"improvement": 1, "harm": 0, "no change": 0, "missing": 3}
+    [grid] = c.diff_grids()
+    assert (grid.kind, grid.add, grid.changed) == ("training addition", "B", ["training set"])
+    assert grid.paired.sum() == 4 and grid.delta[1, 0] == pytest.approx(0.3)  # row A (mask 1), slice X
+
+
+def test_matched_pairing_same_set_across_seeds_and_slices(hand):
+    # No add: the same training set; seed 0 against seed 1 on slice X.
+    c = C.compare_refs(hand, [ref("hand|*|X||0")], [ref("hand|*|*||1")], pairing="matched")
+    assert [(p[0], p[1], p[2], p[3]) for p in pairs(c)] == [
+        ("∅:X:0", "∅:X:1", "seed change", None), ("A:X:0", "A:X:1", "seed change", -0.1),
+        ("B:X:0", "B:X:1", "seed change", None), ("AB:X:0", "AB:X:1", "seed change", 0.1)]
+    # match=train: slice X against slice Y, each training set against itself.
+    c = C.compare_refs(hand, [ref("hand|*|X")], [ref("hand|*|Y")], pairing="matched", match="train")
+    assert [(p[0], p[1], p[3]) for p in pairs(c)] == [("∅:X:0", "∅:Y:0", None), ("A:X:0", "A:Y:0", None),
+                                                      ("B:X:0", "B:Y:0", None), ("AB:X:0", "AB:Y:0", -0.1)]
+    assert set(C.CLASSES[k] for k in c.kind) == {"evaluation shift"}
+    [grid] = c.diff_grids()
+    assert grid.slice_b == "Y" and grid.kind == "evaluation shift"
+    # match=train+slice would pair nothing here: every A cell is unpaired.
+    c = C.compare_refs(hand, [ref("hand|*|X")], [ref("hand|*|Y")], pairing="matched")
+    assert c.n_pairs == 0 and c.unpaired == 4 and c.diff_grids() == []
+
+
+def test_matched_pairing_is_the_diagonal_of_all_pairs(hand):
+    """Brute force: the matched pairs are exactly the pairs of 'all' whose sets and slices match."""
+    a, b = [ref("hand|*|*||0"), ref("hand|*|X||1")], [ref("hand|*|*||0"), ref("hand|*|X||1")]
+    everything = C.compare_refs(hand, a, b)
+    for add, match in (("", "train+slice"), ("A", "train+slice"), ("B", "train"), ("A+B", "train")):
+        m = C.compare_refs(hand, a, b, pairing="matched", add=add, match=match)
+        want = C.add_mask(add, ["A", "B"])
+        expected = [p for p, (i, j) in enumerate(zip(everything.i, everything.j))
+                    if everything.a.mask[i] & want == 0 and everything.a.mask[i] | want == everything.b.mask[j]
+                    and (match == "train" or everything.a.slice[i] == everything.b.slice[j])]
+        assert list(zip(m.i.tolist(), m.j.tolist())) == [(everything.i[p], everything.j[p]) for p in expected]
+        np.testing.assert_array_equal(m.kind, everything.kind[expected])
+        np.testing.assert_array_equal(m.delta, everything.delta[expected])
+
+
+def test_matched_pairing_refuses_bad_arguments_and_unrelated_worlds(hand):
+    with pytest.raises(CfgraphError, match="no world of A or B has"):
+        C.compare_refs(hand, [ref("hand|A|X")], [ref("hand|AB|X")], pairing="matched", add="Z")
+    with pytest.raises(CfgraphError, match="pairing"):
+        C.compare_refs(hand, [ref("hand|A|X")], [ref("hand|AB|X")], pairing="diagonal")
+    # other|A|X has the same label but other units: never a matched pair.
+    c = C.compare_refs(hand, [ref("hand|A|X")], [ref("other|A|X"), ref("hand|A|X||1")], pairing="matched")
+    assert [p[1] for p in pairs(c)] == ["A:X:1"]
+
+
+def test_poison_unit_joining_is_a_training_addition(iris_store):
+    """A poisoning variant adds unit E: matched on T -> T + E, the stored deltas of the attack."""
+    name = build_variant(iris_store, "iris", {"kind": "poison", "unit": "A", "method": "flip"}, progress=False).name
+    with iris_store.session() as session:
+        from cfgraph.world import World
+
+        poisoned = World.open(session, name).table()
+        inside = C.compare_refs(session, [ref(f"{name}|*|*")], [ref(f"{name}|*|*")], pairing="matched", add="E")
+        across = C.compare_refs(session, [ref("iris|*|*")], [ref(f"{name}|*|*")], pairing="matched", add="E")
+        m = len(poisoned.slices)
+        assert inside.n_pairs == across.n_pairs == 16 * m and inside.unpaired == 16 * m and across.unpaired == 0
+        assert set(inside.kind.tolist()) == {C.ADDITION}
+        assert set(across.kind.tolist()) == {C.JOINT} and across.top(1)[0]["changed"] == ["training set", "world"]
+        stored = poisoned.values[16:32] - poisoned.values[:16]  # T + E minus T, T over A-D (E is bit 4)
+        [grid] = inside.diff_grids()
+        np.testing.assert_allclose(grid.delta[:16], stored)
+        assert np.isnan(grid.delta[16:]).all() and not grid.paired[16:].any()
+        [grid_across] = across.diff_grids()
+        np.testing.assert_allclose(grid_across.delta, stored)  # T without E in the variant is iris's own cell
+        # The same worlds under matched pairing without add: only the 16 shared sets, all unchanged.
+        same = C.compare_refs(session, [ref("iris|*|*")], [ref(f"{name}|*|*")], pairing="matched")
+        assert same.n_pairs == 16 * m and set(same.kind.tolist()) == {C.VARIANT}
+        assert np.nanmax(np.abs(same.delta)) == 0

@@ -11,7 +11,7 @@ from cfgraph.store import open_store
 from cfgraph.web import create_app
 from cfgraph.world import World
 
-from test_planner import _drop
+from test_planner import _drop, seed_gap  # noqa: F401
 
 PLAN = "/world/iris/plan?cell=ABCD:all&cell=BCD:all"
 
@@ -51,7 +51,8 @@ def test_plan_page_and_json(gap_db):
     assert 'id="compute-button"' not in html
     data = client.get("/api/worlds/iris/plan?cell=ABCD:all&cell=BCD:all").get_json()
     loo = next(q for q in data["questions"] if q["key"] == "loo")
-    assert loo["status"] == "needs" and loo["missing"] == [{"train": "BCD", "slice": "all"}]
+    assert loo["status"] == "needs" and loo["missing"] == [{"train": "BCD", "slice": "all", "seed": 0}]
+    assert data["seeds"] == [0] and data["seed"] == 0 and "(seed 0)" not in html  # one seed: not named
     assert "cell=BCD%3Aall" in data["select_links"]["loo"]
 
 
@@ -140,3 +141,38 @@ def test_failed_job_is_one_line(gap_db):
         jobs.jobs[job.id].status = "running"
         jobs.submit("iris", ["AB"], "0", None)
     jobs.store.close()
+
+
+def test_plan_and_compute_across_seeds(seed_gap, demo_db):
+    """digits has seeds 0 and 1; only seed 1 lacks BCD and AB: the page says so, and one button fills them."""
+    plan = "/world/digits/plan?cell=ABCD:all&cell=BCD:all"
+    app, client = _client(seed_gap.sqlite_path, allow=True)
+    html = client.get(plan).get_data(as_text=True)
+    assert "16 training sets exist; 14 stored on every seed" in html and "seed 0: 16, seed 1: 14" in html
+    assert "needs 1 more cell (seed 1)" in html and "<code>BCD:all (seed 1)</code>" in html
+    assert re.findall(r'name="seed" value="(\d+)"', html) == ["1"]
+    assert "on seed 1</button>" in html
+    narrowed = client.get(plan + "&seed=0").get_data(as_text=True)
+    assert "Planned on seed 0 only" in narrowed and 'id="compute-button"' not in narrowed
+    data = client.get("/api/worlds/digits/plan?cell=ABCD:all&cell=BCD:all").get_json()
+    loo = next(q for q in data["questions"] if q["key"] == "loo")
+    assert loo["missing"] == [{"train": "BCD", "slice": "all", "seed": 1}] and loo["missing_by_seed"] == {"1": 1}
+    assert "seed=1" in data["select_links"]["loo"]
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html).group(1)
+    response = client.post("/world/digits/compute",
+                           data={"train": re.findall(r'name="train" value="([^"]+)"', html), "csrf_token": token,
+                                 "seed": re.findall(r'name="seed" value="(\d+)"', html), "metric": "accuracy",
+                                 "back": plan}, headers={"Origin": "http://localhost"})
+    assert response.status_code == 303
+    from cfgraph.web.compute import _JOBS_KEY
+
+    job = app.extensions[_JOBS_KEY].jobs[re.search(r"job=([\w-]+)", response.headers["Location"]).group(1)]
+    assert job.wait(120)
+    assert job.to_dict()["status"] == "done" and job.done == job.total == 2 and job.seeds == [1]
+    original = open_store(demo_db, create=False)
+    for seed in (0, 1):
+        with World.open(original, "digits") as a, World.open(seed_gap, "digits") as b:
+            np.testing.assert_array_equal(b.table(seed=seed).values, a.table(seed=seed).values)
+    original.close()
+    after = client.get(plan).get_data(as_text=True)
+    assert "16 stored on every seed" in after and "needs" not in after.split('id="plan"')[1]

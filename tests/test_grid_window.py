@@ -8,6 +8,7 @@ brute-force Python order over every training set.
 from __future__ import annotations
 
 import csv
+import html
 import math
 import re
 import shutil
@@ -165,8 +166,70 @@ def test_bad_window_parameters_give_one_line_messages(client, query, status, mes
     assert response.status_code == status and message in response.json["error"]
     assert "\n" not in response.json["error"]
     if not query.startswith(("r0", "r1")):
+        # the page keeps its grid: the message inline beside the controls (400), the default in its place
         page = client.get(f"/world/n8/grid?{query}")
-        assert page.status_code == status and message in page.get_data(as_text=True)
+        body = page.get_data(as_text=True)
+        assert page.status_code == 400 and 'id="grid"' in body and "<tbody>" in body
+        found = _inline_errors(body)
+        assert query.split("=")[0] in found or "vmax" in found, found
+        assert any(message in m for m in found.values())
+        assert body.index('id="param-errors"') < body.index('id="rows-query"')
+
+
+def _inline_errors(body: str) -> dict[str, str]:
+    """parameter -> message of each inline refusal on a grid page or panel."""
+    return {p: html.unescape(m) for p, m in
+            re.findall(r'<p class="error" role="alert" data-param="([^"]+)">([^<]+)</p>', body)}
+
+
+@pytest.mark.parametrize("query, param, message, kept", [
+    ("has=Z", "has", "has: ", "256 training sets exist"),
+    ("vmin=0.9&vmax=0.1", "vmax", "vmin=0.9 is above vmax=0.1", 'id="q-vmin" type="number" step="any" value="0.9"'),
+    ("size=99", "size", "size=99 is out of range 0..8", 'id="q-size" type="number" min="0" max="8" value=""'),
+    ("coalition=QQ", "coalition", "unknown training set", '<input name="coalition" size="5" value=""'),
+    ("pair=ZZ", "pair", "pair takes two different unit letters", '<input name="pair" size="3" value=""'),
+    ("palette=evil", "palette", "palette must be one of viridis, heat, greys, not 'evil'", "pal-viridis"),
+    ("raw=2", "raw", "raw must be one of 0, 1", 'id="raw-toggle"'),
+    ("q=nope", "q", "unknown question", 'id="from-selection"'),
+    ("cell=AB:nope&cell=AB:A", "cell", "no evaluation slice 'nope'", "f(AB, A)"),
+])
+def test_a_bad_parameter_is_named_inline_and_the_grid_stays(client, query, param, message, kept):
+    response = client.get(f"/world/n8/grid?{query}")
+    body = response.get_data(as_text=True)
+    found = _inline_errors(body)
+    assert response.status_code == 400 and list(found) == [param] and message in found[param]
+    assert kept in body and "<tbody>" in body and body.count("<tr><th scope=\"row\"") > 0
+    # no link or form of the page carries the refused value on; the script drops it from the address
+    clean = re.search(r'data-clean-url="([^"]+)"', body).group(1).replace("&amp;", "&")
+    share = re.search(r'id="share" class="button" href="([^"]+)"', body).group(1).replace("&amp;", "&")
+    bad = next(part for part in query.split("&") if part.startswith(param + "="))
+    for url in (clean, share):
+        assert bad.replace(":", "%3A") not in url, url
+    assert client.get(clean).status_code == 200
+
+
+def test_panel_form_errors_sit_in_the_panel_and_the_json_api_stays_strict(client):
+    body = client.get("/world/n8/grid?pair=ZZ&cell=AB:A").get_data(as_text=True)
+    panel = re.search(r'<aside id="panel".*?</aside>', body, re.S).group(0)
+    assert 'id="panel-errors"' in panel and "pair takes two different" in panel
+    assert panel.index('id="panel-errors"') < panel.index('class="params"')
+    assert 'id="param-errors"' not in body  # the page's own controls had nothing to say
+    alone = client.get("/world/n8/grid/panel?pair=ZZ&cell=AB:A")
+    assert alone.status_code == 400 and "pair takes two different" in alone.get_data(as_text=True)
+    api = client.get("/api/worlds/n8/questions?pair=ZZ")
+    assert api.status_code == 400 and "\n" not in api.json["error"]
+    assert client.get("/api/worlds/n8/grid/window?palette=evil").status_code == 200  # the API has no palette
+    fine = client.get("/world/n8/grid?palette=heat")
+    assert fine.status_code == 200 and 'role="alert"' not in fine.get_data(as_text=True)
+
+
+def test_an_empty_filter_says_why(client):
+    response = client.get("/world/n8/grid?has=A&lacks=A")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "no training set passes the filter (has A and lacks A)" in body
+    assert "showing rows 0" not in body
+    assert "No training set passes the filter (has A and lacks A)." in body
 
 
 def test_markup_in_names_is_escaped(client):
@@ -188,7 +251,9 @@ def test_panel_separates_the_selection_from_defaults(client):
     chosen, defaults = (re.search(rf'<section id="{s}".*?</section>', pair, re.S).group(0)
                         for s in ("from-selection", "from-defaults"))
     assert 'id="q-loo"' in chosen and "0.3300" in chosen
-    assert 'id="q-group_loo"' in defaults and "coalition" in defaults
+    # the strike reads the selected cell; only its coalition is a default, named under it
+    assert 'id="q-group_loo"' in chosen and "with default: coalition" in chosen
+    assert "From defaults (0)" in defaults
     lab = re.search(r'id="to-lab" class="button" href="([^"]+)"', pair).group(1).replace("&amp;", "&")
     from cfgraph.lab_state import LabState
 
@@ -199,6 +264,74 @@ def test_panel_separates_the_selection_from_defaults(client):
     chosen = re.search(r'<section id="from-selection".*?</section>', typed.get_data(as_text=True), re.S).group(0)
     for key in ("loo", "group_loo", "interaction", "shapley", "beta", "unlearning", "scaling"):
         assert f'id="q-{key}"' in chosen, key
+
+
+def _panel_groups(client, query: str) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The panel's current cell, and question -> (group, the defaults named under it)."""
+    body = client.get(f"/world/toy/grid/panel?{query}").get_data(as_text=True)
+    out = {}
+    for section in ("from-selection", "from-defaults", "not-posed"):
+        found = re.search(rf'<section id="{section}".*?</section>', body, re.S)
+        for key, rest in re.findall(r'<li id="q-(\w+)"(.*?)</li>', found.group(0) if found else "", re.S):
+            used = re.search(r'<p class="defaults">(.*?)</p>', rest)
+            out[key] = (section, html.unescape(used.group(1)) if used else "")
+    return html.unescape(re.search(r'id="current-cell">(.*?)<', body).group(1)), out
+
+
+SEVEN = "cell=AB:A&cell=ABCD:B&cell=ACD:C&cell=BCD:D&cell=A:B&cell=BC:C&cell=ABC:A"
+ALL_KEYS = {"loo", "eval_move", "group_loo", "interaction", "shapley", "banzhaf", "beta", "scaling",
+            "eval_scaling", "diagonal", "subset_scan", "unlearning"}
+
+
+@pytest.mark.parametrize("query, mine, posed_defaults", [
+    # a column gives the slice: the column questions are the selection's, their unit a named default
+    ("col=A", {"shapley": "with default: unit A (the first unit of ABCD)",
+               "banzhaf": "with default: unit A (the first unit of ABCD)",
+               "beta": "with defaults: unit A (the first unit of ABCD); α = 16, β = 1",
+               "scaling": "with default: k = 4 (the size of ABCD)",
+               "subset_scan": "with default: k = 4 (the size of ABCD)"},
+     {"loo", "group_loo", "interaction", "eval_scaling", "diagonal", "unlearning"}),
+    # a row gives the training set and k: evaluation scaling names no default
+    ("row=ABCD", {"eval_scaling": "", "diagonal": ""},
+     {"loo", "group_loo", "interaction", "shapley", "banzhaf", "beta", "scaling", "subset_scan", "unlearning"}),
+    # seven cells: every question reads the current cell (the last added, ABC:A, whose LOO pair with
+    # AB:A gives the unit C); only what no selection gives stays a default
+    (SEVEN, {"loo": "", "group_loo": "with default: coalition AC (the focus unit and another)",
+             "interaction": "with default: pair CA (the focus unit and another)", "shapley": "", "banzhaf": "",
+             "beta": "with default: α = 16, β = 1", "scaling": "", "eval_scaling": "", "diagonal": "",
+             "subset_scan": "", "unlearning": "with default: tolerance 0.15"}, set()),
+    ("", {}, ALL_KEYS - {"eval_move"}),
+    ("cell=ABCD:A&cell=ABCD:B", {"eval_move": ""}, set()),
+    ("row=AB&col=B", {"loo": "with default: unit A (the first unit of AB)"}, set()),
+    ("layer=2&col=B", {"scaling": "", "subset_scan": ""}, set()),
+])
+def test_each_answer_is_grouped_by_where_its_inputs_came_from(client, query, mine, posed_defaults):
+    _, groups = _panel_groups(client, query)
+    assert set(groups) == ALL_KEYS
+    for key, used in mine.items():
+        assert groups[key] == ("from-selection", used), key
+    for key in posed_defaults:
+        assert groups[key][0] == "from-defaults", key
+        assert "the full training set" in groups[key][1] or "the first slice" in groups[key][1], key
+    if query in ("row=ABCD", SEVEN):  # k comes from the selected training set, never a default here
+        assert not any("k = " in used for _, used in groups.values())
+
+
+@pytest.mark.parametrize("query, current", [
+    ("cell=AB:A", "f(AB, A)"),
+    ("cell=AB:A&cell=ABCD:B", "f(ABCD, B)"),
+    ("cell=ABCD:B&cell=AB:A", "f(AB, A)"),
+    ("cell=AB:A&cell=ABCD:B&cell=BC:C", "f(BC, C)"),
+    ("cell=ABCD:B&cell=AB:A&cell=ACD:B", "f(ABCD, B)"),  # the last cell makes a LOO pair: S is its larger set
+])
+def test_the_current_cell_is_the_last_cell_added(client, query, current):
+    got, groups = _panel_groups(client, query)
+    assert got == current
+    page = client.get(f"/world/toy/grid?{query}").get_data(as_text=True)
+    assert f'id="current-cell">{current}<' in page
+    # the chips keep the order of the clicks
+    chips = re.findall(r'<span class="chip">([^<]+)</span>', page.split('id="selection-summary"')[1].split("</p>")[0])
+    assert chips == [c.replace(":", " : ") for c in re.findall(r"cell=([^&]+)", query)]
 
 
 def test_a_new_cell_shows_at_once_despite_the_cache(tmp_path, iris_db):

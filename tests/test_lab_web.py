@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 import json
 import re
 import shutil
@@ -26,6 +27,8 @@ def lab_db(iris_db, tmp_path_factory):
     shutil.copy(iris_db, path)
     store = open_store(path)
     build_variant(store, "iris", {"kind": "corrupt", "units": ["B"], "labels": 0.5}, name="iris-noisy",
+                  progress=False)
+    build_variant(store, "iris", {"kind": "poison", "unit": "A", "method": "flip"}, name="iris-poison",
                   progress=False)
     grid = path.parent / "evil.csv"
     grid.write_text('train_set,eval_slice,value\nA,"<em>X",0.5\nAB,"<em>X",0.75\n')
@@ -141,12 +144,15 @@ def test_export_then_import_round_trip(client):
     assert LabState.from_query(parse_qsl(urlparse(back.headers["Location"]).query)) == state
 
 
-def upload(client, body: bytes, name: str = "state.json", **kw):
-    """POST ``body`` as the multipart field ``file``, encoded here: Werkzeug's test client spools a body
-    over 500 KB to a temporary file it never closes (an unraisable ResourceWarning under filterwarnings=error)."""
+def upload(client, body: bytes, name: str = "state.json", fields=None, **kw):
+    """POST ``body`` as the multipart field ``file`` (and text ``fields``), encoded here: Werkzeug's test client
+    spools a body over 500 KB to a temporary file it never closes (an unraisable ResourceWarning under
+    filterwarnings=error)."""
     boundary = "cfgraph-lab-boundary"
-    data = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            f"Content-Type: application/json\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
+    data = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                    for k, v in (fields or {}).items())
+    data += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+             f"Content-Type: application/json\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
     return client.post("/lab/import", data=data, content_type=f"multipart/form-data; boundary={boundary}", **kw)
 
 
@@ -167,10 +173,23 @@ HOSTILE = [
     (b'{"cfgraph_lab": 1, "a": ["iris|A"]}', "world|train|slice"),
     (json.dumps({"cfgraph_lab": 1, "a": ["iris|A|all"] * 501}).encode(), "at most 500"),
     (json.dumps({"cfgraph_lab": 1, "a": ["x" * 1000 + "|A|all"]}).encode(), "characters long"),
-    (json.dumps({"cfgraph_lab": 1, "params": {"tol": {"deep": [1]}}}).encode(), "text or a number"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"tol": {"deep": [1]}}}).encode(), "must be text"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"tol": 0.1}}).encode(), "must be text (as exported), not the number 0.1"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"evil": "1"}}).encode(), "unknown parameter 'evil'"),
+    (json.dumps({"cfgraph_lab": 1, "lens": "evil"}).encode(), "unknown lens 'evil'"),
+    (json.dumps({"cfgraph_lab": 1, "lens": 5}).encode(), "'lens' must be text"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"tol": "-5"}}).encode(), "finite number >= 0"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"tol": "nan"}}).encode(), "finite number >= 0"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"tol": "lots"}}).encode(), "must be a number"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"top": "9999"}}).encode(), "top must be a whole number from 1 to 200"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"pairing": "diagonal"}}).encode(), "unknown pairing 'diagonal'"),
+    (json.dumps({"cfgraph_lab": 1, "params": {"match": "world"}}).encode(), "unknown match 'world'"),
+    (json.dumps({"cfgraph_lab": 1, "a": ["iris|*|*"], "b": ["iris-poison|*|*"],
+                 "params": {"pairing": "matched", "add": "Z"}}).encode(), "no world of A or B has"),
+    (b'{"cfgraph_lab": "1", "a": []}', "must be the integer 1, not the string '1'"),
     (json.dumps({"cfgraph_lab": 1, "params": {"<b>": "1"}}).encode(), "parameter name"),
     (_nested(100000).encode(), "not JSON"),
-    (b" " * (10 * 1024 * 1024), "bytes"),
+    (b" " * (10 * 1024 * 1024), "over 512 KB"),
     (json.dumps({"cfgraph_lab": 1, "a": [f"{EVIL}x|A|all"], "b": ["iris|A|all"]}).encode(), "no world named"),
     (json.dumps({"cfgraph_lab": 1, "a": ["iris|A|all", "iris|Q|all"]}).encode(), "unknown unit 'Q'"),
 ]
@@ -179,11 +198,28 @@ HOSTILE = [
 @pytest.mark.parametrize("body, message", HOSTILE, ids=range(len(HOSTILE)))
 def test_malformed_documents_are_refused_whole(client, body, message):
     r = upload(client, body)
-    assert r.status_code in (400, 404)
+    assert r.status_code == 400
     assert "Location" not in r.headers
     line = error_line(r)
-    assert message.replace("'", "&#39;").replace("<", "&lt;") in line
+    assert line.startswith("import refused: ")
+    assert escape(message).replace("&#x27;", "&#39;") in line
     assert "<img" not in r.get_data(as_text=True)
+
+
+def test_refused_import_is_shown_on_the_lab_page_with_the_state_kept(client):
+    """The form sends its page's URL as ``back``: the refusal is rendered there, inline, nothing applied."""
+    state = LOO.with_params(tol="0.01", pairing="all")
+    bad = json.dumps({"cfgraph_lab": 1, "a": ["iris|A|all"], "lens": "evil"}).encode()
+    r = upload(client, bad, fields={"back": state.url()})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "Location" not in r.headers
+    assert "unknown lens" in error_line(r) and 'id="import-problem"' in html
+    assert "Counterfactual lab" in html and 'id="lab-counts"' in html  # the lab page, its comparison kept
+    assert html.count('<li><span class="cell-ref">') == len(state.a) + len(state.b)
+    assert f'name="back" value="{state.url()}"'.replace("&", "&amp;").replace("|", "%7C") in html.replace("|", "%7C")
+    # A ``back`` that is not a lab state falls back to the empty lab, still inline.
+    r = upload(client, bad, fields={"back": "/lab?a=nonsense"})
+    assert r.status_code == 400 and 'id="lab-empty"' in r.get_data(as_text=True)
 
 
 def test_import_without_a_file_or_from_another_host(client):
@@ -205,3 +241,78 @@ def test_html_in_names_is_escaped(client):
     assert api["totals"]["harm"] == 1 and api["top"][0]["delta"] == pytest.approx(-0.25)
     bad = client.get("/lab?a=" + EVIL + "|A|X&b=iris|A|all")
     assert "<img" not in bad.get_data(as_text=True)
+
+
+def location_state(response) -> LabState:
+    return LabState.from_query(parse_qsl(urlparse(response.headers["Location"]).query))
+
+
+def preset_links(client, world) -> dict[str, str]:
+    html = client.get(f"/lab?p.world={world}").get_data(as_text=True)
+    block = html.split('id="lab-presets"')[1].split("</ul>")[0]
+    return {title.replace("&amp;", "&"): url.replace("&amp;", "&")
+            for url, title in re.findall(r'<a href="([^"]+)">([^<]+)</a>', block)}
+
+
+def test_pairing_round_trips_through_url_and_document():
+    state = VARIANT.with_params(pairing="matched", add="E", match="train")
+    assert "p.pairing=matched" in state.url() and "p.add=E" in state.url() and "p.match=train" in state.url()
+    assert LabState.from_query(parse_qsl(urlparse(state.url()).query)) == state
+    doc = state.to_document()
+    assert doc["params"] == {"add": "E", "match": "train", "pairing": "matched"}
+    assert LabState.from_document(json.dumps(doc)) == state
+
+
+def test_poisoning_presets_show_the_attack_as_a_training_addition(client, app):
+    links = preset_links(client, "iris")
+    world_variant = next(u for t, u in links.items() if "its variant iris-poison" in t and "against the same" in t)
+    api = client.get("/api" + world_variant).get_json()
+    assert api["pairing"] == "matched" and api["n_pairs"] == 16 * len(api["grids"][0]["slices"])
+    assert [c["class"] for c in api["classes"]] == ["variant change"]  # no joint shifts drown the effect
+    assert api["totals"]["no change"] == api["n_pairs"]  # without E the poisoned world trains the same
+    inside = next(u for t, u in links.items() if t.startswith("In iris-poison: each training set T against T + E"))
+    state = LabState.from_query(parse_qsl(urlparse(inside).query))
+    assert state.param("pairing") == "matched" and state.param("add") == "E"
+    api = client.get("/api" + inside).get_json()
+    assert [c["class"] for c in api["classes"]] == ["training addition"] and api["unpaired"] == api["n_pairs"]
+    with app.app_context():
+        from cfgraph.web.db import get_session
+        from cfgraph.world import World
+
+        table = World.open(get_session(), "iris-poison").table()
+    stored = table.values[16:32] - table.values[:16]
+    [grid] = api["grids"]
+    assert grid["kind"] == "training addition" and grid["add"] == "E" and len(grid["rows"]) == 16
+    by_label = {label: row for label, row in zip(table.labels[:16], stored)}
+    for row in grid["rows"]:
+        got = [c["delta"] for c in row["cells"]]
+        want = [by_label[row["train"]][table.slices.index(s)] for s in grid["slices"]]
+        assert got == pytest.approx(want)
+    assert max(abs(p["delta"]) for p in api["top"]) == pytest.approx(abs(stored).max())
+    html = client.get(inside).get_data(as_text=True)
+    assert "Training addition: iris-poison, T + E − iris-poison, T" in html and 'data-add="E"' in html
+    assert 'id="lab-unpaired"' in html
+    across = next(u for t, u in links.items() if t.startswith("A = iris T, B = iris-poison T + E"))
+    api = client.get("/api" + across).get_json()
+    assert [c["class"] for c in api["classes"]] == ["joint shift"] and api["unpaired"] == 0
+    assert api["top"][0]["changed"] == ["training set", "world"]
+    assert abs(api["top"][0]["delta"]) == pytest.approx(abs(stored).max())
+
+
+def test_seed_and_slice_presets_pair_each_cell_with_itself(client):
+    links = preset_links(client, "iris")
+    slices = next(u for t, u in links.items() if t.startswith("A = slice"))
+    state = LabState.from_query(parse_qsl(urlparse(slices).query))
+    assert state.param("match") == "train" and state.param("pairing") == "matched"
+    api = client.get("/api" + slices).get_json()
+    assert api["n_pairs"] == 16 and [c["class"] for c in api["classes"]] == ["evaluation shift"]
+    loo = next(u for t, u in links.items() if "leave-one-out" in t)
+    assert "p.pairing" not in loo  # one A cell against four: every pair is meaningful
+
+
+def test_bad_pairing_on_the_page_is_an_inline_message(client):
+    r = client.get(VARIANT.with_params(pairing="matched", add="Z").url())
+    assert r.status_code == 400 and "no world of A or B has" in error_line(r)
+    assert 'id="pick-grid"' in r.get_data(as_text=True)
+    r = client.get(VARIANT.with_params(pairing="sideways").url())
+    assert r.status_code == 400 and "unknown pairing" in error_line(r)

@@ -263,5 +263,104 @@ def test_a_sampled_worlds_page_is_honest_keeps_its_scale_and_names_bad_parameter
     bad = page(client, "/world/points/graph?node=nope&seed=77", status=400)
     params = re.findall(r'<p class="error" role="alert" data-param="([^"]+)">', bad)
     assert params == ["node", "seed"] and 'id="slice-form"' in bad and 'id="lattice"' in bad
-    assert f'id="node-label">{data["node"]["label"]}<' in bad  # the default training set
+    shown = "∅" if data["node"]["size"] == 0 else data["node"]["label"]  # the empty set is shown as ∅
+    assert f'id="node-label">{shown}<' in bad  # the default training set
     assert client.get("/api/worlds/points/graph?node=nope").status_code == 404
+
+
+# ------------------------------------------------------------------ probe findings (issue 13, FIX-2)
+
+
+@pytest.mark.parametrize("query, named", [
+    ("lens=square&unit=A&pair=A", "pair=A is the focus unit A: the interaction square needs two distinct units"),
+    ("lens=square&node=C&pair=C", "pair=C is the focus unit C (with no unit= the focus unit is the node's first unit"),
+])
+def test_a_pair_that_is_not_two_distinct_units_is_named_inline(client, query, named):
+    body = page(client, f"/world/n8/graph?{query}", status=400)
+    found = dict(re.findall(r'<p class="error" role="alert" data-param="([^"]+)">([^<]+)</p>', body))
+    assert named in html.unescape(found["pair"])
+    # the square is still drawn, on the focus unit and the next one (the default second unit)
+    assert re.search(r'id="lens-summary">units ([A-H]) and ([A-H]) over', body).group(1) != \
+        re.search(r'id="lens-summary">units ([A-H]) and ([A-H]) over', body).group(2)
+    assert "must differ from i" in body  # the form explains the focus unit and the second unit
+    assert client.get(f"/api/worlds/n8/graph?{query}").status_code == 400
+    # the pair matters to the square only: another lens with pair = unit is not refused
+    assert client.get("/world/n8/graph?lens=sweep&unit=B&pair=B").status_code == 200
+
+
+def delta_labels(body) -> list[tuple[float, float, str]]:
+    return [(float(x), float(y), t) for x, y, t in
+            re.findall(r'<text class="delta" x="([^"]+)" y="([^"]+)">([^<]+)</text>', body)]
+
+
+def boxes_meet(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def label_box(x, y, text, char=6.2, height=12.0):
+    """A 10 px label's box: digits and signs are at most 6.2 px wide (DejaVu Sans: 6.36 at 10 px; rounding)."""
+    return (x - char * len(text) / 2, y - height / 2, x + char * len(text) / 2, y + height / 2)
+
+
+@pytest.mark.parametrize("url", ["/world/n8/graph?lens=square&unit=A&pair=B",
+                                 "/world/n8/graph?node=CD&lens=square&unit=A&pair=B",
+                                 "/world/n8/graph?node=ABCDEFGH&lens=strike&coalition=ACE&path=ABCDEFGH,BCDEFGH,BDEFGH",
+                                 "/world/n8/graph?lens=permutation&order=HGFEDCBA"])
+def test_edge_changes_sit_beside_their_edges_clear_of_node_labels_and_each_other(client, url):
+    body = page(client, url)
+    deltas = delta_labels(body)
+    assert deltas and len({(x, y) for x, y, _ in deltas}) == len(deltas)
+    boxes = [label_box(x, y, t) for x, y, t in deltas]
+    assert not any(boxes_meet(a, b) for k, a in enumerate(boxes) for b in boxes[k + 1:])
+    nodes = re.findall(r'<circle class="[^"]+" cx="([^"]+)" cy="([^"]+)" r="([^"]+)"></circle>\s*'
+                       r'<text class="outside" x="[^"]+" y="([^"]+)">([^<]+)</text>\s*'
+                       r'<text class="value" x="[^"]+" y="([^"]+)">([^<]+)</text>', body)
+    assert nodes
+    for cx, cy, r, ty, label, vy, value in nodes:
+        cx, cy, r = float(cx), float(cy), float(r)
+        written = [(cx - r, cy - r, cx + r, cy + r), label_box(cx, float(ty), label, char=6.6, height=13),
+                   label_box(cx, float(vy), value)]
+        assert not any(boxes_meet(b, w) for b in boxes for w in written), (label, deltas)
+    # each change is off its own edge's line, beside the edge's middle
+    edges = re.findall(r'<line class="edge hi" x1="([^"]+)" y1="([^"]+)" x2="([^"]+)" y2="([^"]+)">', body)
+    assert len(edges) == len(deltas)
+    for x, y, _ in deltas:
+        near = min(np.hypot(x - (float(a) + float(c)) / 2, y - (float(b) + float(d)) / 2) for a, b, c, d in edges)
+        assert near < 60
+
+
+def test_a_sampled_worlds_page_names_every_bad_parameter_inline(sampled_client):
+    body = page(sampled_client, "/world/points/graph?lens=evil&path=∅,ZZ", status=400)
+    found = dict(re.findall(r'<p class="error" role="alert" data-param="([^"]+)">([^<]+)</p>', body))
+    assert set(found) == {"lens", "path"}
+    assert "unknown lens 'evil'" in html.unescape(found["lens"]) and "'ZZ'" in html.unescape(found["path"])
+    body = page(sampled_client, "/world/points/graph?lens=strike&slice=zz&metric=nope&seed=77&node=nope",
+                status=400)
+    params = re.findall(r'<p class="error" role="alert" data-param="([^"]+)">', body)
+    assert sorted(params) == ["lens", "metric", "node", "seed", "slice"]
+    assert "drawn on exhaustive worlds only" in html.unescape(body)
+    assert 'id="lattice"' in body and 'id="slice-form"' in body
+    for href in re.findall(r'<a class="node-link" href="([^"]+)"', body):  # links leave the refused values
+        query = parse_qs(urlparse(html.unescape(href)).query)
+        assert "lens" not in query and "slice" not in query and query.get("seed") != ["77"]
+    assert sampled_client.get("/api/worlds/points/graph?lens=strike").status_code == 400
+
+
+def test_a_sampled_worlds_empty_training_set_is_shown_as_the_empty_set_sign(sampled_client):
+    stored = sampled_client.get("/api/worlds/points/graph?node=∅").get_json()["node"]
+    assert stored["size"] == 0 and stored["label"].startswith("t")  # stored by its digest label
+    for url in ("/world/points/graph?node=∅", f"/world/points/graph?node={stored['label']}"):
+        body = page(sampled_client, url)
+        assert 'id="node-label">∅<' in body and stored["label"] not in re.search(
+            r'<svg class="lattice.*?</svg>', body, re.S).group(0).split('href="')[0]
+        assert re.search(r'<text class="outside" x="[^"]+" y="[^"]+">∅</text>', body)
+    # walking up from ∅ and back down: the path lists ∅, and a path naming ∅ resolves
+    body = page(sampled_client, "/world/points/graph?node=∅")
+    up = html.unescape(re.findall(r'<a class="node-link" href="([^"]+)"', body)[1])
+    walked = page(sampled_client, up)
+    path = re.search(r'<section id="path">.*?</section>', walked, re.S).group(0)
+    assert re.findall(r"<tr><td>\d+</td><td>([^<]+)</td>", path)[0] == "∅"
+    assert parse_qs(urlparse(up).query)["path"][0].split(",")[0] == stored["label"]
+    label = parse_qs(urlparse(up).query)["node"][0]
+    again = page(sampled_client, f"/world/points/graph?node={label}&path=∅,{label}")
+    assert re.findall(r"<tr><td>\d+</td><td>([^<]+)</td>", again.split('<section id="path">')[1])[:2] == ["∅", label]

@@ -7,8 +7,10 @@ permutations for a Shapley value), never by the library code the scenarios call.
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
+import re
 import sqlite3
 
 import pytest
@@ -78,6 +80,55 @@ def test_strike_steps_and_total_and_the_strongest_pair(store, f):
              for c in itertools.combinations("ABCD", 2)}
     strongest = max(drops, key=drops.get)
     assert f"{strongest} would hurt most" in a.summary
+    assert a.changes.startswith("B leaves ABCD, then D leaves ACD: ABCD → ACD → AC")
+    assert a.rows[0][1] == a.rows[0][4] == "—"  # no drop before the first step: not applicable, not missing
+    assert not a.missing and a.status == "answered"
+
+
+def _chain_steps(text):
+    """Consecutive training sets of every "S → T → ..." chain in a scenario's text."""
+    steps = []
+    for chain in re.findall(r"[A-Z∅]+(?: → [A-Z∅]+)+", text):
+        sets = chain.split(" → ")
+        steps += list(zip(sets, sets[1:]))
+    return steps
+
+
+def test_what_changes_names_the_sets_the_answer_walks(demo_db, store):
+    """Every "U leaves S" of a page's "What changes" is a step S → S minus U of its chain, and every step of a
+    chain moves one unit along a lattice edge (the probe found "then D leaves ABD" on the path ABCD → ACD → AC)."""
+    client = create_app({"DATABASE_URL": str(demo_db)}).test_client()
+    for s in SCENARIOS:
+        page = client.get(f"/scenarios/{s.key}").text
+        text = html.unescape(page.split('id="changes">')[1].split("</dd>")[0])
+        steps = _chain_steps(text)
+        for before, after in steps:
+            assert len(set(before) ^ set(after.replace("∅", ""))) == 1 and (
+                set(after) <= set(before) or set(before) <= set(after)), (s.key, text)
+        for unit, left in re.findall(r"\b([A-Z]) leaves ([A-Z]+)", text):
+            assert (left, "".join(c for c in left if c != unit)) in steps, (s.key, text)
+    strike = client.get("/scenarios/strike").text
+    assert "then D leaves ACD" in strike and "leaves ABD" not in strike
+
+
+def test_not_applicable_is_not_missing_and_counts_are_integers(demo_db, store, f):
+    client = create_app({"DATABASE_URL": str(demo_db)}).test_client()
+    sizes = dict(f.con.execute("SELECT u.label, u.size FROM unit u JOIN world w ON w.id = u.world_id "
+                               "WHERE w.name = 'digits'").fetchall())
+    budget = answer(store, "budget")
+    assert budget.rows[3][2] == sum(sizes[u] for u in budget.rows[3][1])  # the scan's set has a cost: CD's rows
+    assert all(isinstance(r[2], int) for r in budget.rows if r[0] != budget.rows[2][0])
+    page = client.get("/scenarios/budget").text
+    assert f'<td class="num">{budget.rows[3][2]}</td>' in page and ".0000</td>" not in page.split("rows (cost)")[1]
+    for s in SCENARIOS:
+        page = client.get(f"/scenarios/{s.key}").text
+        a = s.answer(store)
+        detail = page.split('id="detail"')[1].split("</table>")[0] if 'id="detail"' in page else ""
+        # a hatched "missing" cell only where the answer has a value it could not compute
+        assert ('class="num missing"' in detail) == any(v is None for r in a.rows for v in r), s.key
+        assert detail.count('title="not applicable"') == sum(v == "—" for r in a.rows for v in r), s.key
+    strike = client.get("/scenarios/strike").text.split('id="detail"')[1].split("</table>")[0]
+    assert 'title="not applicable"' in strike and "missing" not in strike
 
 
 def test_evaluation_shift_is_the_same_row_on_two_slices(store, f):

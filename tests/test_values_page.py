@@ -8,6 +8,7 @@ estimates); the power-law fit is checked on laws it must recover and on a hand-c
 from __future__ import annotations
 
 import csv
+import re
 import io
 import shutil
 import xml.etree.ElementTree as ET
@@ -149,14 +150,15 @@ def test_heatmap_cells_and_ranking_equal_the_core_values(demo, demo_db):
     assert [r[0] for r in data["rows"] if r[3] == "all"] == list(range(1, len(letters) + 1))
     # The drawn map: one cell per (unit, slice), rows labelled with their rank, tooltips with the values.
     svg = ET.fromstring(demo.get("/world/digits/values/heatmap.svg?slice=all").get_data(as_text=True))
-    cells = svg.findall(f".//{SVG}g[@class='cell']")
+    cells = svg.findall(f".//{SVG}g[@class='cells']/{SVG}rect")
     assert len(cells) == len(letters) * len(slices)
     rows = [t.text for t in svg.findall(f".//{SVG}text[@class='row']")]
     assert rows == [f"{k}. {u}" for k, u in enumerate(expected, 1)]
     first = cells[0].find(f"{SVG}title").text
     top = letters.index(expected[0])
-    assert first.endswith(f"slice {slices[0]}: {fixed(mean[top, 0])} [{fixed(mean[top, 0] - half[top, 0])}, "
-                          f"{fixed(mean[top, 0] + half[top, 0])}]")
+    # Three decimals in the drawn map (thousands of tooltips); the CSV and JSON keep every digit.
+    assert first == (f"{expected[0]} · {slices[0]}: {fixed(mean[top, 0], 3)} [{fixed(mean[top, 0] - half[top, 0], 3)}, "
+                     f"{fixed(mean[top, 0] + half[top, 0], 3)}]")
 
 
 def test_the_ranking_follows_the_chosen_slice_and_method(demo, demo_db):
@@ -183,10 +185,10 @@ def test_missing_values_are_visibly_missing(iris_db):
     missing = sum(r[4] is None for r in data["rows"])
     assert missing > 0
     svg = ET.fromstring(client.get("/world/toy/values/heatmap.svg").get_data(as_text=True))
-    assert len(svg.findall(f".//{SVG}g[@class='cell missing']")) == missing
+    assert len(svg.findall(f".//{SVG}g[@class='cells']/{SVG}rect[@class='missing']")) == missing
     bars = client.get("/api/worlds/toy/values/intervals").json["rows"]
     chart = ET.fromstring(client.get("/world/toy/values/intervals.svg").get_data(as_text=True))
-    assert len(chart.findall(f".//{SVG}g[@class='unit missing']")) == sum(r[3] is None for r in bars)
+    assert len(chart.findall(f".//{SVG}g[@class='units']/{SVG}g[@class='missing']")) == sum(r[3] is None for r in bars)
 
 
 def test_sampled_heatmap_shows_the_estimates_and_their_intervals(sampled, sampled_db):
@@ -328,7 +330,106 @@ def test_the_big_grid_draws_every_slice(n8_db):
     data = client.get("/api/worlds/n8/values/heatmap").json
     assert len(data["rows"]) == 8 * 255
     svg = ET.fromstring(client.get("/world/n8/values/heatmap.svg").get_data(as_text=True))
-    assert len(svg.findall(f".//{SVG}g[@class='cell']")) == 8 * 255
+    assert len(svg.findall(f".//{SVG}g[@class='cells']/{SVG}rect")) == 8 * 255
     assert float(svg.get("width")) < 1300  # drawn at a bounded size; the page scales it down
     scaling = client.get("/api/worlds/n8/values/scaling").json
     assert scaling["fit"] is not None and len(scaling["rows"]) <= 24
+
+
+# ------------------------------------------------------------------ a new user's probe (issue 13)
+
+@pytest.fixture(scope="module")
+def n8(n8_db):
+    return _client(n8_db)
+
+
+@pytest.mark.parametrize("query, param", [("slice=nope", "slice"), ("heat=evil", "heat"), ("method=evil", "method"),
+                                          ("page=99", "page"), ("alpha=-1", "alpha")])
+def test_a_bad_parameter_is_named_inline_and_the_default_used(n8, query, param):
+    got = n8.get(f"/world/n8/values?{query}")
+    body = got.get_data(as_text=True)
+    assert got.status_code == 400
+    errors = re.findall(r'<p class="error" role="alert" data-param="([^"]+)">([^<]*)</p>', body)
+    assert [p for p, _ in errors] == [param] and "\n" not in errors[0][1]
+    default = n8.get("/world/n8/values").get_data(as_text=True)
+    # The rest of the page is the default view, and its links no longer carry the bad value.
+    assert 'id="heatmap"' in body and body.count("<rect") == default.count("<rect")
+    assert f"{query}" not in re.search(r'<p class="downloads" data-chart="heatmap">.*?</p>', body, re.S).group(0)
+    # The files and the JSON API still refuse it in one line.
+    if param not in ("page",):
+        api = n8.get(f"/api/worlds/n8/values/heatmap?{query}")
+        assert api.status_code in (400, 404) and "\n" not in api.json["error"]
+
+
+def test_the_n8_power_law_is_reported_honestly(n8):
+    data = n8.get("/api/worlds/n8/values/scaling").json
+    fit, rows = data["fit"], data["rows"]
+    score = np.array([r[1] for r in rows])
+    fitted = np.array([r[3] for r in rows])
+    # R² over the plotted points, unweighted: recomputed here by hand.
+    r2 = 1 - np.sum((score - fitted) ** 2) / np.sum((score - score.mean()) ** 2)
+    assert fit["r2_points"] == pytest.approx(r2) and r2 < 0.9 and fit["poor"]
+    assert fit["caveat"].startswith("a power law describes this curve poorly (R² = ")
+    assert "weighted by training sets" in fit["formula"]  # the weighted R² is labelled, not passed off
+    assert data["binned"]
+    page = n8.get("/world/n8/values").get_data(as_text=True)
+    caption = re.search(r'<p class="meta" id="scaling-fit">(.*?)</p>', page, re.S).group(1)
+    assert "binned on a log scale" in caption and "with that many" not in caption
+    assert "describes this curve poorly" in caption
+    # The curve stays inside the plot: clipped to the frame, over the plotted rows only.
+    svg = ET.fromstring(n8.get("/world/n8/values/scaling.svg").get_data(as_text=True))
+    line = svg.find(f".//{SVG}polyline[@class='fit']")
+    clip = svg.find(f".//{SVG}clipPath/{SVG}rect")
+    assert line.get("clip-path") and clip is not None
+    xs = [float(p.split(",")[0]) for p in line.get("points").split()]
+    dots = [float(c.get("cx")) for c in svg.findall(f".//{SVG}circle[@class='point']")]
+    assert min(xs) == pytest.approx(min(dots), abs=0.2) and max(xs) == pytest.approx(max(dots), abs=0.2)
+    top, bottom = float(clip.get("y")), float(clip.get("y")) + float(clip.get("height"))
+    dot_ys = [float(c.get("cy")) for c in svg.findall(f".//{SVG}circle[@class='point']")]
+    assert top <= min(dot_ys) and max(dot_ys) <= bottom  # the axis spans the points, not the law
+
+
+def test_the_digits_fit_is_unchanged_and_sensible(demo):
+    data = demo.get("/api/worlds/digits/values/scaling").json
+    rows = np.array([r[:3] for r in data["rows"]])
+    law = power_law_fit(rows[:, 0], rows[:, 1], rows[:, 2], ceiling=1.0)
+    assert (data["fit"]["a"], data["fit"]["b"], data["fit"]["c"]) == pytest.approx((law.a, law.b, law.c))
+    assert 0 < law.b < 2 and law.c <= 1.0 and not law.at_bound
+    assert data["fit"]["r2_points"] == pytest.approx(law.r2)  # one training set per point: the same R²
+    assert "weighted" not in data["fit"]["formula"] and not data["binned"]
+
+
+def test_a_poor_fit_says_so():
+    law = power_law_fit([1, 2, 4, 8, 16], [0.9, 0.1, 0.8, 0.2, 0.85])
+    assert law.poor and law.caveat.startswith("a power law describes this curve poorly")
+    good = power_law_fit([10, 20, 40, 80], 0.9 - np.array([10, 20, 40, 80]) ** -0.5)
+    assert not good.poor and good.caveat is None
+
+
+def test_every_download_link_has_its_own_accessible_name(n8):
+    body = n8.get("/world/n8/values").get_data(as_text=True)
+    labels = re.findall(r'<a class="download-[a-z]+" href="[^"]*" aria-label="([^"]+)"', body)
+    assert len(labels) == 12 and len(set(labels)) == 12  # four charts x SVG, CSV, JSON
+    assert "Download the heatmap as SVG" in labels
+
+
+def test_the_heatmap_values_are_in_the_table_a_page_of_slices_at_a_time(n8):
+    heat = n8.get("/api/worlds/n8/values/heatmap").json
+    want = {(r[3], r[1]): r[4] for r in heat["rows"]}
+    seen = {}
+    first = n8.get("/world/n8/values").get_data(as_text=True)
+    assert "or read" in first and "the table below" in first
+    pages = int(re.search(r"page \d+ of (\d+)", first).group(1))
+    for p in range(1, pages + 1):
+        body = n8.get(f"/world/n8/values?page={p}").get_data(as_text=True)
+        table = re.search(r'<table class="data small" id="values">.*?</table>', body, re.S).group(0)
+        for s, unit, shapley in re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td[^>]*>[^<]*</td>"
+                                           r"<td[^>]*>([^<]*)</td>", table):
+            seen[(s, unit)] = float(shapley)
+    assert seen.keys() == want.keys()
+    assert all(seen[k] == pytest.approx(want[k], abs=5e-5) for k in want)
+
+
+def test_big_value_pages_stay_small(n8):
+    sizes = {url: len(n8.get(url).get_data()) for url in ("/world/n8/values", "/world/n8/values?page=1")}
+    assert all(size < 300_000 for size in sizes.values()), sizes

@@ -198,8 +198,10 @@ def test_grid_marks_the_selection_and_panel_fragment_matches(client):
 
 
 def test_evaluation_move_same_row_two_columns(client):
+    # the last cell added is the current one (as on the grid page): the move is from ABCD:B to ABCD:A
     a = answer(client, "toy", "eval_move", cell=["ABCD:A", "ABCD:B"])
-    assert a["value"] == pytest.approx(0.88 - 0.92)
+    assert a["value"] == pytest.approx(0.92 - 0.88)
+    assert answer(client, "toy", "eval_move", cell=["ABCD:B", "ABCD:A"])["value"] == pytest.approx(0.88 - 0.92)
     assert answer(client, "toy", "eval_move", cell=["ABCD:A"])["status"] == "not applicable"
 
 
@@ -324,11 +326,15 @@ def test_beta_parameters_that_overflow_are_refused_not_blank(client):
     ("col=" + "A" * 5000, 404, "no evaluation slice"),
 ])
 def test_grid_bad_parameters_give_one_line_messages(client, query, status, message):
+    # the page names the parameter inline (always 400: the world exists) and keeps its grid;
+    # the JSON API refuses with the parameter's own status
     response = client.get(f"/world/toy/grid?{query}")
-    assert response.status_code == status
+    assert response.status_code == 400
     body = text(response)
-    assert message in body and "Traceback" not in body
-    assert len(re.search(r'class="error[^"]*"[^>]*>(.*?)<', body, re.S).group(1) if 'class="error' in body else "") < 400
+    assert message in body and "Traceback" not in body and 'id="grid"' in body
+    errors = re.findall(r'<p class="error" role="alert" data-param="([^"]+)">(.*?)</p>', body, re.S)
+    assert [p for p, _ in errors] == [query.split("=")[0]]
+    assert message in html.unescape(errors[0][1]) and len(errors[0][1]) < 400
     api = client.get(f"/api/worlds/toy/questions?{query}")
     if query.startswith("page="):
         return  # the API has no grid page
@@ -476,7 +482,10 @@ def test_values_page_and_api_match_the_library(client, iris_table):
     toy = client.get("/api/worlds/toy/values").json
     assert {(m["method"], m["slice"]) for m in toy["missing"]} >= {("shapley", "B"), ("loo", "B")}
     assert client.get("/world/iris/values?alpha=0").status_code == 400
-    assert client.get("/world/iris/values?slice=nope").status_code == 404
+    # A bad parameter is named beside the controls (400) and the page drawn with the default in its place.
+    bad = client.get("/world/iris/values?slice=nope")
+    assert bad.status_code == 400 and 'data-param="slice"' in text(bad) and 'id="heatmap"' in text(bad)
+    assert client.get("/api/worlds/iris/values/heatmap?slice=nope").status_code == 404
 
 
 def _one_line_400(response, message):

@@ -70,7 +70,7 @@ def alert(client, url: str) -> str:
     body = response.get_data(as_text=True)
     if url.startswith("/api/"):
         return response.get_json()["error"]
-    return re.search(r'role="alert">(.*?)</p>', body, re.S).group(1)
+    return re.search(r'role="alert"[^>]*>(.*?)</p>', body, re.S).group(1)
 
 
 def trace_of(methods_db, world: str, method: str) -> list:

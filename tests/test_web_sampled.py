@@ -105,7 +105,7 @@ def error_line(client, url: str) -> str:
     if url.startswith("/api/"):
         message = response.get_json()["error"]
     else:
-        message = re.search(r'role="alert">(.*?)</p>', body, re.S).group(1)
+        message = re.search(r'role="alert"[^>]*>(.*?)</p>', body, re.S).group(1)
     assert "\n" not in message
     return message
 

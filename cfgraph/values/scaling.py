@@ -32,6 +32,8 @@ MIN_POINTS = 4
 B_MIN, B_MAX = 1e-3, 10.0
 #: Above this many distinct row counts, training sets are binned on a log scale.
 MAX_POINTS = 24
+#: Below this R² over the plotted points the law comes with a caveat: it describes the curve poorly.
+POOR_R2 = 0.9
 
 
 class NoFit(CfgraphError):
@@ -50,11 +52,15 @@ class ScalingPoints:
         Mean score of the group's training sets.
     count : ndarray of int, shape (p,)
         How many training sets (cells present) each group holds.
+    binned : bool
+        The groups are log-spaced bins of row counts (more than ``max_points`` distinct counts),
+        not one group per count.
     """
 
     rows: np.ndarray
     score: np.ndarray
     count: np.ndarray
+    binned: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,15 @@ class PowerLaw:
     a, b, c : float
         Scale, exponent and asymptote (the score with unlimited rows).
     r2 : float
-        Share of the points' variance the law explains (weighted as fitted).
+        Share of the points' variance the law explains, weighted as fitted (by training sets per point).
     rmse : float
         Root mean squared residual (weighted as fitted).
     n_points : int
+    r2_points : float
+        Share of the variance the law explains over the points as plotted, unweighted: what a
+        reader sees. A point holding many training sets dominates the weighted ``r2``, so a law
+        can score well there and still miss the points at the ends (this one can be negative:
+        worse than a flat line at the points' mean).
     at_bound : bool
         The exponent sits at an end of the searched range [B_MIN, B_MAX]: the points show no
         saturation (b -> 0: over these rows the score grows like log r, and c is not identified)
@@ -83,32 +94,53 @@ class PowerLaw:
     rmse: float
     n_points: int
     at_bound: bool = False
+    r2_points: float | None = None
 
     def __call__(self, rows) -> np.ndarray:
         """The law's score at ``rows`` (array_like of float > 0)."""
         return self.c - self.a * np.power(np.asarray(rows, dtype=float), -self.b)
 
     @property
+    def poor(self) -> bool:
+        """The law explains less than :data:`POOR_R2` of the plotted points' variance."""
+        return self.r2_points is not None and self.r2_points < POOR_R2
+
+    @property
     def caveat(self) -> str | None:
-        """Why the parameters mean little (None when the exponent is inside the searched range)."""
-        if not self.at_bound:
-            return None
-        if self.b < 1:
-            return ("the best exponent is at the search's lower bound: over these rows the score grows about "
-                    "linearly in log r and shows no saturation yet, so the asymptote c is not identified")
-        return "the best exponent is at the search's upper bound: the curve is a step, not a power law"
+        """Why the law or its parameters mean little (None when the exponent is inside the searched
+        range and the law follows the plotted points)."""
+        said = []
+        if self.poor:
+            said.append(f"a power law describes this curve poorly (R² = {_signed(self.r2_points)} over the "
+                        f"{self.n_points} plotted points): the score depends on which units a training set "
+                        "holds more than on how many rows")
+        if self.at_bound and self.b < 1:
+            said.append("the best exponent is at the search's lower bound: over these rows the score grows about "
+                        "linearly in log r and shows no saturation yet, so the asymptote c is not identified")
+        elif self.at_bound:
+            said.append("the best exponent is at the search's upper bound: the curve is a step, not a power law")
+        return "; ".join(said) or None
 
     def formula(self, digits: int = 3) -> str:
-        """The law as text, e.g. ``score ≈ 0.95 − 1.2·r^−0.5 (R² 0.990, 6 points)``."""
+        """The law as text, e.g. ``score ≈ 0.95 − 1.2·r^−0.5 (R² 0.990 over 6 points)``; with the
+        weighted R² beside it when the points hold unequal numbers of training sets."""
         sign = "−" if self.a >= 0 else "+"
+        r2 = self.r2 if self.r2_points is None else self.r2_points
         text = (f"score ≈ {self.c:.{digits}g} {sign} {abs(self.a):.{digits}g}·r^−{self.b:.{digits}g}"
-                f" (R² {self.r2:.3f}, {self.n_points} points)")
-        return text
+                f" (R² {_signed(r2)} over {self.n_points} points")
+        if self.r2_points is not None and abs(self.r2 - self.r2_points) >= 5e-4:
+            text += f", {_signed(self.r2)} weighted by training sets"
+        return text + ")"
 
     def to_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "c": self.c, "r2": self.r2, "rmse": self.rmse,
-                "n_points": self.n_points, "at_bound": self.at_bound, "caveat": self.caveat,
-                "formula": self.formula()}
+        return {"a": self.a, "b": self.b, "c": self.c, "r2": self.r2, "r2_points": self.r2_points,
+                "rmse": self.rmse, "n_points": self.n_points, "at_bound": self.at_bound, "poor": self.poor,
+                "caveat": self.caveat, "formula": self.formula()}
+
+
+def _signed(x: float) -> str:
+    """R² with three decimals and a true minus sign (it can be negative)."""
+    return f"{x:.3f}".replace("-", "−")
 
 
 def scaling_points(rows, score, max_points: int = MAX_POINTS) -> ScalingPoints:
@@ -155,7 +187,8 @@ def scaling_points(rows, score, max_points: int = MAX_POINTS) -> ScalingPoints:
     if r.size == 0:
         return ScalingPoints(np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
     distinct = np.unique(r)
-    if distinct.size <= max_points:
+    binned = distinct.size > max_points
+    if not binned:
         group = np.searchsorted(distinct, r)
     else:
         edges = np.geomspace(distinct[0], distinct[-1], max_points + 1)
@@ -164,7 +197,7 @@ def scaling_points(rows, score, max_points: int = MAX_POINTS) -> ScalingPoints:
     used = count > 0
     mean_rows = np.bincount(group, weights=r)[used] / count[used]
     mean_score = np.bincount(group, weights=s)[used] / count[used]
-    return ScalingPoints(mean_rows, mean_score, count[used].astype(np.int64))
+    return ScalingPoints(mean_rows, mean_score, count[used].astype(np.int64), binned)
 
 
 def _linear_part(x: np.ndarray, y: np.ndarray, w: np.ndarray, ceiling: float | None = None
@@ -269,6 +302,9 @@ def power_law_fit(rows, score, weights=None, ceiling: float | None = None) -> Po
     a = a_scaled * top ** b  # a_scaled * (r / top)^-b == (a_scaled * top^b) * r^-b
     mean = np.average(y, weights=w)
     total = float(np.sum(w * (y - mean) ** 2))
+    plain = float(np.sum((y - y.mean()) ** 2))
+    resid = float(np.sum((y - (c - a_scaled * u ** -b)) ** 2))
     return PowerLaw(a=float(a), b=b, c=c, r2=1.0 - sse / total if total > 0 else 1.0,
                     rmse=float(np.sqrt(sse / w.sum())), n_points=int(r.size),
-                    at_bound=not B_MIN * 1.01 < b < B_MAX / 1.01)
+                    at_bound=not B_MIN * 1.01 < b < B_MAX / 1.01,
+                    r2_points=1.0 - resid / plain if plain > 0 else 1.0)

@@ -1,7 +1,7 @@
 """Computing missing cells from the page (``cfgraph serve --allow-compute``): jobs and CSRF.
 
 ``POST /world/<world>/compute`` queues a job that fits the named training sets of a trained
-world through :func:`cfgraph.fill.compute_cells` (the engine of ``cfgraph run``) in one
+world, for every seed the form names (none: every seed of the world's recipe), through :func:`cfgraph.fill.compute_cells` (the engine of ``cfgraph run``) in one
 background worker thread with its own store session; ``GET /api/jobs/<id>`` reports its
 progress. Writes are guarded three ways: the app must be started with ``--allow-compute``
 (``ALLOW_COMPUTE``; otherwise every POST is 403), the form must carry this app's CSRF token
@@ -42,12 +42,12 @@ _JOBS_KEY = "cfgraph.compute.jobs"
 
 @dataclass
 class Job:
-    """One queued fill: its training sets, progress and outcome."""
+    """One queued fill: its training sets and seeds (None: the recipe's), progress (fits) and outcome."""
 
     id: str
     world: str
     training_sets: list[str]
-    seed: int | None
+    seeds: list[int] | None
     metric: str | None
     status: str = "queued"  # queued, running, done, failed
     done: int = 0
@@ -58,7 +58,8 @@ class Job:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "world": self.world, "status": self.status, "done": self.done, "total": self.total,
-                "cells": self.cells, "error": self.error, "training_sets": len(self.training_sets)}
+                "cells": self.cells, "error": self.error, "training_sets": len(self.training_sets),
+                "seeds": self.seeds}
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished (tests use it instead of sleeping)."""
@@ -76,15 +77,23 @@ class Jobs:
         self.counter = itertools.count(1)
         self.worker = None
 
-    def submit(self, world: str, training_sets: list[str], seed, metric) -> Job:
-        """Queue a job, or refuse when this world already has one queued or running."""
+    def submit(self, world: str, training_sets: list[str], seeds, metric) -> Job:
+        """Queue a job, or refuse when this world already has one queued or running.
+
+        ``seeds`` is one seed, a list of seeds, or None (every seed of the world's recipe).
+        """
+        if seeds in (None, "") or (isinstance(seeds, (list, tuple)) and not seeds):
+            seeds = None
+        else:
+            seeds = [int(s) for s in (seeds if isinstance(seeds, (list, tuple)) else [seeds])]
         with self.lock:
             busy = [j for j in self.jobs.values() if j.world == world and j.status in ("queued", "running")]
             if busy:
                 raise CfgraphError(f"world {world!r} already has a job ({busy[0].id}, {busy[0].status}); "
                                    "wait for it to finish")
             job = Job(id=f"{next(self.counter)}-{secrets.token_hex(4)}", world=world,
-                      training_sets=list(training_sets), seed=seed, metric=metric, total=len(training_sets))
+                      training_sets=list(training_sets), seeds=seeds, metric=metric,
+                      total=len(training_sets) * len(seeds or [0]))  # until the fill counts its fits
             self.jobs[job.id] = job
             if self.worker is None or not self.worker.is_alive():
                 self.worker = threading.Thread(target=self._work, name="cfgraph-compute", daemon=True)
@@ -99,8 +108,9 @@ class Jobs:
             job = self.queue.get()
             job.status = "running"
             try:
-                report = compute_cells(self.store, job.world, job.training_sets, seed=job.seed, metric=job.metric,
-                                       on_batch=lambda done: setattr(job, "done", done))
+                report = compute_cells(self.store, job.world, job.training_sets, seeds=job.seeds,
+                                       metric=job.metric, on_batch=lambda done: setattr(job, "done", done),
+                                       on_plan=lambda total: setattr(job, "total", total))
                 job.cells, job.done, job.status = report.cells, job.total, "done"
             except Exception as exc:  # one line in the job's status; the sink kept whole batches only
                 if not isinstance(exc, CfgraphError):
@@ -170,7 +180,7 @@ def guard():
 
 @bp.route("/world/<world>/compute", methods=["POST"])
 def compute(world: str):
-    """Queue a job computing the named training sets' missing cells; back to the plan with its id."""
+    """Queue a job computing the named training sets' missing cells on the named seeds; back to the plan."""
     from cfgraph.web import state
 
     w = state.load_world(world)
@@ -183,10 +193,15 @@ def compute(world: str):
         raise CfgraphError(f"{len(sets)} training sets in one request; at most {MAX_SETS}")
     for label in sets:
         w.mask_of(label.replace(" ", ""))  # NotFound on an unknown unit, before anything is queued
-    seed, metric = request.form.get("seed") or None, request.form.get("metric") or None
-    if seed is not None:
-        w.choose(metric, seed)  # a seed that is not the world's is refused now, not in the job
-    job = _jobs().submit(w.name, sets, seed, metric)
+    seeds = [s for s in request.form.getlist("seed") if s.strip()] or None
+    metric = request.form.get("metric") or None
+    known = set(w.seeds) | {int(s) for s in (w.record.spec or {}).get("seeds") or ()}
+    for seed in seeds or ():  # a seed that is not the world's is refused now, not in the job
+        if not seed.strip().lstrip("-").isdigit():
+            raise CfgraphError(f"seed must be an integer, not {seed[:20]!r}")
+        if int(seed) not in known:
+            raise NotFound(f"world {w.name!r} has no seed {int(seed)} (seeds: {', '.join(map(str, sorted(known)))})")
+    job = _jobs().submit(w.name, sets, seeds, metric)
     back = request.form.get("back") or url_for("plan.page", world=w.name)
     if not back.startswith("/") or back.startswith(("//", "/\\")) or "\\" in back or urlparse(back).netloc:
         back = url_for("plan.page", world=w.name)

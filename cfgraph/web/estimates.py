@@ -24,6 +24,7 @@ from flask import Blueprint, Response, render_template, request
 from cfgraph.errors import CfgraphError
 from cfgraph.web import state
 from cfgraph.web.charts import Frame, band_chart, interval_bars
+from cfgraph.web.graph_params import Problems, refused_free_url
 from cfgraph.web.method_account import method_account, params_text
 from cfgraph.world_estimates import ESTIMATE_SORTS
 from cfgraph.world_sampled import natural_key, quoted
@@ -66,7 +67,7 @@ def sort_rows(rows: list[dict], sort: str, order: str) -> list[dict]:
                   reverse=order == "desc") + missing
 
 
-def values_view(world, args=None) -> dict:
+def values_view(world, args=None, problems: Problems | None = None) -> dict:
     """Everything the sampled values page (and its JSON twin) shows, from the query string.
 
     Returns
@@ -77,28 +78,35 @@ def values_view(world, args=None) -> dict:
         with a None between the two ends), ``total``, ``bars`` (interval geometry on one axis for
         the whole column), ``bar_of`` (per shown row), ``unit`` (the charted unit or None),
         ``convergence``, ``account`` (:func:`cfgraph.web.method_account.method_account`) and
-        ``fallback`` (a sentence when the asked column was not valued by this method).
+        ``fallback`` (a sentence when the asked column was not valued by this method), ``problems``
+        and ``refused`` (the bad parameters noted by a lenient ``problems``).
 
     Raises
     ------
     CfgraphError
-        On an unknown method, column, sort, order, view, unit or a page out of range.
+        When strict (the default: the JSON API and the files), on an unknown method, column, sort,
+        order, view, unit or a page out of range; the page passes a lenient
+        :class:`cfgraph.web.graph_params.Problems`, which notes each and uses its default.
     """
     args = request.args if args is None else args
-    table, fallback = pick_table(world, args)
-    sort = (args.get("sort") or "value").strip()
-    order = (args.get("order") or ("asc" if sort in ("unit", "rank") else "desc")).strip()
+    problems = problems or Problems(strict=True)
+    take = problems.take
+    table, fallback = pick_table(world, args) if problems.strict else lenient_table(world, args, problems)
+    sort = take("sort", lambda: _checked_sort((args.get("sort") or "value").strip(), "desc")[0], "value")
+    default_order = "asc" if sort in ("unit", "rank") else "desc"
+    order = take("order", lambda: _checked_sort(sort, (args.get("order") or default_order).strip())[1], default_order)
     rows = sort_rows(table["rows"], sort, order)
     total = len(rows)
     paged = str(args.get("page") or "").strip() != ""
     # A page number asks for the paged list: it opens the full view rather than being ignored.
-    view = (args.get("view") or "").strip() or ("ends" if total > FOLDED_ABOVE and not paged else "all")
-    if view not in ("ends", "all"):
-        raise CfgraphError(f"view must be ends or all, not {quoted(view, 20)}")
+    view = take("view", lambda: _checked_view((args.get("view") or "").strip() or ("ends" if total > FOLDED_ABOVE
+                                                                                    and not paged else "all")),
+                "ends" if total > FOLDED_ABOVE else "all")
     if view == "ends" and paged:
-        raise CfgraphError("page applies to the full list (view=all); the top-and-bottom view has no pages")
+        take("page", lambda: _raise("page applies to the full list (view=all); the top-and-bottom view has no pages"),
+             None)
     pages = max(1, -(-total // PER_PAGE))
-    page = state_page(args.get("page"), pages)
+    page = 1 if view == "ends" else take("page", lambda: state_page(args.get("page"), pages), 1)
     if view == "ends" and total > 2 * EACH_END:
         shown = rows[:EACH_END] + [None] + rows[-EACH_END:]
     elif view == "ends":
@@ -111,8 +119,8 @@ def values_view(world, args=None) -> dict:
     bar_of = [None if r is None else bar_by_idx[r["idx"]] for r in shown]
     about = method_about(world, table)
     unit, chart = None, None
-    if args.get("unit"):
-        i = world.unit_index(args["unit"])
+    i = take("unit", lambda: world.unit_index(args["unit"]), None) if args.get("unit") else None
+    if i is not None:
         unit = world.units[i]
         if about["account"] is not None and not about["account"]["has_trace"]:
             chart = {"points": 0, "chart": None, "trace": None, "target": None,
@@ -125,7 +133,37 @@ def values_view(world, args=None) -> dict:
             "shown": shown, "per_page": PER_PAGE, "each_end": EACH_END, "folded_above": FOLDED_ABOVE, "bars": bars,
             "bar_of": bar_of, "unit": unit, "convergence": chart,
             "between": total - 2 * EACH_END if view == "ends" and total > 2 * EACH_END else 0,
-            "valued": sum(r["value"] is not None for r in rows)}
+            "valued": sum(r["value"] is not None for r in rows),
+            "problems": problems.messages, "refused": problems.params}
+
+
+def _raise(message: str):
+    raise CfgraphError(message)
+
+
+def _checked_sort(sort: str, order: str) -> tuple[str, str]:
+    sort_rows([], sort, order)  # raises on an unknown key or order
+    return sort, order
+
+
+def _checked_view(view: str) -> str:
+    if view not in ("ends", "all"):
+        raise CfgraphError(f"view must be ends or all, not {quoted(view, 20)}")
+    return view
+
+
+def lenient_table(world, args, problems: Problems) -> tuple[dict, str | None]:
+    """:func:`pick_table` for the page: each of method, slice, metric and seed is tried in turn on
+    top of the ones already accepted; one the world has no estimates for is noted and dropped."""
+    keep: dict = {}
+    for key in ("method", "slice", "metric", "seed"):
+        value = args.get(key)
+        if value is None or not str(value).strip():
+            continue
+        trial = {**keep, key: value}
+        if problems.take(key, lambda trial=trial: pick_table(world, trial) and True, False):
+            keep = trial
+    return pick_table(world, keep)
 
 
 def pick_table(world, args) -> tuple[dict, str | None]:
@@ -291,9 +329,13 @@ def sampled_page(world):
     """The values page of a sampled world (and the estimates page of any world)."""
     from cfgraph.web.value_data import sampled_charts
 
-    view = values_view(world)
+    view = values_view(world, problems=Problems(strict=False))
     charts = sampled_charts(world, view) if world.sampled else {}
-    return render_template("values_sampled.html", world=world, params_text=params_text, charts=charts, **view)
+    refused = view["refused"]
+    body = render_template("values_sampled.html", world=world, params_text=params_text, charts=charts, **view,
+                           query_url=lambda **changes: refused_free_url(refused, **changes),
+                           file_args={k: v for k, v in request.args.items() if k not in refused})
+    return body, (400 if view["problems"] else 200)
 
 
 @bp.route("/world/<world>/estimates")

@@ -35,7 +35,7 @@ from cfgraph.web import lenses, state, stored_graph
 from cfgraph.web.charts import Scale
 from cfgraph.web.graph_params import PATH_LIMIT, Problems, hidden_args, read_graph_args, refused_free_url
 from cfgraph.web.grid import interval_text
-from cfgraph.web.lattice_layout import LAYER_WINDOW, layered_layout
+from cfgraph.web.lattice_layout import LAYER_WINDOW, layered_layout, place_edge_labels
 from cfgraph.world_sampled import possible_text
 
 bp = Blueprint("graph", __name__)
@@ -242,11 +242,8 @@ def svg_model(model: dict) -> dict:
             if a < b and (a ^ b).bit_count() == 1 and a & b == a:
                 cls = "hi" if (a, b) in lens_edges else ("walk" if (a, b) in walk else "")
                 pa, pb = where[a], where[b]
-                # a window writes labels and values under its nodes: an edge's change goes lower, beside it
-                at, aside = (0.5, 0) if model["whole"] else (0.45, 5)
                 edges.append({"x1": pa.x, "y1": pa.y, "x2": pb.x, "y2": pb.y, "cls": cls,
-                              "label": lens_edges.get((a, b), ""), "lx": pa.x + at * (pb.x - pa.x) + aside,
-                              "ly": pa.y + at * (pb.y - pa.y), "lcls": "side" if aside else "",
+                              "label": lens_edges.get((a, b), ""),
                               "href": edge_url(model, a, b) if cls == "hi" else "",
                               "name": f"edge {labels[a]} to {labels[b]}: {lens_edges.get((a, b), '')}"})
     walked = set(model["path"])
@@ -265,12 +262,29 @@ def svg_model(model: dict) -> dict:
                                                                  ("walked" if p.mask in walked else "")),
             "step": model["steps_of"].get(p.mask, ""), "href": move_url(model, p.mask),
         })
+    # each edge's change beside its midpoint, clear of the nodes, their labels and the other changes
+    labelled = [e for e in edges if e["label"]]
+    spots = place_edge_labels([(e["x1"], e["y1"], e["x2"], e["y2"], e["label"]) for e in labelled],
+                              [box for v in nodes for box in node_boxes(v)])
+    for e, (x, y) in zip(labelled, spots):
+        e["lx"], e["ly"] = x, y
     if model["whole"]:
         ys = sorted({p.y for p in placed}, reverse=True)
         layers = [(y, k) for k, y in enumerate(ys)]
     else:
         layers = model["layers"]
     return {"nodes": nodes, "edges": sorted(edges, key=lambda e: e["cls"] != ""), "scale": scale, "layers": layers}
+
+
+def node_boxes(v: dict) -> list[tuple[float, float, float, float]]:
+    """The boxes a drawn node covers: its circle (with the label inside it, in a whole diagram),
+    and in a window its label and value written under it (11 px and 10 px text)."""
+    half = max(v["r"], 3.3 * len(v["label"])) if v["tcls"] != "outside" else v["r"]
+    out = [(v["x"] - half, v["y"] - v["r"], v["x"] + half, v["y"] + v["r"])]
+    for text, y, char in ((v["label"] if v["tcls"] == "outside" else "", v["ty"], 6.6), (v["vtext"], v["vy"], 6.0)):
+        if text:
+            out.append((v["x"] - char * len(text) / 2, y - 7, v["x"] + char * len(text) / 2, y + 7))
+    return out
 
 
 def moves(model: dict) -> list[dict]:

@@ -114,6 +114,8 @@ def read_graph_args(world, args, problems: Problems) -> dict:
     if unit is None:
         unit = inside[0] if inside else 0
     other = take("pair", lambda: read_unit(letters, args.get("pair")), None)
+    if other is not None and other == unit and lens_key == "square":
+        take("pair", lambda: _distinct_pair(letters, unit, "unit" in args and bool(args.get("unit"))), None)
     if other is None or other == unit:
         other = next((u for u in range(n) if u != unit), unit)
     full = (1 << n) - 1
@@ -125,6 +127,19 @@ def read_graph_args(world, args, problems: Problems) -> dict:
                                k=node.bit_count() if k is None else k, order=order)
     return {"metric": metric, "seed": seed, "seed_arg": seed_arg, "slice": the_slice, "node": node,
             "path": path, "lens_key": lens_key, "params": params}
+
+
+def _distinct_pair(letters, unit: int, named: bool):
+    """Refuse a second unit that is the focus unit: the interaction square needs two distinct units.
+
+    Raises
+    ------
+    CfgraphError
+        Always (it is called only when ``pair`` equals the focus unit).
+    """
+    whence = "" if named else f" (with no unit= the focus unit is the node's first unit, else {letters[0]})"
+    raise CfgraphError(f"pair={letters[unit]} is the focus unit {letters[unit]}{whence}: the interaction square "
+                       f"needs two distinct units, the focus unit i and a second unit j (pair=)")
 
 
 def _only(args, name: str) -> dict:

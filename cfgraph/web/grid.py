@@ -15,7 +15,7 @@ links. Clicking cells and headers edits the selection in the URL (``cell=ACD:B``
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import numpy as np
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -25,9 +25,10 @@ from cfgraph import grid_window as GW
 from cfgraph import questions as Q
 from cfgraph.display import fixed
 from cfgraph.errors import CfgraphError
-from cfgraph.focus_sources import answer_groups
+from cfgraph.focus_sources import answer_groups, current_first
 from cfgraph.web import state
 from cfgraph.web.charts import Scale
+from cfgraph.web.graph_params import Problems
 from cfgraph.web.grid_cache import cached_grid
 
 bp = Blueprint("grid", __name__)
@@ -84,19 +85,21 @@ def window_shape(grid, per_page: int) -> tuple[int, int | None]:
 
 
 def grid_view(grid, selection: Q.Selection, page: int, per_page: int, shown=None,
-              query: GW.RowQuery = GW.RowQuery(), cpage: int = 1, per_cpage: int | None = None) -> dict:
+              query: GW.RowQuery = GW.RowQuery(), cpage: int = 1, per_cpage: int | None = None,
+              order: np.ndarray | None = None) -> dict:
     """Rows and columns of one window of the grid, with colour classes, selection marks and the legend.
 
     With ``shown`` (a :class:`cfgraph.world.Grid` across seeds) each cell's title is its
     mean ± half-width and the number of seeds, and ``n_stored`` counts the stored cells
-    of every seed (``n_cells`` and ``n_present`` are per seed).
+    of every seed (``n_cells`` and ``n_present`` are per seed). ``order`` is the row order of
+    ``query`` when the caller has it already.
 
     Raises
     ------
     CfgraphError
         If the page or column page is out of range.
     """
-    order = GW.row_order(grid, query)
+    order = GW.row_order(grid, query) if order is None else order
     across = shown is not None and shown.across_seeds
     pages = max(1, -(-len(order) // per_page))
     if not 1 <= page <= pages:
@@ -145,11 +148,10 @@ def _tips(shown, mask: int, c0: int, c1: int) -> list[str] | None:
     return [interval_text(shown.interval(mask, j)) for j in range(c0, c1)]
 
 
-def presets(world: str, grid, focus: Q.Focus) -> list[tuple[str, str]]:
-    """The site's presets as links that replace the selection: current cell, LOO pair, eval
-    pair, Shapley column, layer k."""
+def presets(world: str, grid, focus: Q.Focus, kept: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The site's presets as links that replace the selection (``kept``: the other arguments they
+    carry): current cell, LOO pair, eval pair, Shapley column, layer k."""
     S, E, i = focus.train, focus.column, focus.unit
-    kept = state.kept_args(drop=state.SELECTION_KEYS + ("page",))
 
     def link(**selection):
         args = kept + [(k, v) for k, vs in selection.items() for v in (vs if isinstance(vs, list) else [vs])]
@@ -188,61 +190,195 @@ def _encode(pairs) -> str:
     return urlencode(pairs)
 
 
-def _context(world_name: str) -> dict:
+class _Args:
+    """The request's query arguments less the values refused (links and forms leave them behind)."""
+
+    def __init__(self):
+        self.pairs = [(k, v) for k, vs in request.args.to_dict(flat=False).items() for v in vs]
+        self.bad: set[tuple[str, str]] = set()
+
+    def refuse(self, *keys, value=None):
+        """Drop every value of ``keys`` (or only ``value``, for a repeated key like ``cell``)."""
+        self.bad |= {(k, v) for k, v in self.pairs if k in keys and (value is None or v == value)}
+
+    def kept(self, drop=()) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in self.pairs if k not in drop and (k, v) not in self.bad]
+
+    def get(self, key: str, default: str = "") -> str:
+        return next((v for k, v in self.kept() if k == key), default)
+
+    def url(self, **changes) -> str:
+        """As the template global ``query_url``, on the arguments kept."""
+        args: dict[str, list[str]] = {}
+        for k, v in self.kept():
+            args.setdefault(k, []).append(v)
+        for key, value in changes.items():
+            if value is None or value == [] or value == "":
+                args.pop(key, None)
+            else:
+                args[key] = value if isinstance(value, list) else [str(value)]
+        query = urlencode([(k, v) for k, vs in args.items() for v in vs])
+        return quote(request.path, safe="/") + ("?" + query if query else "")
+
+
+def _take(problems: Problems, args: _Args, param: str, read, default, *, value=None, also=()):
+    """``problems.take``, dropping the refused value from the links."""
+    before = len(problems.messages)
+    got = problems.take(param, read, default)
+    if len(problems.messages) > before:
+        args.refuse(param, *also, value=value)
+    return got
+
+
+def _read_selection(grid, args: _Args, problems: Problems) -> Q.Selection:
+    """The selection, each cell, row and column read on its own (a bad one is refused alone)."""
+    def one(key, text):
+        got = {"cell": lambda: Q.parse_selection(grid, cells=[text]).cells,
+               "row": lambda: Q.parse_selection(grid, rows=[text]).rows,
+               "col": lambda: Q.parse_selection(grid, columns=[text]).columns}[key]
+        return _take(problems, args, key, got, (), value=text)
+
+    cells = [c for text in request.args.getlist("cell") for c in one("cell", text)]
+    rows = [r for text in request.args.getlist("row") for r in one("row", text)]
+    columns = [c for text in request.args.getlist("col") for c in one("col", text)]
+    layer = _take(problems, args, "layer",
+                  lambda: Q.parse_int(request.args.get("layer"), "layer", 0, len(grid.letters)), None)
+    return Q.Selection(cells=tuple(dict.fromkeys(cells)), rows=tuple(dict.fromkeys(rows)),
+                       columns=tuple(dict.fromkeys(columns)), layer=layer)
+
+
+def _read_focus(grid, selection: Q.Selection, args: _Args, problems: Problems):
+    """The focus (current cell: the last cell added) and the answers, each parameter checked alone."""
+    tol = _take(problems, args, "tol", lambda: state.tolerance_arg(request.args), None, also=("tolerance",))
+    typed = {key: request.args.get(key) for key in ("unit", "pair", "coalition", "k", "alpha", "beta")}
+    typed["tolerance"] = tol
+    given = {}
+    for key, text in typed.items():
+        if text is None or str(text).strip() == "":
+            continue
+        param = "tol" if key == "tolerance" else key
+
+        def check(key=key, text=text):
+            if key in ("alpha", "beta"):
+                state.beta_parameter(text, key, 1.0)
+            Q.resolve(grid, selection, **{key: text})
+            return text
+        got = _take(problems, args, param, check, None, also=("tolerance",) if param == "tol" else ())
+        if got is not None:
+            given[key] = got
+    focus = Q.resolve(grid, selection, **given)
+    answers = _take(problems, args, "alpha" if "alpha" in given else "beta", lambda: Q.ask_all(grid, focus), None)
+    if answers is None:  # Beta Shapley's weights overflowed: ask again with the default alpha and beta
+        given.pop("alpha", None), given.pop("beta", None)
+        focus = Q.resolve(grid, selection, **given)
+        answers = Q.ask_all(grid, focus)
+    shown_given = {key: given.get(key) for key in state.FOCUS_KEYS if key != "tol"}
+    shown_given["tol"] = given.get("tolerance")
+    return focus, answers, shown_given
+
+
+def _context(world_name: str, problems: Problems) -> dict:
+    """Everything the page and the panel show; a bad parameter is noted in ``problems`` and its
+    default used (only an unknown world, or a store that does not answer, raises)."""
     world = state.load_world(world_name)
-    shown = cached_grid(world, request.args.get("metric"), request.args.get("seed"))
+    args = _Args()
+    metric = _take(problems, args, "metric", lambda: world.choose(request.args.get("metric"))[0]
+                   and request.args.get("metric"), None)
+    seed = _take(problems, args, "seed", lambda: world.choose(metric, request.args.get("seed"))
+                 and request.args.get("seed"), None)
+    shown = cached_grid(world, metric, seed)
     grid = shown.table
-    asked = state.ask(world, grid)
-    selection, focus, answers = asked.selection, asked.focus, asked.answers
-    open_key = request.args.get("q")
-    if open_key and open_key not in Q.TITLES:
-        raise CfgraphError(f"unknown question q={open_key[:40]!r} (questions: {', '.join(Q.TITLES)})")
+    selection = _read_selection(grid, args, problems)
+    focus, answers, given = _read_focus(grid, current_first(selection), args, problems)
+
+    def question():
+        key = request.args.get("q")
+        if key and key not in Q.TITLES:
+            raise CfgraphError(f"unknown question q={key[:40]!r} (questions: {', '.join(Q.TITLES)})")
+        return key or None
+    open_key = _take(problems, args, "q", question, None)
     metrics, seeds = world.metrics, world.seeds
-    share = url_for("grid.page", world=world.name) + ("?" + _encode(state.kept_args(drop=())) if request.args else "")
-    given = {key: request.args.get(key) for key in state.FOCUS_KEYS}
-    given["tol"] = state.tolerance_arg()
     return {
         "world": world, "grid": grid, "shown": shown, "selection": selection, "focus": focus, "answers": answers,
         "groups": answer_groups(grid, selection, focus, answers, given),
-        "open_key": open_key, "presets": presets(world.name, grid, focus), "share": share,
-        "lab": lab_link(world.name, grid, selection, focus, shown.seed),
-        "metrics": metrics, "seeds": seeds, "hidden": state.kept_args(drop=state.FOCUS_KEYS),
+        "open_key": open_key, "args": args,
+        "metrics": metrics, "seeds": seeds,
         "panel_url": url_for("grid.panel", world=world.name),
         "related": state.related_topics("questions"),
     }
 
 
+def _links(ctx: dict, problems: Problems) -> None:
+    """The links and forms of the context, made once every parameter is read (so none carries a
+    refused value), and the problems split between the page's controls and the panel's form."""
+    world, grid, focus, args = ctx["world"], ctx["grid"], ctx["focus"], ctx["args"]
+    kept = args.kept()
+    ctx["share"] = url_for("grid.page", world=world.name) + ("?" + _encode(kept) if kept else "")
+    ctx["presets"] = presets(world.name, grid, focus, args.kept(drop=state.SELECTION_KEYS + ("page",)))
+    ctx["lab"] = lab_link(world.name, grid, ctx["selection"], focus, ctx["shown"].seed)
+    ctx["hidden"] = args.kept(drop=state.FOCUS_KEYS + ("tolerance",))
+    ctx["query_url"] = args.url
+    ctx["typed"] = args.get
+    panel_keys = set(state.FOCUS_KEYS)
+    ctx["problems"] = [(p, m) for p, m in problems.messages if p not in panel_keys]
+    ctx["panel_problems"] = [(p, m) for p, m in problems.messages if p in panel_keys]
+
+
 @bp.route("/world/<world>/grid")
 def page(world: str):
-    """The grid explorer page (a sampled world has no grid: a page that says so and links on)."""
+    """The grid explorer page (a sampled world has no grid: a page that says so and links on).
+
+    A bad parameter does not cost the grid: it is named inline beside its control (status 400)
+    and its default used, as on the lattice page (:mod:`cfgraph.web.graph_params`).
+    """
     w = state.load_world(world)
     if w.sampled:
         return render_template("sampled_only.html", world=w, page_name="grid")
-    ctx = _context(world)
-    grid = ctx["grid"]
+    problems = Problems(strict=False)
+    ctx = _context(world, problems)
+    grid, args = ctx["grid"], ctx["args"]
     per_page, per_cpage = window_shape(grid, int(current_app.config["GRID_PAGE_ROWS"]))
-    page_no = Q.parse_int(request.args.get("page"), "page") or 1
-    cpage_no = Q.parse_int(request.args.get("cpage"), "cpage") or 1
-    query = GW.parse_row_query(grid, request.args)
-    ctx["view"] = grid_view(grid, ctx["selection"], page_no, per_page, ctx["shown"], query, cpage_no, per_cpage)
-    raw = request.args.get("raw")
-    ctx["raw"] = (raw == "1") if raw in ("0", "1") else ctx["view"]["n_cells"] <= RAW_DEFAULT_MAX_CELLS
-    ctx["palette"] = state.palette()
+    query = GW.parse_row_query(grid, request.args, lambda p, read, d: _take(problems, args, p, read, d))
+    order = GW.row_order(grid, query)
+    pages = max(1, -(-len(order) // per_page))
+    cpages = max(1, -(-len(grid.slices) // (per_cpage or max(len(grid.slices), 1))))
+    page_no = _take(problems, args, "page", lambda: Q.parse_int(request.args.get("page"), "page", 1, pages), None) or 1
+    cpage_no = _take(problems, args, "cpage", lambda: Q.parse_int(request.args.get("cpage"), "cpage", 1, cpages), None) or 1
+    ctx["view"] = grid_view(grid, ctx["selection"], page_no, per_page, ctx["shown"], query, cpage_no, per_cpage,
+                            order=order)
+    ctx["filter_text"] = GW.filter_text(grid, query)
+
+    def choice(name, allowed):
+        def read():
+            value = request.args.get(name)
+            if value is not None and value not in allowed:
+                raise CfgraphError(f"{name} must be one of {', '.join(allowed)}, not {value[:20]!r}")
+            return value
+        return read
+    raw = _take(problems, args, "raw", choice("raw", ("0", "1")), None)
+    ctx["raw"] = (raw == "1") if raw is not None else ctx["view"]["n_cells"] <= RAW_DEFAULT_MAX_CELLS
+    ctx["palette"] = _take(problems, args, "palette", choice("palette", state.PALETTES), None) or state.PALETTES[0]
     ctx["palettes"] = state.PALETTES
     ctx["sorts"] = GW.SORTS
     ctx["window_url"] = url_for("grid.window", world=w.name)
-    ctx["query_hidden"] = state.kept_args(drop=GW.ROW_QUERY_KEYS + ("page", "cpage"))
-    return render_template("grid.html", **ctx)
+    ctx["query_hidden"] = args.kept(drop=GW.ROW_QUERY_KEYS + ("page", "cpage"))
+    _links(ctx, problems)
+    ctx["clean_url"] = args.url()
+    return render_template("grid.html", **ctx), (400 if problems.messages else 200)
 
 
 @bp.route("/world/<world>/grid/panel")
 def panel(world: str):
-    """The question panel alone (the grid page's script swaps it in after a click)."""
+    """The question panel alone (the grid page's script swaps it in after a click); a bad parameter
+    is named inside it (status 400) and its default used."""
+    problems = Problems(strict=False)
     try:
-        ctx = _context(world)
-    except CfgraphError as exc:
+        ctx = _context(world, problems)
+    except CfgraphError as exc:  # an unknown world, or a store that does not answer
         return render_template("_panel_error.html", message=str(exc).splitlines()[0]), exc.status
-    return render_template("_panel.html", **ctx)
+    _links(ctx, problems)
+    ctx["panel_problems"] = problems.messages  # alone, the panel names them all
+    return render_template("_panel.html", **ctx), (400 if problems.messages else 200)
 
 
 def _range(first: str, last: str, total: int, default: int) -> tuple[int, int]:

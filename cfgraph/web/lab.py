@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from urllib.parse import parse_qsl, urlsplit
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,7 +22,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from cfgraph import compare as C
 from cfgraph.errors import CfgraphError
 from cfgraph.lab_presets import presets
-from cfgraph.lab_state import MAX_DOCUMENT_BYTES, CellRef, LabState
+from cfgraph.lab_state import DEFAULT_TOP, LENSES, MAX_DOCUMENT_BYTES, MAX_TOP, CellRef, LabState, check_params
 from cfgraph.web import state as view_state
 from cfgraph.web.charts import Scale
 from cfgraph.web.db import get_session
@@ -30,13 +31,13 @@ from cfgraph.world import default_world_name
 
 bp = Blueprint("lab", __name__)
 
-#: Pairs listed by |delta| unless ``p.top`` says otherwise (at most MAX_TOP).
-DEFAULT_TOP, MAX_TOP = 10, 200
 #: The picker shows at most this many training sets and slices of a big world (and says so).
 PICK_ROWS, PICK_COLUMNS = 64, 24
 #: Parameters the picker form sets itself (the other state travels in hidden inputs).
 PICKER_PARAMS = ("p.world", "p.seed", "p.side")
-LENSES = ("summary", "pairs", "grids")
+#: Parameters the pairing form sets itself.
+PAIRING_PARAMS = ("p.pairing", "p.add", "p.match")
+__all__ = ["bp", "comparison_model", "LENSES", "DEFAULT_TOP", "MAX_TOP"]
 
 
 def _num(x):
@@ -89,13 +90,10 @@ def comparison_model(session, state: LabState) -> dict:
         On an unknown world, training set, slice, metric or seed, a metric mismatch, a bad tolerance
         or lens, or too many pairs.
     """
-    if state.lens is not None and state.lens not in LENSES:
-        raise CfgraphError(f"unknown lens {state.lens[:30]!r} (lenses: {', '.join(LENSES)})")
+    check_params(state.lens, state.params)
     tolerance = _tolerance(state.param("tol"))
     top = state.param("top") or str(DEFAULT_TOP)
-    if not top.isdigit() or not 1 <= int(top) <= MAX_TOP:
-        raise CfgraphError(f"top must be a whole number from 1 to {MAX_TOP}, not {top[:20]!r}")
-    comparison = C.compare_refs(session, state.a, state.b, tolerance)
+    comparison = C.compare_refs(session, state.a, state.b, tolerance, **pairing_of(state))
     counts = comparison.counts()
     classes = [{"class": name, "pairs": int(row.sum()), **dict(zip(C.OUTCOMES, row.tolist()))}
                for name, row in zip(C.CLASSES, counts) if row.sum()]
@@ -106,8 +104,16 @@ def comparison_model(session, state: LabState) -> dict:
             cell["url"] = url_for("grid.page", world=cell["world"], cell=f"{cell['train']}:{cell['slice']}",
                                   metric=cell["metric"], seed=cell["seed"])
     return {"metric": comparison.a.metric, "tolerance": tolerance, "n_a": len(comparison.a),
-            "n_b": len(comparison.b), "n_pairs": comparison.n_pairs, "totals": comparison.totals(),
+            "n_b": len(comparison.b), "n_pairs": comparison.n_pairs, "pairing": comparison.pairing,
+            "match": comparison.match, "add": comparison.add, "unpaired": comparison.unpaired,
+            "totals": comparison.totals(),
             "classes": classes, "top": top_pairs, "grids": [_grid_model(g) for g in comparison.diff_grids()]}
+
+
+def pairing_of(state: LabState) -> dict:
+    """:func:`cfgraph.compare.compare`'s pairing arguments from the state's ``p.pairing``, ``p.add``, ``p.match``."""
+    return {"pairing": state.param("pairing") or "all", "add": state.param("add") or "",
+            "match": state.param("match") or C.MATCHES[0]}
 
 
 def _tolerance(text: str | None) -> float:
@@ -146,9 +152,24 @@ def _grid_model(grid: C.DiffGrid) -> dict:
         rows.append({"train": grid.labels[mask], "cells": cells})
     present = paired & ~np.isnan(delta)
     return {"world_a": grid.world_a, "world_b": grid.world_b, "seed_a": int(grid.seed_a), "seed_b": int(grid.seed_b),
-            "kind": grid.kind, "slices": [grid.slices[c] for c in cols.tolist()], "rows": rows,
+            "kind": grid.kind, "title": _grid_title(grid), "changed": grid.changed, "add": grid.add,
+            "slice_b": grid.slice_b, "slices": [grid.slices[c] for c in cols.tolist()], "rows": rows,
             "max_abs": scale.hi, "up": int((delta[present] > 0).sum()), "down": int((delta[present] < 0).sum()),
             "same": int((delta[present] == 0).sum()), "missing": int((paired & np.isnan(delta)).sum())}
+
+
+def _grid_title(grid: C.DiffGrid) -> str:
+    """``B - A`` in words: each side's world, seed when they differ, the added units, B's slice."""
+    seeds = grid.seed_a != grid.seed_b
+
+    def side(world, seed, train, slice_):
+        return (world + (f" seed {seed}" if seeds else "") + (f", T + {train}" if train else "")
+                + (f", slice {slice_}" if slice_ else ""))
+
+    b = side(grid.world_b, grid.seed_b, grid.add, grid.slice_b)
+    a = side(grid.world_a, grid.seed_a, "T" if grid.add else "", None).replace(", T + T", ", T")
+    changed = f" ({' + '.join(grid.changed)})" if "joint shift" in grid.kind and grid.changed else ""
+    return f"{grid.kind[:1].upper()}{grid.kind[1:]}{changed}: {b} − {a}"
 
 
 def _picker(session, state: LabState) -> dict:
@@ -194,7 +215,11 @@ def page():
     edited = _edited(request.args)
     if edited is not None:
         return redirect(state_url(edited), code=303)
-    state = LabState.from_query(request.args)
+    return _render(LabState.from_query(request.args))
+
+
+def _render(state: LabState, import_problem: str | None = None):
+    """The lab page for ``state``; ``import_problem``: a refused import's message, shown inline (status 400)."""
     session = get_session()
     picker = _picker(session, state)
     model, problem, status = None, None, 200
@@ -203,10 +228,15 @@ def page():
             model = comparison_model(session, state)
         except CfgraphError as exc:
             problem, status = str(exc).splitlines()[0], exc.status
-    hidden = [(k, v) for k, v in state.to_query() if k not in PICKER_PARAMS]
+    if import_problem is not None:
+        status = 400
+    pairing = pairing_of(state)
+    query = state.to_query()
     return render_template("lab.html", state=state, picker=picker, model=model, problem=problem,
-                           hidden=hidden, hidden_all=state.to_query(),
-                           export_url=url_for("lab.export") + _query(state),
+                           import_problem=import_problem, pairing=pairing, matches=C.MATCHES,
+                           hidden=[(k, v) for k, v in query if k not in PICKER_PARAMS],
+                           hidden_pairing=[(k, v) for k, v in query if k not in PAIRING_PARAMS],
+                           hidden_all=query, export_url=url_for("lab.export") + _query(state),
                            api_url=url_for("lab.api") + _query(state), lens=state.lens), status
 
 
@@ -239,15 +269,25 @@ def import_state():
     written anywhere (the state lives only in the URL it redirects to).
     """
     upload = request.files.get("file")
-    if upload is None:
-        raise CfgraphError("choose a lab document (a .json file exported from the lab) to import")
     try:
-        data = upload.stream.read(MAX_DOCUMENT_BYTES + 1)
-    finally:
-        upload.close()  # a big upload is spooled to a temporary file: close it now, not at collection
-    state = LabState.from_document(data)
-    session = get_session()
-    for side, refs in (("A", state.a), ("B", state.b)):
-        if refs:
-            C.resolve(session, refs, side)
+        if upload is None:
+            raise CfgraphError("choose a lab document (a .json file exported from the lab) to import")
+        try:
+            data = upload.stream.read(MAX_DOCUMENT_BYTES + 1)
+        finally:
+            upload.close()  # a big upload is spooled to a temporary file: close it now, not at collection
+        state = LabState.from_document(data)
+        session = get_session()
+        cells = [C.resolve(session, refs, side) for side, refs in (("A", state.a), ("B", state.b)) if refs]
+        C.add_mask(pairing_of(state)["add"], C.unit_letters(*cells))  # the page's check of the units it adds
+    except CfgraphError as exc:  # NotFound too: an unknown world in a document is a bad document
+        return _render(_back(request.form.get("back", "")), "import refused: " + str(exc).splitlines()[0])
     return redirect(state_url(state), code=303)
+
+
+def _back(url: str) -> LabState:
+    """The state the import form was sent from (its hidden ``back`` URL), or the empty state."""
+    try:
+        return LabState.from_query(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    except CfgraphError:
+        return LabState()

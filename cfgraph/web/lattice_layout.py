@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from cfgraph.web.lenses import Placed
 
-__all__ = ["LAYER_WINDOW", "Window", "layered_layout"]
+__all__ = ["LAYER_WINDOW", "Window", "layered_layout", "place_edge_labels"]
 
 #: Training sets drawn per layer at most, beyond those a path needs (a wider layer is windowed).
 LAYER_WINDOW = 12
@@ -119,4 +119,71 @@ def layered_layout(kept, optional=(), labels=None, window: int = LAYER_WINDOW, l
         left = (out.width - len(masks) * spacing) / 2
         out.placed += [Placed(m, left + spacing * (t + 0.5), y) for t, m in enumerate(masks)]
         out.layers.append((y, k))
+    return out
+
+
+#: An edge label's box: pixels per character (10 px digits) and its height; the gap kept around it.
+LABEL_CHAR, LABEL_HEIGHT, LABEL_GAP = 6.2, 12.0, 2.0
+#: Where along an edge its label may sit (the midpoint first) and on which side of it.
+ALONG = (0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78)
+
+
+def _overlap(a, b) -> float:
+    """The area two boxes (x0, y0, x1, y1) share."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_edge_labels(edges, obstacles, char: float = LABEL_CHAR, height: float = LABEL_HEIGHT):
+    """Centres for edge labels: beside each edge, off the nodes, their labels and each other.
+
+    Each label is tried at points along its edge (the midpoint first), pushed off the
+    edge perpendicularly on either side by half its box's extent across the edge plus a
+    gap, so it never sits on its own line; the first spot whose box meets no obstacle
+    and no label already placed is taken, else the spot with the least overlap.
+
+    Parameters
+    ----------
+    edges : sequence of (x1, y1, x2, y2, text)
+        The labelled edges, in priority order.
+    obstacles : sequence of (x0, y0, x1, y1)
+        Boxes to keep clear: the node circles and the texts written beside them.
+    char, height : float
+        A label's width per character and its height, in SVG units.
+
+    Returns
+    -------
+    list of (x, y)
+        Each label's centre (text-anchor middle, dominant-baseline central).
+
+    Examples
+    --------
+    >>> place_edge_labels([(0, 0, 100, 0, "+0.1"), (0, 0, 100, 0, "+0.2")], [])
+    [(50.0, -9.0), (50.0, 9.0)]
+    """
+    obstacles, placed, out = list(obstacles), [], []
+    for x1, y1, x2, y2, text in edges:
+        w, h = char * len(text) + 2 * LABEL_GAP, height + 2 * LABEL_GAP
+        dx, dy = x2 - x1, y2 - y1
+        length = max((dx * dx + dy * dy) ** 0.5, 1e-9)
+        nx, ny = -dy / length, dx / length  # the unit normal; -n is the other side
+        if ny > 0 or (ny == 0 and nx < 0):  # the side above (or right of) the edge first
+            nx, ny = -nx, -ny
+        push = w / 2 * abs(nx) + h / 2 * abs(ny) + 1
+        best, best_cost = None, None
+        for t in ALONG:
+            for side in (1, -1):
+                cx = x1 + t * dx + side * push * nx
+                cy = y1 + t * dy + side * push * ny
+                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+                cost = sum(_overlap(box, o) for o in obstacles + placed)
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = (round(cx, 1), round(cy, 1), box), cost
+                if cost == 0:
+                    break
+            if best_cost == 0:
+                break
+        placed.append(best[2])
+        out.append(best[:2])
     return out

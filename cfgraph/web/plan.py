@@ -3,7 +3,8 @@
 One function (:func:`plan_context`) computes the plan through :func:`cfgraph.planner.plan_world`;
 the page and ``/api/worlds/<world>/plan`` are its two renderings. The page takes the grid's
 focus (``cell``, ``row``, ``col``, ``layer``, ``unit``, ``pair``, ``coalition``, ``k``,
-``alpha``, ``beta``, ``tol``, ``metric``, ``seed``) so links from the grid panel land here;
+``alpha``, ``beta``, ``tol``, ``metric``, ``seed``) so links from the grid panel land here.
+A world of several seeds is planned across all of them unless ``seed`` names one;
 with ``cfgraph serve --allow-compute`` it offers to compute the missing cells
 (:mod:`cfgraph.web.compute`).
 """
@@ -41,8 +42,13 @@ def plan_context(world_name: str) -> dict:
     links = {}
     for item in result.items:
         if item.missing and not world.sampled:
-            cells = [("cell", f"{t}:{s}") for t, s in item.missing[:SELECT_LIMIT]]
-            links[item.key] = url_for("grid.page", world=world.name) + "?" + urlencode(kept + cells)
+            # the grid shows one seed: the first that misses cells (its cells named once each)
+            seed = item.missing[0][2]
+            cells = list(dict.fromkeys(("cell", f"{t}:{s}") for t, s, sd in item.missing if sd == seed))
+            here = [(k, v) for k, v in kept if k != "seed"]
+            if len(result.world_seeds) > 1:
+                here.append(("seed", str(seed)))
+            links[item.key] = url_for("grid.page", world=world.name) + "?" + urlencode(here + cells[:SELECT_LIMIT])
     return {"world": world, "plan": result, "select_links": links,
             "allow_compute": bool(current_app.config["ALLOW_COMPUTE"]), "trained": world.kind == "trained"}
 

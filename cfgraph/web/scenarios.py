@@ -36,7 +36,7 @@ def lab_url(scenario: S.Scenario) -> str | None:
     def refs(cells):
         return tuple(CellRef(world, train, slice_, None, seed) for world, train, slice_, seed in cells)
 
-    return LabState(a=refs(scenario.lab_a), b=refs(scenario.lab_b)).url()
+    return LabState(a=refs(scenario.lab_a), b=refs(scenario.lab_b), params=getattr(scenario, "lab_params", ())).url()
 
 
 def links(scenario: S.Scenario) -> dict:
@@ -71,5 +71,5 @@ def document(key: str):
     scenario = S.get_scenario(key)
     answer = scenario.answer(get_session())
     return {"key": scenario.key, "title": scenario.title, "question": scenario.question, "worlds": list(scenario.worlds),
-            "fixed": scenario.fixed, "changes": scenario.changes, "limit": scenario.limit,
+            "fixed": scenario.fixed, "changes": answer.changes or scenario.changes, "limit": scenario.limit,
             "answer": answer.to_dict(), "links": links(scenario)}

@@ -44,8 +44,11 @@ def load_grid(world: World, args=None) -> Grid:
 def ask(world: World, table, keys=None) -> Questions:
     """The selection, focus and answers of the grid's questions for this request."""
     args = request.args
+    cells = args.getlist("cell")
+    # the last cell added is the current one, as on the grid page (cfgraph.focus_sources.current_first)
+    cells = cells[-1:] + cells[:-1]
     return world.questions(
-        table, cells=args.getlist("cell"), rows=args.getlist("row"), columns=args.getlist("col"),
+        table, cells=cells, rows=args.getlist("row"), columns=args.getlist("col"),
         layer=args.get("layer"), keys=keys, unit=args.get("unit"), pair=args.get("pair"),
         coalition=args.get("coalition"), k=args.get("k"), alpha=args.get("alpha"), beta=args.get("beta"),
         tolerance=tolerance_arg(args))

@@ -43,7 +43,10 @@ def stored_node_model(world, label: str) -> dict:
     NotFound
         On a training set the world does not store, or an unknown metric or seed.
     """
+    from cfgraph.web.stored_graph import find_stored
+
     everyone = request.args.get("members") == "all"
+    label = find_stored(world, label)["label"]  # "∅" names the empty training set, as the lattice shows it
     model = world.stored_training_set(label, request.args.get("metric"), request.args.get("seed"),
                                       members_shown=None if everyone else MEMBERS_SHOWN)
     return {"world": world, **model}

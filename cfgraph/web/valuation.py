@@ -19,9 +19,11 @@ from flask import Blueprint, Response, render_template, request
 from cfgraph import questions as Q
 from cfgraph import summaries
 from cfgraph.errors import CfgraphError, NotFound
+from cfgraph.render import csv_text
 from cfgraph.web import estimates, state, value_data
 from cfgraph.web.beside_exact import estimates_beside_exact
 from cfgraph.web.charts import bar_chart, line_chart
+from cfgraph.web.graph_params import Problems, refused_free_url
 
 bp = Blueprint("valuation", __name__)
 
@@ -50,11 +52,24 @@ def default_slice(table) -> str:
     return next((s for s, full in zip(slices, complete.tolist()) if full), slices[0])
 
 
-def values_model(world) -> dict:
+#: The values table shows a page of slices holding at most this many rows (units x slices);
+#: every row is in the table's CSV.
+TABLE_ROWS = 200
+
+
+def values_model(world, problems: Problems | None = None) -> dict:
     """The value table of every unit on every slice, and the charts for one slice.
 
     The methods are ``method`` (as :func:`cfgraph.summaries.parse_methods` reads it, e.g.
     ``loo+beta:4,2``) or by default LOO, Shapley, Banzhaf and Beta(``alpha``, ``beta``).
+
+    Parameters
+    ----------
+    world : cfgraph.world.World
+        An exhaustive world.
+    problems : cfgraph.web.graph_params.Problems, optional
+        Strict by default (the first bad parameter raises: the files and the JSON API); the page
+        passes a lenient one, which notes each bad parameter and uses its default instead.
 
     Returns
     -------
@@ -62,25 +77,31 @@ def values_model(world) -> dict:
         ``grid`` (the LatticeTable shown: one seed's, or the mean over seeds), ``seeds``,
         ``across_seeds``, ``methods``, ``rows`` ([slice, unit, value per method]),
         ``intervals`` (per row, per method: dict mean, half_width, std, n; None for one seed),
-        ``missing``, ``scaling``, ``bars``, ``line``.
+        ``table`` (the page of ``rows`` the page's table shows), ``missing``, ``scaling``,
+        ``bars``, ``line``, ``charts``, ``problems`` and ``refused``.
 
     Raises
     ------
     CfgraphError, NotFound
-        On bad alpha / beta, an unknown method, or an unknown slice, metric or seed.
+        When strict: on bad alpha / beta, an unknown method, or an unknown slice, metric or seed.
     """
-    shown = state.load_grid(world)
-    grid = shown.table
-    alpha = state.beta_parameter(request.args.get("alpha"), "alpha", Q.DEFAULT_ALPHA)
-    beta = state.beta_parameter(request.args.get("beta"), "beta", Q.DEFAULT_BETA)
-    chosen = request.args.get("slice") or default_slice(grid)
+    problems = problems or Problems(strict=True)
+    take, args = problems.take, request.args
+    metric = take("metric", lambda: world.choose(args.get("metric"))[0] and args.get("metric"), None)
+    seed = take("seed", lambda: world.choose(metric, args.get("seed"))[1] is not None and args.get("seed"), None)
+    grid = world.grid(metric, seed or None).table
+    alpha = take("alpha", lambda: state.beta_parameter(args.get("alpha"), "alpha", Q.DEFAULT_ALPHA), Q.DEFAULT_ALPHA)
+    beta = take("beta", lambda: state.beta_parameter(args.get("beta"), "beta", Q.DEFAULT_BETA), Q.DEFAULT_BETA)
+    chosen = take("slice", lambda: grid.slices[grid.slice_index(args.get("slice") or default_slice(grid))],
+                  default_slice(grid))
     j = grid.slice_index(chosen)
-    asked = request.args.get("method")
-    if asked is not None and asked.strip():
-        methods = summaries.parse_methods("+".join(asked.split()))  # a "+" in a URL arrives as a space
+    default = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
+    asked = args.get("method")
+    if asked is not None and asked.strip():  # a "+" in a URL arrives as a space
+        methods = take("method", lambda: summaries.parse_methods("+".join(asked.split())), default)
     else:
-        methods = [("loo", ()), ("shapley", ()), ("banzhaf", ()), ("beta", (alpha, beta))]
-    result = world.values(methods, None, request.args.get("metric"), request.args.get("seed"))
+        methods = default
+    result = world.values(methods, None, metric, seed or None)
     names = result.methods
     rows, intervals = [], []
     for s, name in enumerate(grid.slices):
@@ -92,12 +113,49 @@ def values_model(world) -> dict:
     model = {
         "grid": grid, "seeds": result.seeds, "across_seeds": result.across_seeds, "alpha": alpha, "beta": beta,
         "slice": chosen, "methods": names, "rows": rows, "intervals": intervals,
-        "missing": result.missing_counts(), "scaling": scaling, "heat": heat_method(names),
+        "missing": result.missing_counts(), "scaling": scaling,
+        "heat": take("heat", lambda: heat_method(names), default_heat(names)),
         "bars": bar_chart(list(grid.letters), series),
         "line": line_chart(scaling["k"], [(f"mean score on {chosen}", scaling["mean"])]),
     }
+    model["table"] = table_page(len(grid.letters), list(grid.slices), j, problems)
     model["charts"] = value_data.exhaustive_charts(world, model, result, grid)
+    model["problems"], model["refused"] = problems.messages, problems.params
     return model
+
+
+def table_page(n: int, slices: list[str], chosen: int, problems: Problems) -> dict:
+    """Which slices the values table shows: a page of whole slices, at most :data:`TABLE_ROWS` rows
+    (``page`` from the query; by default the page holding the charts' slice).
+
+    Returns
+    -------
+    dict
+        ``page``, ``pages``, ``first`` and ``last`` (row indices, end excluded, into the model's
+        ``rows``), ``slices`` (the names on the page) and ``total`` (every row).
+
+    Examples
+    --------
+    >>> strict = Problems(strict=True)
+    >>> from flask import Flask
+    >>> with Flask(__name__).test_request_context("/?page=2"):
+    ...     t = table_page(8, [str(i) for i in range(60)], 0, strict)
+    >>> t["pages"], t["page"], t["slices"][0], t["first"], t["last"]
+    (3, 2, '25', 200, 400)
+    """
+    per = max(1, TABLE_ROWS // max(n, 1))
+    pages = max(1, -(-len(slices) // per))
+    home = chosen // per + 1
+    asked = (request.args.get("page") or "").strip()
+    page = problems.take("page", lambda: estimates.state_page(asked, pages), home) if asked else home
+    shown = slices[(page - 1) * per: page * per]
+    return {"page": page, "pages": pages, "first": (page - 1) * per * n, "last": (page - 1) * per * n + len(shown) * n,
+            "slices": shown, "total": len(slices) * n}
+
+
+def default_heat(names: list[str]) -> str:
+    """Shapley when computed, else the first method."""
+    return "shapley" if "shapley" in names else names[0]
 
 
 def heat_method(names: list[str]) -> str:
@@ -114,7 +172,7 @@ def heat_method(names: list[str]) -> str:
         if asked not in names:
             raise CfgraphError(f"heat must be one of the methods shown ({', '.join(names)}), not {asked[:40]!r}")
         return asked
-    return "shapley" if "shapley" in names else names[0]
+    return default_heat(names)
 
 
 def _interval(result, method: str, u: int, s: int) -> dict | None:
@@ -139,12 +197,16 @@ def exact_values(world):
 @bp.route("/world/<world>/values")
 def page(world: str):
     """The values page: exact values (and any sampled estimates beside them) of an exhaustive world,
-    the estimates with their intervals of a sampled one."""
+    the estimates with their intervals of a sampled one. A bad parameter is named inline beside the
+    controls (status 400) and its default used; the files and the JSON API refuse it (one line)."""
     w = state.load_world(world)
     if w.sampled:
         return estimates.sampled_page(w)
-    return render_template("values.html", world=w, **values_model(w),
-                           sampled=estimates_beside_exact(w, exact_values(w)))
+    model = values_model(w, Problems(strict=False))
+    body = render_template("values.html", world=w, **model, sampled=estimates_beside_exact(w, exact_values(w)),
+                           here=lambda **changes: refused_free_url(model["refused"], **changes),
+                           file_args={k: v for k, v in request.args.items() if k not in model["refused"] | {"page"}})
+    return body, (400 if model["problems"] else 200)
 
 
 #: The charts a values page may offer as files.
@@ -195,7 +257,7 @@ def chart_csv(world: str, name: str):
     """One chart's data as CSV (cells a spreadsheet would run as formulas are quoted)."""
     w = state.load_world(world)
     chart = chart_of(w, name)
-    return Response(value_data.csv_text(chart["columns"], chart["rows"]), mimetype="text/csv",
+    return Response(csv_text(chart["columns"], chart["rows"]), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{_file_name(w, chart, "csv")}"'})
 
 

@@ -21,15 +21,32 @@ VIRIDIS_TEXT = ["#fff"] * 4 + ["#000"] * 6
 #: Series colours (as cfgraph.css's .s0 .. .s3).
 SERIES = ["#1f6feb", "#e8590c", "#2f9e44", "#9c36b5"]
 MISSING_FILL = "#ffffff"
+#: Room above and below the scaling points on the value axis, as a share of their range.
+SCALING_MARGIN = 0.08
 
 
 def _finite(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
 
 
+def _px(x: float) -> str:
+    """A coordinate with at most one decimal and no trailing ".0" (the heatmap has thousands).
+
+    Examples
+    --------
+    >>> _px(42.0), _px(7.25), _px(0.04)
+    ('42', '7.2', '0')
+    """
+    text = f"{x:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
 def heatmap_chart(units: list[str], slices: list[str], values, chosen: int, tips: list[list[str]],
-                  max_width: int = 640) -> dict:
+                  max_width: int = 640, names: list[str] | None = None) -> dict:
     """A unit x slice heatmap: one row per unit (in the order given, e.g. ranked), one column per slice.
+
+    Compact by design (a 398 x 3 or 8 x 255 map is thousands of cells): every cell has the same
+    width and height, so they are given once; a cell is its x, y, fill and tooltip only.
 
     Parameters
     ----------
@@ -42,13 +59,17 @@ def heatmap_chart(units: list[str], slices: list[str], values, chosen: int, tips
         The column the ranking follows (outlined).
     tips : list of list of str, shape (n, m)
         Each cell's tooltip (value, interval, or "missing").
+    names : list of str, length n, optional
+        Each row's unit name (the row label's tooltip).
 
     Returns
     -------
     dict
-        ``width``, ``height``, ``cells`` (x, y, w, h, fill, text, text_fill, tip, missing),
-        ``rows`` (y, label), ``columns`` (x, label, y) for the labelled columns, ``chosen``
-        (x, y, w, h of the outline), ``legend`` (x, w, fill per bucket, and ``lo`` / ``hi`` labels).
+        ``width``, ``height``, ``cw`` and ``chh`` (every cell's width and height), ``cells``
+        (x, y, fill, tip, missing, and text, text_cls, tx, ty when cells are big enough to hold
+        their value), ``rows`` (y, label, name), ``columns`` (x, label, y) for the labelled
+        columns, ``chosen`` (x, y, w, h of the outline), ``legend`` (x, w, fill per bucket, and
+        ``lo`` / ``hi`` labels).
 
     Examples
     --------
@@ -69,26 +90,33 @@ def heatmap_chart(units: list[str], slices: list[str], values, chosen: int, tips
     width = int(label_w + m * cell_w + 12)
     legend_y = head + n * cell_h + 12
     show_text = cell_w >= 40 and cell_h >= 14
+    xs = [_px(label_w + j * cell_w) for j in range(m)]
     cells = []
     for i in range(n):
+        y = head + i * cell_h
+        ys = _px(y)
         for j in range(m):
-            x, y = label_w + j * cell_w, head + i * cell_h
             missing = bool(np.isnan(v[i, j]))
             b = int(bucket[i, j])
-            cells.append({"x": round(x, 1), "y": round(y, 1), "w": round(cell_w, 1), "h": round(cell_h, 1),
-                          "fill": MISSING_FILL if missing else VIRIDIS[b], "missing": missing,
-                          "text": ("–" if missing else compact(float(v[i, j]), 2)) if show_text else "",
-                          "text_fill": "#5b6775" if missing else VIRIDIS_TEXT[b], "tip": tips[i][j]})
-    columns = [{"x": round(label_w + (j + 0.5) * cell_w, 1), "y": head - 4, "label": s[:18]}
+            cell = {"x": xs[j], "y": ys, "fill": "" if missing else VIRIDIS[b], "missing": missing,
+                    "tip": tips[i][j]}
+            if show_text:
+                cell.update(text="–" if missing else compact(float(v[i, j]), 2),
+                            text_cls="muted" if missing else ("on-dark" if VIRIDIS_TEXT[b] == "#fff" else "on-light"),
+                            text_fill="#5b6775" if missing else VIRIDIS_TEXT[b],
+                            tx=_px(label_w + (j + 0.5) * cell_w), ty=_px(y + cell_h / 2))
+            cells.append(cell)
+    columns = [{"x": _px(label_w + (j + 0.5) * cell_w), "y": head - 4, "label": s[:18]}
                for j, s in enumerate(slices) if j % every == 0 or j == chosen]
     legend_w = min(200.0, width - label_w - 12)
     step = legend_w / len(VIRIDIS)
+    names = names or [None] * n
     return {
         "width": width, "height": int(legend_y + 30), "cells": cells, "show_text": show_text,
-        "rows": [{"y": round(head + (i + 0.5) * cell_h, 1), "label": u} for i, u in enumerate(units)],
+        "cw": _px(cell_w), "chh": _px(cell_h),
+        "rows": [{"y": _px(head + (i + 0.5) * cell_h), "label": u, "name": names[i]} for i, u in enumerate(units)],
         "columns": columns, "label_w": label_w,
-        "chosen": {"x": round(label_w + chosen * cell_w, 1), "y": head, "w": round(cell_w, 1),
-                   "h": round(n * cell_h, 1)},
+        "chosen": {"x": _px(label_w + chosen * cell_w), "y": head, "w": _px(cell_w), "h": _px(n * cell_h)},
         "legend": {"y": round(legend_y, 1), "lo": compact(scale.lo), "hi": compact(scale.hi),
                    "x0": label_w, "x1": round(label_w + legend_w, 1), "missing_x": round(label_w + legend_w + 60, 1),
                    "swatches": [{"x": round(label_w + b * step, 1), "w": round(step, 1), "fill": f}
@@ -102,12 +130,14 @@ def interval_chart(rows: list[dict], frame: Frame | None = None) -> dict:
     Parameters
     ----------
     rows : list of dict
-        ``label``, ``value``, ``low``, ``high`` (None where unknown; a missing value is written "missing").
+        ``label``, ``value``, ``low``, ``high`` (None where unknown; a missing value is written "missing");
+        a row with ``gap`` (a count) instead stands for that many units left out (drawn as a line of text).
 
     Returns
     -------
     dict
-        ``frame``, ``rows`` (y, label, x, x_low, x_high or None, tip), ``xticks`` (x, label), ``zero``.
+        ``frame``, ``rows`` (y, label, x, x_low, x_high or None, tip; ``cx``, ``cy`` and ``d``, the
+        whisker's path, as short text for drawing), ``xticks`` (x, label), ``zero``.
 
     Examples
     --------
@@ -118,7 +148,7 @@ def interval_chart(rows: list[dict], frame: Frame | None = None) -> dict:
     """
     n = len(rows)
     row_h = max(10.0, min(22.0, 640.0 / max(n, 1)))
-    label_w = min(150, 14 + 7 * max((len(r["label"]) for r in rows), default=1))
+    label_w = min(150, 14 + 7 * max((len(r["label"]) for r in rows if not r.get("gap")), default=1))
     frame = frame or Frame(width=560, height=int(36 + n * row_h + 34), left=label_w, top=20, bottom=34)
     pool = [r[k] for r in rows for k in ("value", "low", "high") if _finite(r.get(k))]
     lo, hi = (min(pool + [0.0]), max(pool + [0.0])) if pool else (0.0, 1.0)
@@ -134,14 +164,20 @@ def interval_chart(rows: list[dict], frame: Frame | None = None) -> dict:
     for i, r in enumerate(rows):
         y = round(frame.y1 + (i + 0.5) * row_h, 1)
         value = r.get("value")
+        if r.get("gap"):
+            out.append({"y": y, "cy": _px(y), "gap": r["gap"], "x": None})
+            continue
         if not _finite(value):
-            out.append({"y": y, "label": r["label"], "x": None, "x_low": None, "x_high": None,
-                        "tip": f"{r['label']}: missing"})
+            out.append({"y": y, "cy": _px(y), "label": r["label"], "x": None, "x_low": None, "x_high": None,
+                        "d": "", "tip": f"{r['label']}: missing"})
             continue
         has = _finite(r.get("low")) and _finite(r.get("high"))
-        tip = f"{r['label']}: {fixed(value)}" + (f" [{fixed(r['low'])}, {fixed(r['high'])}]" if has else "")
-        out.append({"y": y, "label": r["label"], "x": px(value), "x_low": px(r["low"]) if has else None,
-                    "x_high": px(r["high"]) if has else None, "tip": tip})
+        tip = f"{r['label']}: {fixed(value, 3)}" + (f" [{fixed(r['low'], 3)}, {fixed(r['high'], 3)}]" if has else "")
+        a, b = (px(r["low"]), px(r["high"])) if has else (None, None)
+        # The whisker and its two caps as one path (hundreds of rows: one element, not three).
+        d = f"M{_px(a)} {_px(y)}H{_px(b)}M{_px(a)} {_px(y - 4)}v8M{_px(b)} {_px(y - 4)}v8" if has else ""
+        out.append({"y": y, "cy": _px(y), "label": r["label"], "x": px(value), "cx": _px(px(value)),
+                    "x_low": a, "x_high": b, "d": d, "tip": tip})
     return {"frame": frame, "rows": out, "zero": px(0.0) if lo <= 0 <= hi else None,
             "xticks": [(px(t), compact(t)) for t in ticks], "bottom": round(frame.y1 + n * row_h, 1)}
 
@@ -165,6 +201,10 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
 def scaling_chart(rows, score, count, law, frame: Frame | None = None) -> dict:
     """Mean score against training rows (log x) with the fitted power law as a curve.
 
+    The value axis spans the points (with a small margin), not the law: where the law leaves
+    that range (a poor fit at the smallest sets) the curve is clipped at the frame rather than
+    stretching the axis until the points are a flat line. The curve runs over the plotted rows only.
+
     Parameters
     ----------
     rows, score : array_like of float, shape (p,)
@@ -177,7 +217,9 @@ def scaling_chart(rows, score, count, law, frame: Frame | None = None) -> dict:
     Returns
     -------
     dict
-        ``frame``, ``dots`` (x, y, tip), ``curve`` ("x,y ..." or ""), ``xticks``, ``yticks``.
+        ``frame``, ``dots`` (x, y, tip), ``curve`` ("x,y ..." or ""), ``clip`` (x, y, w, h of the
+        plot area the curve is clipped to), ``clipped`` (the law leaves the plotted range),
+        ``xticks``, ``yticks``.
 
     Examples
     --------
@@ -189,10 +231,9 @@ def scaling_chart(rows, score, count, law, frame: Frame | None = None) -> dict:
     r = np.asarray(rows, dtype=float)
     s = np.asarray(score, dtype=float)
     pool = s.tolist()
-    if law is not None and r.size:
-        grid = np.geomspace(r.min(), r.max(), 80)
-        fitted = law(grid)
-        pool += fitted.tolist()
+    if s.size:
+        margin = SCALING_MARGIN * max(float(np.ptp(s)), 1e-6)
+        pool += [float(s.min()) - margin, float(s.max()) + margin]
     lo, hi, ticks, labels, frame = _value_axis(pool, frame)
     if r.size:
         xlo, xhi = float(r.min()), float(r.max())
@@ -212,8 +253,13 @@ def scaling_chart(rows, score, count, law, frame: Frame | None = None) -> dict:
 
     dots = [(px(x), py(v), f"{x:.4g} rows: mean score {fixed(v)} ({int(c)} training set{'s' if c != 1 else ''})")
             for x, v, c in zip(r.tolist(), s.tolist(), np.asarray(count).tolist())]
-    curve = ""
+    curve, clipped = "", False
     if law is not None and r.size:
+        grid = np.geomspace(r.min(), r.max(), 80)
+        # Past a frame's height beyond the axis a point adds nothing but digits: the clip hides it.
+        span = hi - lo
+        fitted = np.clip(law(grid), lo - span, hi + span)
+        clipped = bool(((fitted < lo) | (fitted > hi)).any())
         curve = " ".join(f"{px(x)},{py(v)}" for x, v in zip(grid.tolist(), fitted.tolist()))
     xticks = []
     for t in _log_ticks(10 ** lx0, 10 ** lx1):
@@ -221,5 +267,6 @@ def scaling_chart(rows, score, count, law, frame: Frame | None = None) -> dict:
         # Log ticks crowd at the top of a decade: keep one only where its label has room.
         if not xticks or px(t) - xticks[-1][0] >= 8 + 7 * max(len(label), len(xticks[-1][1])):
             xticks.append((px(t), label))
-    return {"frame": frame, "dots": dots, "curve": curve, "xticks": xticks,
+    return {"frame": frame, "dots": dots, "curve": curve, "clipped": clipped, "xticks": xticks,
+            "clip": {"x": frame.x0, "y": frame.y1, "w": frame.x1 - frame.x0, "h": frame.y0 - frame.y1},
             "yticks": [(py(t), text) for t, text in zip(ticks, labels)]}

@@ -8,8 +8,6 @@ macro of ``_charts.html`` that draws it), ``ch`` (its geometry) and what the JSO
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 
 import numpy as np
@@ -21,37 +19,9 @@ from cfgraph.values.scaling import NoFit, power_law_fit, scaling_points
 from cfgraph.display import fixed
 from cfgraph.web.value_charts import heatmap_chart, interval_chart, scaling_chart
 
-#: What a spreadsheet would read as a formula: such text cells get a leading apostrophe (OWASP's
-#: advice for CSV injection); numbers are written as numbers and need none.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def _num(x) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
-def csv_cell(x):
-    """A cell safe to open in a spreadsheet.
-
-    Examples
-    --------
-    >>> csv_cell("=HYPERLINK(1)"), csv_cell("-A"), csv_cell(-0.5), csv_cell(None), csv_cell("ab")
-    ("'=HYPERLINK(1)", "'-A", -0.5, '', 'ab')
-    """
-    if x is None:
-        return ""
-    if isinstance(x, str) and x.startswith(FORMULA_START):
-        return "'" + x
-    return x
-
-
-def csv_text(columns: list[str], rows: list[list]) -> str:
-    """The chart's data as CSV text (header row first), every cell through :func:`csv_cell`."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([csv_cell(c) for c in columns])
-    writer.writerows([[csv_cell(x) for x in row] for row in rows])
-    return out.getvalue()
 
 
 def ranked(values: np.ndarray) -> list[int]:
@@ -94,27 +64,43 @@ def heatmap(world, values: np.ndarray, slices: list[str], chosen: int, method: s
             a = None if low is None else _num(low[i, j])
             b = None if high is None else _num(high[i, j])
             rows.append([rank, units[i].label, units[i].name, s, v, a, b])
-            text = "missing" if v is None else fixed(v) + (f" [{fixed(a)}, {fixed(b)}]" if a is not None else "")
-            tip_row.append(f"{units[i].label} ({units[i].name}) · slice {s}: {text}")
+            # Three decimals in the drawn map (the CSV and JSON keep every digit): thousands of tooltips.
+            text = "missing" if v is None else fixed(v, 3) + (f" [{fixed(a, 3)}, {fixed(b, 3)}]" if a is not None
+                                                              else "")
+            tip_row.append(f"{units[i].label} · {s}: {text}")
         tips.append(tip_row)
     labels = [f"{rank}. {units[i].label}" for rank, i in enumerate(order, 1)]
-    ch = heatmap_chart(labels, slices, values[order], chosen, tips)
+    names = [units[i].name if units[i].name != units[i].label else None for i in order]
+    ch = heatmap_chart(labels, slices, values[order], chosen, tips, names=names)
     return {"name": "heatmap", "kind": "heatmap", "ch": ch, "columns": columns, "rows": rows,
             "title": f"{method} of each unit on each slice, ranked on slice {slices[chosen]}", "note": note,
             "extra": {"method": method, "slice": slices[chosen], "order": [units[i].label for i in order]}}
 
 
 def intervals(world, value: np.ndarray, low, high, slice_name: str, method: str, what: str) -> dict:
-    """Each unit's value on one slice with its interval (``what`` says which), ranked."""
+    """Each unit's value on one slice with its interval (``what`` says which), ranked.
+
+    Above :data:`cfgraph.web.estimates.FOLDED_ABOVE` units the chart draws the top and bottom
+    :data:`cfgraph.web.estimates.EACH_END` (as the estimates table opens), with a line saying how
+    many are left out; its CSV and JSON hold every unit."""
+    from cfgraph.web import estimates
+
     order = ranked(value)
     rows = []
     for rank, i in enumerate(order, 1):
         rows.append([rank, world.units[i].label, world.units[i].name, _num(value[i]),
                      None if low is None else _num(low[i]), None if high is None else _num(high[i])])
-    ch = interval_chart([{"label": f"{r[0]}. {r[1]}", "value": r[3], "low": r[4], "high": r[5]} for r in rows])
+    drawn = [{"label": f"{r[0]}. {r[1]}", "value": r[3], "low": r[4], "high": r[5]} for r in rows]
+    each, folded = estimates.EACH_END, len(rows) > estimates.FOLDED_ABOVE and len(rows) > 2 * estimates.EACH_END
+    if folded:
+        drawn = drawn[:each] + [{"gap": len(rows) - 2 * each}] + drawn[-each:]
+    ch = interval_chart(drawn)
+    title = f"{method} on slice {slice_name}: {what}"
+    if folded:
+        title += f" (the top and bottom {each} of {len(rows)} units)"
     return {"name": "intervals", "kind": "intervals", "ch": ch,
             "columns": ["rank", "unit", "name", "value", "ci_low", "ci_high"], "rows": rows,
-            "title": f"{method} on slice {slice_name}: {what}", "note": what,
+            "title": title, "note": what, "folded": folded,
             "extra": {"method": method, "slice": slice_name}}
 
 
@@ -132,12 +118,14 @@ def scaling(rows_per_set, score, slice_name: str, by_units: bool, metric: str | 
     x_name = "units" if by_units else "training rows"
     table = [[float(r), float(s), int(c), None if law is None else float(law(r))]
              for r, s, c in zip(points.rows, points.score, points.count)]
+    per_point = (int(points.count.min()), int(points.count.max())) if points.count.size else (0, 0)
     return {"name": "scaling", "kind": "scaling", "ch": scaling_chart(points.rows, points.score, points.count, law),
             "columns": [x_name.replace(" ", "_"), "mean_score", "training_sets", "fitted"], "rows": table,
             "title": f"Mean score on slice {slice_name} against {x_name}", "x_name": x_name,
+            "binned": points.binned, "per_point": per_point, "sets": int(points.count.sum()),
             "fit": None if law is None else law.to_dict(), "no_fit": reason,
             "extra": {"slice": slice_name, "x": x_name, "fit": None if law is None else law.to_dict(),
-                      "no_fit": reason}}
+                      "no_fit": reason, "binned": points.binned}}
 
 
 def exhaustive_scaling(world, grid, j: int) -> dict:

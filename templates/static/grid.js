@@ -19,6 +19,10 @@
     win[k] = parseInt(table.getAttribute("data-" + k), 10) || 0;
   });
   var seedsText = table.getAttribute("data-seeds") || "";
+  // The server refused some parameters (named beside their controls) and drew their defaults:
+  // the address drops them too, so clicks, windows and shared links carry only what is shown.
+  var clean = table.getAttribute("data-clean-url");
+  if (clean) { history.replaceState(history.state, "", clean); }
   var loading = null;
   var current = null;
 

@@ -7,7 +7,7 @@
   var bar = document.getElementById("job-progress");
   var url = box.getAttribute("data-status-url");
   function show(job) {
-    var line = "job " + job.id + ": " + job.status + ", " + job.done + " of " + job.total + " training sets";
+    var line = "job " + job.id + ": " + job.status + ", " + job.done + " of " + job.total + " fits";
     if (job.status === "done") line += " (" + job.cells + " cells stored)";
     if (job.error) line += ": " + job.error;
     text.textContent = line;
