@@ -18,12 +18,14 @@ import pytest
 from sqlalchemy import insert
 
 from cfgraph.semble import service
+from cfgraph.semble.queries import card_anchor
 from cfgraph.store.related_models import RelatedCard, RelatedLink, RelatedNote
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"]
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+DID_SNAPSHOT = "did:plc:cfgraph7demo7snapshot2qa"  # the bundled snapshot's repository
 SCRIPT_TITLE = "<script>window.__xss = 'title'</script>Hostile title"
 IMG_NOTE = "<img src=x onerror=\"window.__xss = 'note'\"> note <script>window.__xss = 'note2'</script>"
 
@@ -152,12 +154,18 @@ def test_the_connections_graph_is_drawn_and_links_to_papers(snapshot_url, width,
             page.set_default_timeout(15000)
             watched = Watched(page, snapshot_url, tmp_path)
             watched.goto("/related")
-            graph = page.locator("figure.connection-graph svg")
+            graph = page.locator("figure.connection-graph svg.connection-svg")
             expect(graph).to_be_visible()
-            assert graph.locator("line.edge").count() == 11
-            assert graph.locator("circle").count() == 17
+            assert graph.locator("path.edge").count() == 12
+            assert graph.locator("circle").count() == 18
             box = graph.bounding_box()
             assert box["width"] >= 640 and box["height"] > 100  # narrow screens scroll it inside its frame
+            # Labels drawn at >= 10 px: the viewBox is never squeezed below legibility on a phone.
+            scale = graph.evaluate("svg => svg.getBoundingClientRect().width / svg.viewBox.baseVal.width")
+            size = float(graph.locator(".node text").first.evaluate("t => getComputedStyle(t).fontSize")[:-2])
+            assert size * scale >= 10, (width, scale, size)
+            if width < 700:
+                assert scale == pytest.approx(1.0, abs=0.01)  # natural size, scrolled in its box
             assert page.locator(".graph-scroll").bounding_box()["width"] <= width
             hrefs = graph.locator("a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
             assert hrefs and all(h.startswith("https://") for h in hrefs)
@@ -165,15 +173,16 @@ def test_the_connections_graph_is_drawn_and_links_to_papers(snapshot_url, width,
             watched.shot(f"related-graph-{width}")
             graph.screenshot(path=str(tmp_path / f"graph-only-{width}.png"))
             # A paper's connection links to the other paper's entry on the page.
-            banzhaf = page.locator("#paper-3m4pojmrjs22b")  # Data Banzhaf, which opposes Data Shapley
+            banzhaf = page.locator("#" + card_anchor(f"at://{DID_SNAPSHOT}/network.cosmik.card/3m4pojmrjs22b"))
             link = banzhaf.locator("ul.card-connections a").first
             expect(link).to_have_text("Data Shapley: Equitable Valuation of Data for Machine Learning")
             link.click()
-            assert page.url.endswith("#paper-3m4po6vh7c22b")
-            expect(page.locator("#paper-3m4po6vh7c22b")).to_be_in_viewport()
+            shapley = card_anchor(f"at://{DID_SNAPSHOT}/network.cosmik.card/3m4po6vh7c22b")
+            assert page.url.endswith("#" + shapley)
+            expect(page.locator("#" + shapley)).to_be_in_viewport()
             watched.goto("/glossary")
             papers = page.locator("#data-shapley + dd .term-papers li")
-            expect(papers).to_have_count(3)
+            expect(papers).to_have_count(4)  # three papers and the 1988 book
             watched.shot(f"glossary-{width}")
             watched.check()
         finally:

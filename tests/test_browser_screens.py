@@ -81,8 +81,17 @@ CONTRAST_JS = "() => {" + HELPERS + r"""
       }
       const box = el.getBBox();
       const point = new DOMPoint(box.x + box.width / 2, box.y + box.height / 2);
-      for (let sib = el.previousElementSibling; sib; sib = sib.previousElementSibling) {
-        if (sib instanceof SVGGeometryElement && sib.isPointInFill(point)) {
+      // shapes painted before the text: its earlier siblings, then (a chart may keep its shapes
+      // and its labels in sibling groups) the shapes inside its ancestors' earlier siblings
+      const under = [];
+      for (let a = el; a && a.namespaceURI === SVG && a.tagName.toLowerCase() !== 'svg'; a = a.parentElement) {
+        for (let sib = a.previousElementSibling; sib; sib = sib.previousElementSibling) {
+          if (sib instanceof SVGGeometryElement) under.push(sib);
+          else under.push(...Array.from(sib.querySelectorAll('*')).filter((x) => x instanceof SVGGeometryElement).reverse());
+        }
+      }
+      for (const sib of under) {
+        if (sib.isPointInFill(point)) {
           const fill = parse(getComputedStyle(sib).fill);
           if (fill && fill[3] > 0) {
             fill[3] *= parseFloat(getComputedStyle(sib).fillOpacity);

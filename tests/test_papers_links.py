@@ -15,6 +15,7 @@ import pytest
 from markupsafe import escape
 
 from cfgraph.questions import TITLES
+from cfgraph.semble.queries import card_anchor
 from cfgraph.web.lenses import LENSES
 
 LINK = re.compile(r'<a class="papers-link" href="(/related\?term=([a-z0-9-]+))"[^>]*>(\d+) papers? on ([^<]+)</a>')
@@ -87,7 +88,7 @@ def test_each_link_opens_a_term_page_listing_the_papers_it_counts(client, questi
         assert len(set(urls)) == len(urls), f"a paper listed twice for {term}"
         body = page(client, href)
         for card in papers:  # each paper has its entry on the page, linked to its URL
-            assert f'id="paper-{card["uri"].rsplit("/", 1)[-1]}"' in body, (term, card["title"])
+            assert f'id="{card_anchor(card["uri"])}"' in body, (term, card["title"])
             assert str(escape(card["title"])) in body
 
 

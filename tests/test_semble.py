@@ -762,7 +762,7 @@ def test_resolution_errors(store, pds):
 
 def test_snapshot_imports_real_papers(store):
     summary = service.import_snapshot(store, seed_file("semble_snapshot.json"))
-    assert summary.startswith("7 shelves, 22 cards, 22 notes, 11 connections") and "0 skipped" in summary
+    assert summary.startswith("7 shelves, 23 cards, 23 notes, 12 connections") and "0 skipped" in summary
     with store.session() as s:
         view = queries.related_view(s)
     titles = {c["title"] for shelf in view["shelves"] for c in shelf["cards"]}
@@ -834,7 +834,7 @@ def test_cli_refresh_list_and_import(tmp_path, pds):
     result = invoke(db, "related", "refresh", "--did", DID, "--pds", pds.url, "--all-collections")
     assert "2 shelves" in result.output and "(3 added, 0 updated, 0 removed, 0 skipped)" in result.output
     result = invoke(db, "related", "import", str(seed_file("semble_snapshot.json")))
-    assert result.exit_code == 0 and result.output.startswith("related work: 7 shelves, 22 cards")
+    assert result.exit_code == 0 and result.output.startswith("related work: 7 shelves, 23 cards")
     assert invoke(db, "related", "list", "--collection", "Reading list").exit_code == 0
 
 

@@ -35,6 +35,7 @@ from cfgraph.store.db import make_engine, migrate
 from cfgraph.store.related_models import RelatedCard, RelatedConnection, RelatedLink, RelatedSkip
 
 CONNECTION = "network.cosmik.connection"
+SNAPSHOT_DID = "did:plc:cfgraph7demo7snapshot2qa"
 FRIEND = "did:plc:friendfriendfriendfriend"
 XRPC_ONLY = HandleResolver(methods=("xrpc",), timeout=5)
 
@@ -291,11 +292,11 @@ def test_a_well_known_answer_that_is_no_did_is_refused(pds):
 
 def test_snapshot_has_connections_a_collaborators_card_and_a_removed_link(store):
     report = service.import_snapshot(store, seed_file("semble_snapshot.json"))
-    assert "11 connections" in report and " and 1 collaborator (" in report and "0 skipped" in report
+    assert "12 connections" in report and " and 1 collaborator (" in report and "0 skipped" in report
     with store.session() as s:
         view = queries.related_view(s)
         types = set(s.scalars(select(RelatedConnection.connection_type)))
-    assert {"SUPPORTS", "OPPOSES", "ADDRESSES", "LEADS_TO", "RELATED", "SUPPLEMENT", "HELPFUL"} <= types
+    assert set(CONNECTION_TYPES) <= types  # every type, EXPLAINER (the 1988 book) included
     valuation = next(sh for sh in view["shelves"] if sh["title"] == "Data valuation")
     titles = [c["title"] for c in valuation["cards"]]
     assert titles[0].startswith("Data Shapley")  # priority:1 first, then year, then title
@@ -307,7 +308,10 @@ def test_snapshot_has_connections_a_collaborators_card_and_a_removed_link(store)
     assert knn["doi"] == "10.14778/3342263.3342637" and knn["sources"]["doi"] == "card metadata"
     assert knn["sources"]["title"] == "note front matter" and knn["sources"]["site"] == "card metadata"
     assert "priority:1" not in valuation["cards"][0]["tags"] and valuation["cards"][0]["priority"] == 1
-    assert view["graph"] is not None and len(view["graph"]["edges"]) == 11
+    assert view["graph"] is not None and len(view["graph"]["edges"]) == 12
+    book = next(c for c in valuation["cards"] if c["year"] == 1988)  # a real book: Roth (ed.), CUP
+    assert (book["isbn"], book["sources"]["isbn"]) == ("978-0-521-36177-4", "card metadata")
+    assert book["doi"] == "10.1017/CBO9780511528446"
 
 
 def test_isbn_is_kept_from_card_metadata(store, pds):
@@ -334,12 +338,13 @@ def client(store):
 
 def test_related_page_draws_the_graph_and_lists_each_papers_connections(client):
     html = client.test_client().get("/related").get_data(as_text=True)
-    assert '<svg viewBox="0 0 1000 ' in html and html.count('<line class="edge') == 11
+    assert '<svg class="connection-svg" viewBox="' in html and html.count('<path class="edge') == 12
     assert 'class="edge edge-opposes"' in html and "opposes" in html
     assert "Data Banzhaf: A Robust Data Valuation Framework for Machine Learning</a>" in html
-    assert 'href="#paper-3m4po6vh7c22b"' in html and 'id="paper-3m4po6vh7c22b"' in html
+    shapley = queries.card_anchor(f"at://{SNAPSHOT_DID}/network.cosmik.card/3m4po6vh7c22b")
+    assert f'href="#{shapley}"' in html and f'id="{shapley}"' in html
     api = client.test_client().get("/api/related").get_json()
-    assert len(api["connections"]) == 11
+    assert len(api["connections"]) == 12
     for shelf in api["shelves"]:  # no term listed twice on a Covers line
         labels = [t["label"].casefold() for t in shelf["topics"]]
         assert len(labels) == len(set(labels))
@@ -352,7 +357,7 @@ def test_papers_for_a_glossary_term_on_the_page_the_glossary_and_the_macro(clien
         papers = papers_for_term(s, "data-shapley")
         assert papers_for_term(s, "Data Shapley") == papers and papers_for_term(s, "no-such-term") == []
     urls = [p["url"] for p in papers]
-    assert len(urls) == len(set(urls)) == 3
+    assert len(urls) == len(set(urls)) == 4  # three papers and the 1988 book
     c = client.test_client()
     api = c.get("/api/related?term=data-shapley").get_json()
     assert sorted(card["url"] for sh in api["shelves"] for card in sh["cards"]) == sorted(urls)
@@ -365,7 +370,7 @@ def test_papers_for_a_glossary_term_on_the_page_the_glossary_and_the_macro(clien
             '[{{ papers_link("data-shapley") }}][{{ papers_link("adversarial-training") }}]'
             '[{{ question_papers_link("banzhaf") }}][{{ question_papers_link("nope") }}]').render()
     assert render.startswith('[<a class="papers-link" href="/related?term=data-shapley"')
-    assert "3 papers on Data Shapley" in render and "][]" in render
+    assert "4 papers on Data Shapley" in render and "][]" in render
     assert 'href="/related?term=banzhaf-value"' in render and render.endswith("][]")
 
 
@@ -414,7 +419,7 @@ def test_the_graph_escapes_titles_and_links_only_http_urls(store):
     html = create_app({"DATABASE_URL": store.url, "TESTING": True}).test_client().get("/related").get_data(as_text=True)
     svg = html[html.index("<svg"):html.index("</svg>")]
     assert "<script>alert" not in html and "<img src=x" not in html and 'onmouseover="alert' not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;A" in svg and svg.count('<line class="edge') == 2
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;A" in svg and svg.count('<path class="edge') == 2
     assert "javascript:" not in html and svg.count("<a href=") == 1
 
 
@@ -433,7 +438,7 @@ def test_cli_lists_connections_and_refuses_an_unknown_resolution_method(tmp_path
     db = tmp_path / "cli.db"
     assert invoke(db, "related", "import", str(seed_file("semble_snapshot.json"))).exit_code == 0
     listed = invoke(db, "related", "list")
-    assert "11 connections:" in listed.output and " opposes Data Shapley" in listed.output
+    assert "12 connections:" in listed.output and " opposes Data Shapley" in listed.output
     bad = invoke(db, "related", "refresh", "--handle", HANDLE, "--resolve-with", "dns,smoke-signals")
     assert bad.exit_code == 2 and "--resolve-with" in bad.output
 

@@ -637,7 +637,7 @@ def test_a_resolve_handle_error_is_one_bounded_line(store, raw_server):
 
 def test_a_did_document_naming_another_did_or_a_bad_pds_is_one_bounded_line(store, raw_server):
     endpoints = ["https://exa mple.org", "https://example.org/\x00", "https://a\ud800.org",
-                 "https://" + "a" * 10_000 + ".org", "http://x.org\nfoo"]
+                 "https://" + "a" * 10_000 + ".org", "http://x.org\nfoo", "javascript:alert(1)", "ftp://x.org"]
     documents = iter([{"id": "did:plc:" + "z" * 100_000, "service": []}] + [
         {"id": DID, "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": e}]}
         for e in endpoints])
@@ -653,6 +653,7 @@ def test_a_did_document_naming_another_did_or_a_bad_pds_is_one_bounded_line(stor
         with pytest.raises(CfgraphError, match=r"DID document of did:plc:\S+: its #atproto_pds endpoint ") as info:
             service.refresh(store, did=DID, plc=server.url)
         assert len(str(info.value)) < 300 and "\n" not in str(info.value)
+        assert "names no #atproto_pds service" not in str(info.value)  # the service is there, its URL is bad
     assert not [path for path, _ in server.paths if "listRecords" in path]
 
 

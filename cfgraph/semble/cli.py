@@ -102,18 +102,43 @@ def list_(ctx, collection, text, fmt):
         shelf_list, refreshed = view["shelves"], view["refresh"]
     if not shelf_list:
         click.echo("no related work stored (run `cfgraph related refresh --handle ...` or `cfgraph demo`)"
-                   if refreshed is None and not text else "no shelf matches")
+                   if not text and not collection else "no shelf matches")
         return
-    rows = [[shelf["title"], card["year"], _authors(card["authors"]), _clip(card["title"], 70),
-             _clip(card["venue"] or card["site"] or "", 40), card["url"] or ""]
+    rows = [[shelf["title"], card["priority"], card["year"], _authors(card["authors"]), _clip(card["title"], 70),
+             _clip(card["venue"] or card["site"] or "", 40), _identifier(card), card["added_by"] or "",
+             card["url"] or ""]
             for shelf in shelf_list for card in shelf["cards"]]
-    click.echo(render(["shelf", "year", "authors", "title", "venue", "url"], rows))
+    click.echo(render(["shelf", "priority", "year", "authors", "title", "venue", "doi/isbn", "added by", "url"],
+                      rows))
     if view["connections"]:
         click.echo(f"\n{len(view['connections'])} connections:")
         for edge in view["connections"]:
             click.echo(f"  {_clip(edge['source']['title'], 50)} {edge['verb']} {_clip(edge['target']['title'], 50)}")
     if refreshed:
         click.echo(f"\nlast refresh: {refreshed['finished_at']} from {refreshed['source']}")
+
+
+def _identifier(card: dict) -> str:
+    """A card's DOI or ISBN for the table: ``doi:10.1/x``, ``isbn:978-...``, or both."""
+    return " ".join(f"{kind}:{card[kind]}" for kind in ("doi", "isbn") if card.get(kind))
+
+
+@related.command()
+@click.option("--did", required=True, help="The repository whose stored rows to delete.")
+@click.pass_context
+def forget(ctx, did):
+    """Delete a repository's stored shelves, cards, notes, links and connections (one transaction).
+
+    A refresh replaces only the refreshed repository's rows; this drops one you no
+    longer want. Nothing is fetched.
+    """
+    from cfgraph.semble import service as related_service
+
+    store = store_of(ctx, create=False)
+    did = xrpc.check_did(did.strip())
+    with store.transaction() as session:
+        removed = related_service.forget(session, did)
+    click.echo(f"forgot {did}: " + ", ".join(f"{n} {kind}" for kind, n in removed.items()) + " removed")
 
 
 def _clip(text: str, width: int) -> str:

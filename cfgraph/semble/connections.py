@@ -7,12 +7,20 @@ ADDRESSES, HELPFUL, LEADS_TO, RELATED, SUPPLEMENT, EXPLAINER) and an optional
 :func:`resolve_connections` ties each endpoint to a paper (a URL card on an
 imported shelf) and skips, with its reason, any connection whose endpoint is no
 such paper, that joins a paper to itself, or that repeats another.
+
+A URL endpoint matches a card whose URL is the same once both are normalised by
+:func:`match_key` (scheme and host in lower case, no trailing slash on the path);
+the stored ``source`` and ``target`` keep the record's own spelling. Of two
+connections joining the same papers with the same type, the older (``createdAt``)
+is kept; at the same ``createdAt``, the one with a note (the longer note), then the
+smaller at-uri: the choice never depends on the order the PDS lists them in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from cfgraph.semble import lexicon
 from cfgraph.semble.lexicon import InvalidRecord, _datetime, _envelope, _short, _string, http_url, parse_at_uri
@@ -91,6 +99,29 @@ def parse_connection(record) -> Connection:
     )
 
 
+def match_key(url: str) -> str:
+    """How a URL is compared with the cards' URLs: scheme and host lower-cased, a trailing slash dropped.
+
+    Examples
+    --------
+    >>> match_key("HTTPS://ArXiv.org/abs/1/") == match_key("https://arxiv.org/abs/1")
+    True
+    >>> match_key("https://a.org/") == match_key("https://a.org")
+    True
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, parts.fragment))
+
+
+def _precedence(c: Connection) -> tuple:
+    """Which of two repeated connections is kept: the older, then the one with the longer note, then by uri."""
+    return (c.created_at or datetime.min, -len(c.note or ""), c.uri)
+
+
 def resolve_connections(connections, cards: dict[str, dict], notes: dict[str, object], skip,
                         fetched_at: datetime) -> dict[str, dict]:
     """Rows of ``related_connection``: each connection tied to the papers it joins.
@@ -113,24 +144,24 @@ def resolve_connections(connections, cards: dict[str, dict], notes: dict[str, ob
     Returns
     -------
     dict
-        at-uri -> row, in (created_at, uri) order.
+        at-uri -> row, in the order of :func:`_precedence` (created_at first).
     """
     from cfgraph.semble.join import Skip
 
     by_url: dict[str, str] = {}
     for uri in sorted(cards):  # the same URL on two cards (owner's and a collaborator's): the first uri
-        by_url.setdefault(cards[uri]["url"], uri)
+        by_url.setdefault(match_key(cards[uri]["url"]), uri)
 
     def paper(endpoint: str) -> str | None:
         if endpoint.startswith("at://"):
             note = notes.get(endpoint)
             endpoint = note[0].parent_uri if note is not None else endpoint
             return endpoint if endpoint in cards else None
-        return by_url.get(endpoint)
+        return by_url.get(match_key(endpoint))
 
     rows: dict[str, dict] = {}
     seen: set[tuple] = set()
-    ordered = sorted(connections, key=lambda c: (c.created_at or datetime.min, c.uri))
+    ordered = sorted(connections, key=_precedence)
     for c in ordered:
         source, target = paper(c.source), paper(c.target)
         reason = None

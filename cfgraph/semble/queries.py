@@ -7,6 +7,7 @@ http(s) URL ever reaches a link, whatever was written to the table by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -169,7 +170,9 @@ def shelves(session: Session, collection: str | None = None, text: str | None = 
     -------
     list of dict
         ``{"uri", "name", "title", "anchor", "description", "card_count", "cards"}``;
-        ``card_count`` counts every card on the shelf, ``cards`` only those kept.
+        ``card_count`` counts every card on the shelf, ``cards`` only those kept. A card
+        a collaborator added (its link lives in their repository) has ``added_by``
+        (their DID), else None.
 
     Raises
     ------
@@ -188,11 +191,15 @@ def shelves(session: Session, collection: str | None = None, text: str | None = 
     for note in session.scalars(select(RelatedNote).order_by(RelatedNote.created_at, RelatedNote.uri)):
         notes[note.card_uri].append(note)
     placed = defaultdict(list)
-    query = (select(RelatedLink.collection_uri, RelatedCard)
+    owners = {c.uri: c.did for c in rows}
+    query = (select(RelatedLink.collection_uri, RelatedLink.did, RelatedLink.added_by, RelatedCard)
              .join(RelatedCard, RelatedCard.uri == RelatedLink.card_uri)
              .order_by(RelatedLink.added_at, RelatedLink.uri))
-    for collection_uri, card in session.execute(query):
-        placed[collection_uri].append(_card_view(card, notes[card.uri]))
+    for collection_uri, link_did, added_by, card in session.execute(query):
+        view = _card_view(card, notes[card.uri])
+        # A link kept in another repository than the shelf's is a collaborator's: say whose.
+        view["added_by"] = (added_by or link_did) if link_did != owners.get(collection_uri, link_did) else None
+        placed[collection_uri].append(view)
     needle = text.strip().lower() if text and text.strip() else None
     result = []
     for c in rows:
@@ -231,12 +238,38 @@ def load_related_map(path=None) -> dict:
     return {"questions": data.get("questions", {}), "glossary": data.get("glossary", {})}
 
 
+def topic_tags(entry: dict, topic_id: str = "") -> set[str]:
+    """The tags that put a paper under a question or glossary term: its ``tags`` and its own name, case-folded.
+
+    The one rule for "covers": the Covers lines of the shelves (:func:`covering`) and
+    the papers of a term (:func:`cfgraph.semble.graph.papers_for_term`) both use it.
+
+    Examples
+    --------
+    >>> sorted(topic_tags({"label": "Data Shapley", "tags": ["Shapley"]}))
+    ['data shapley', 'shapley']
+    """
+    return {str(t).casefold() for t in entry.get("tags", [])} | {str(entry.get("label", topic_id)).casefold()}
+
+
+def card_covers(tags: set[str], card: dict) -> bool:
+    """Whether ``card`` (a paper view) carries one of ``tags`` (as :func:`topic_tags` gives them).
+
+    Examples
+    --------
+    >>> card_covers({"shapley"}, {"tags": ["Shapley", "knn"]}), card_covers({"shapley"}, {"tags": []})
+    (True, False)
+    """
+    return bool(tags & {t.casefold() for t in card["tags"]})
+
+
 def covering(shelf_list: list[dict], related_map: dict) -> list[dict]:
     """Link topics and shelves both ways: which shelves cover each question or glossary term.
 
     A shelf covers a topic when its title is among the topic's ``shelves`` or one
-    of its cards carries one of the topic's ``tags``. Each shelf dict gains a
-    ``topics`` list (the way back to the explorer).
+    of its cards carries one of the topic's tags (:func:`topic_tags`: its ``tags``
+    and its own name, the rule :func:`~cfgraph.semble.graph.papers_for_term` uses).
+    Each shelf dict gains a ``topics`` list (the way back to the explorer).
 
     Returns
     -------
@@ -249,14 +282,13 @@ def covering(shelf_list: list[dict], related_map: dict) -> list[dict]:
         shelf["topics"] = []
     for kind in ("questions", "glossary"):
         for topic_id, entry in related_map.get(kind, {}).items():
-            tags = {t.lower() for t in entry.get("tags", [])}
-            titles = {t.lower() for t in entry.get("shelves", [])}
+            tags = topic_tags(entry, topic_id)
+            titles = {t.casefold() for t in entry.get("shelves", [])}
             label = entry.get("label", topic_id)
             href = entry.get("href")
             hits = []
             for shelf in shelf_list:
-                card_tags = {t.lower() for card in shelf["cards"] for t in card["tags"]}
-                if shelf["title"].lower() in titles or tags & card_tags:
+                if shelf["title"].casefold() in titles or any(card_covers(tags, card) for card in shelf["cards"]):
                     hits.append({"title": shelf["title"], "anchor": shelf["anchor"]})
                     shelf["topics"].append({"id": topic_id, "kind": kind, "label": label, "href": href})
             if hits:
@@ -265,7 +297,8 @@ def covering(shelf_list: list[dict], related_map: dict) -> list[dict]:
 
 
 def related_view(session: Session, collection: str | None = None, text: str | None = None,
-                 related_map: dict | None = None, term: str | None = None) -> dict:
+                 related_map: dict | None = None, term: str | None = None,
+                 glossary: dict[str, str] | None = None) -> dict:
     """Everything the Related Work page and ``/api/related`` show.
 
     Each card gains ``connections``: ``{"direction": "out"|"in", "type", "verb", "note",
@@ -275,26 +308,30 @@ def related_view(session: Session, collection: str | None = None, text: str | No
     Parameters
     ----------
     term : str, optional
-        Keep only the papers tagged with this glossary term (slug or name).
+        Keep only the papers tagged with this glossary term (slug or name); a term
+        no paper carries gives no shelves (the page's empty state), not an error.
+    glossary : dict, optional
+        Slug -> name of every glossary term (the web app's glossary); a term listed
+        here but not in ``related_map.json`` is tagged by its own name only.
 
     Raises
     ------
     NotFound
         If ``collection`` names no stored shelf, or ``term`` no glossary term.
     """
-    from cfgraph.semble.graph import connection_graph, connections, term_tags
+    from cfgraph.semble.graph import DASHES, connection_graph, connections, term_tags
 
     related_map = related_map if related_map is not None else load_related_map()
     shelf_list = shelves(session, collection, text)
     term_view = None
     if term is not None:
-        found = term_tags(term, related_map)
+        found = term_tags(term, related_map, glossary)
         if found is None:
-            raise NotFound(f"no glossary term {term[:60]!r} in {RELATED_MAP_FILE}")
+            raise NotFound(f"no glossary term {term[:60]!r}")
         slug, label, tags = found
         term_view = {"slug": slug, "label": label}
         for shelf in shelf_list:
-            shelf["cards"] = [c for c in shelf["cards"] if tags & {t.casefold() for t in c["tags"]}]
+            shelf["cards"] = [c for c in shelf["cards"] if card_covers(tags, c)]
         shelf_list = [s for s in shelf_list if s["cards"]]
     topics = covering(shelf_list, related_map)
     papers: dict[str, dict] = {}
@@ -307,10 +344,10 @@ def related_view(session: Session, collection: str | None = None, text: str | No
     edges = connections(session, papers)
     by_uri = {card["uri"]: [] for shelf in shelf_list for card in shelf["cards"]}
     for e in edges:
-        by_uri[e["source"]["uri"]].append({"direction": "out", "type": e["type"], "verb": e["verb"],
-                                           "class": e["class"], "note": e["note"], "other": e["target"]})
-        by_uri[e["target"]["uri"]].append({"direction": "in", "type": e["type"], "verb": e["verb"],
-                                           "class": e["class"], "note": e["note"], "other": e["source"]})
+        common = {"type": e["type"], "verb": e["verb"], "class": e["class"], "note": e["note"],
+                  "dash": DASHES.get(e["type"], DASHES[None])}
+        by_uri[e["source"]["uri"]].append({"direction": "out", **common, "other": e["target"]})
+        by_uri[e["target"]["uri"]].append({"direction": "in", **common, "other": e["source"]})
     for shelf in shelf_list:
         for card in shelf["cards"]:
             card["connections"] = by_uri[card["uri"]]
@@ -319,12 +356,18 @@ def related_view(session: Session, collection: str | None = None, text: str | No
 
 
 def card_anchor(uri: str) -> str:
-    """The fragment id of a paper on the Related Work page (its record key, made safe).
+    """The fragment id of a paper on the Related Work page: its record key and a short hash of its at-uri.
+
+    Record keys repeat across repositories (a collaborator's card may share the
+    owner's rkey), so the hash of the whole at-uri keeps anchors apart.
 
     Examples
     --------
     >>> card_anchor("at://did:plc:abc/network.cosmik.card/3m4pnu64us22b")
-    'paper-3m4pnu64us22b'
+    'paper-3m4pnu64us22b-bf43ae'
+    >>> card_anchor("at://did:plc:abc/network.cosmik.card/k") != card_anchor("at://did:plc:xyz/network.cosmik.card/k")
+    True
     """
     rkey = uri.rsplit("/", 1)[-1]
-    return "paper-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", rkey).strip("-") or "card")
+    digest = hashlib.sha256(uri.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return "paper-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", rkey).strip("-") or "card") + "-" + digest

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cfgraph.errors import CfgraphError
@@ -151,6 +151,58 @@ def apply_related(session: Session, related: RelatedSet, source: str, selection:
         session.execute(insert(RelatedSkip), [dict(refresh_id=log.id, nsid=s.nsid, uri=s.uri, reason=s.reason)
                                               for s in report.skips])
     return report
+
+
+def forget(session: Session, did: str) -> dict[str, int]:
+    """Delete every stored row of repository ``did``: its shelves, cards, notes, links and connections.
+
+    A refresh replaces only the refreshed repository's rows (and its collaborators'
+    links to its shelves); this is how a repository no longer wanted leaves the store.
+    Links other repositories keep on its shelves go with the shelves, connections
+    touching its cards with the cards, and collaborators' cards that nothing holds
+    any more with their notes. The refresh log (``related_refresh``) is kept.
+
+    Runs inside the caller's transaction and does not commit.
+
+    Parameters
+    ----------
+    session : Session
+    did : str
+        The repository's DID.
+
+    Returns
+    -------
+    dict
+        Rows removed per kind: ``shelves``, ``cards``, ``notes``, ``links``, ``connections``.
+
+    Examples
+    --------
+    >>> from cfgraph.store import open_store
+    >>> store = open_store("sqlite://")
+    >>> with store.transaction() as session:
+    ...     forget(session, "did:plc:nobody")
+    {'shelves': 0, 'cards': 0, 'notes': 0, 'links': 0, 'connections': 0}
+    """
+    shelves = select(RelatedCollection.uri).where(RelatedCollection.did == did)
+    cards = select(RelatedCard.uri).where(RelatedCard.did == did)
+    helpers = set(session.scalars(select(RelatedLink.did).where(RelatedLink.collection_uri.in_(shelves),
+                                                                RelatedLink.did != did)))
+    removed = {"shelves": 0, "cards": 0, "notes": 0, "links": 0, "connections": 0}
+    removed["connections"] = session.execute(delete(RelatedConnection).where(
+        (RelatedConnection.did == did) | RelatedConnection.source_card_uri.in_(cards)
+        | RelatedConnection.target_card_uri.in_(cards))).rowcount
+    removed["links"] = session.execute(delete(RelatedLink).where(
+        (RelatedLink.did == did) | RelatedLink.collection_uri.in_(shelves) | RelatedLink.card_uri.in_(cards))).rowcount
+    removed["notes"] = session.execute(delete(RelatedNote).where(
+        (RelatedNote.did == did) | RelatedNote.card_uri.in_(cards))).rowcount
+    removed["cards"] = session.execute(delete(RelatedCard).where(RelatedCard.did == did)).rowcount
+    removed["shelves"] = session.execute(delete(RelatedCollection).where(RelatedCollection.did == did)).rowcount
+    before = session.scalar(select(func.count()).select_from(RelatedNote))
+    dropped = _drop_unheld_cards(session, helpers, set())
+    notes = before - session.scalar(select(func.count()).select_from(RelatedNote))
+    removed["cards"] += dropped - notes
+    removed["notes"] += notes
+    return removed
 
 
 def _drop_unheld_cards(session: Session, collaborators: set[str], kept: set[str]) -> int:

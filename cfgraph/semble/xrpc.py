@@ -281,18 +281,37 @@ def resolve_pds(did: str, plc: str = DEFAULT_PLC, timeout: float = DEFAULT_TIMEO
     if response.status_code != 200:
         raise CfgraphError(f"DID document {url} answered HTTP {response.status_code}")
     try:
-        document = DidDocument.from_dict(parse_listing(response.content))
+        raw = parse_listing(response.content)
+        document = DidDocument.from_dict(raw)
     except (ValueError, TypeError):  # not JSON, too deep, a pydantic ValidationError, or not an object
         raise CfgraphError(f"DID document {url} is not a valid DID document") from None
     if document.id != did:
         raise CfgraphError(f"DID document {url} is for {one_line(repr(document.id), 120)}, not {did}")
     pds = document.get_pds_endpoint()
     if not pds:
+        # The SDK drops an endpoint it cannot parse as a URL (javascript:...): say so, not "no service".
+        if _names_pds_service(raw):
+            raise CfgraphError(f"DID document of {did}: its #atproto_pds endpoint is not an http(s) URL")
         raise CfgraphError(f"DID document of {did} names no #atproto_pds service")
     try:
         return http_url(pds, "its #atproto_pds endpoint")
     except InvalidRecord as exc:
         raise CfgraphError(f"DID document of {did}: {one_line(exc)}") from None
+
+
+def _names_pds_service(document) -> bool:
+    """Whether a DID document (parsed JSON) has a ``#atproto_pds`` service entry, whatever its endpoint.
+
+    Examples
+    --------
+    >>> _names_pds_service({"service": [{"id": "#atproto_pds", "serviceEndpoint": "javascript:x"}]})
+    True
+    >>> _names_pds_service({"service": []})
+    False
+    """
+    services = document.get("service") if isinstance(document, dict) else None
+    return any(isinstance(s, dict) and isinstance(s.get("id"), str) and s["id"].endswith("#atproto_pds")
+               for s in services or [] if isinstance(services, list))
 
 
 def _list_page(client: Client, params: dict, nsid: str, pds: str,

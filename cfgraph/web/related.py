@@ -52,6 +52,19 @@ def distinct_topics(topics: list[dict]) -> list[dict]:
     return out
 
 
+def glossary_names() -> dict[str, str]:
+    """Slug -> name of every term of the explorer's glossary: each one has a ``/related?term=`` page.
+
+    Examples
+    --------
+    >>> glossary_names()["lattice"]
+    'Lattice'
+    """
+    from cfgraph.web.glossary import load_glossary
+
+    return {entry["slug"]: entry["term"] for entry in load_glossary()}
+
+
 def related_data() -> dict:
     """The view for this request's ``q``, ``collection`` and ``topic`` arguments.
 
@@ -64,7 +77,8 @@ def related_data() -> dict:
     collection = request.args.get("collection", "").strip() or None
     topic_id = request.args.get("topic", "").strip() or None
     term = request.args.get("term", "").strip()[:200] or None
-    view = queries.related_view(get_session(), collection, text, term=term)
+    view = queries.related_view(get_session(), collection, text, term=term,
+                                glossary=glossary_names() if term else None)
     for topic in view["topics"]:
         topic["href"] = _topic_href(topic)
     for shelf in view["shelves"]:
@@ -118,13 +132,19 @@ def _papers_summary(term: str, cache: dict) -> dict | None:
     from cfgraph.semble.graph import term_tags
 
     related_map = queries.load_related_map()
-    found = term_tags(term, related_map)
+    if "glossary" not in cache:
+        try:
+            cache["glossary"] = glossary_names()
+        except Exception:  # noqa: BLE001 (see papers_summary: the link is optional)
+            current_app.logger.exception("glossary for papers links")
+            cache["glossary"] = {}
+    found = term_tags(term, related_map, cache["glossary"])
     if found is None:
         return None
     try:
         if "shelves" not in cache:
             cache["shelves"] = queries.shelves(get_session())
-        papers = papers_for_term(get_session(), term, related_map, cache["shelves"])
+        papers = papers_for_term(get_session(), term, related_map, cache["shelves"], cache["glossary"])
     except Exception:  # noqa: BLE001 (see papers_summary: the link is optional)
         current_app.logger.exception("papers for term %r", term[:60])
         return None
