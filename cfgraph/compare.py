@@ -116,7 +116,8 @@ def resolve(session, refs, side: str = "A", metric: str | None = None) -> CellSe
     Raises
     ------
     CfgraphError
-        On an empty set, a metric mismatch, a sampled world, or more than :data:`MAX_SET_CELLS` cells.
+        On an empty set, a metric mismatch (a cell on another metric, or in a world without ``metric``),
+        a sampled world, or more than :data:`MAX_SET_CELLS` cells.
     NotFound
         On an unknown world, training-set label, slice, metric or seed.
     """
@@ -132,6 +133,11 @@ def resolve(session, refs, side: str = "A", metric: str | None = None) -> CellSe
             worlds.append(world)
         wi = index[ref.world]
         world = worlds[wi]
+        if ref.metric is None and metric is not None and metric not in world.metrics:
+            # the metric came from the other set (or an earlier cell): say so, not just "no cells"
+            raise CfgraphError(f"cell {ref.to_text()[:80]!r} of set {side} is in world {world.name!r}, which has "
+                               f"no cells on metric {metric!r} (its metrics: {', '.join(world.metrics)}): "
+                               "compare cells of one metric")
         chosen_metric, seed = world.choose(ref.metric or metric, ref.seed)
         metric = metric or chosen_metric
         if chosen_metric != metric:

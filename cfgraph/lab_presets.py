@@ -6,7 +6,8 @@ variants (or its parent, for a variant world). Every preset but leave-one-out us
 matched pairing (``p.pairing=matched``): a world against its variant pairs each
 training set and slice with the same one in the variant; a variant that adds units
 (poisoning's E) also gets "T against T + E", within the variant and from the parent,
-so the attack shows as a training addition; seed against seed pairs each cell with
+so the attack shows as a training addition, and "the same set in both worlds" is
+labelled as the control it is (the variant copies every set without E: no change); seed against seed pairs each cell with
 itself; slice X against slice Y pairs each training set with itself
 (``p.match=train``).
 """
@@ -63,7 +64,6 @@ def presets(world, slice_name: str | None = None, params=()) -> list[tuple[str, 
     out = [(f"A = full set {world.label_of(full)}, B = each leave-one-out set (slice {first})",
             state((CellRef(name, world.label_of(full), first),),
                   tuple(CellRef(name, world.label_of(full & ~(1 << i)), first) for i in range(n)), pairing="all"))]
-    everything = CellRef(name, ANY, ANY)
     lineage = [(world, World.open(world.session, v["name"]), v["move"]) for v in world.variants()]
     parent = world.parent() if world.kind == "variant" else None
     if parent is not None:
@@ -72,13 +72,19 @@ def presets(world, slice_name: str | None = None, params=()) -> list[tuple[str, 
         every_a, every_b = CellRef(base.name, ANY, ANY), CellRef(variant.name, ANY, ANY)
         what = f"its variant {variant.name} ({move})" if move else f"{variant.name} (this variant)"
         title = f"A = {base.name}{' (parent)' if base is parent else ''}, B = {what}"
-        out.append((f"{title}: each training set and slice against the same in B", state((every_a,), (every_b,))))
+        same = state((every_a,), (every_b,))
         added = "+".join(u for u in variant.letters if u not in base.letters)
-        if added:  # a poisoning variant: its new unit joining the training set is the attack
-            out.append((f"In {variant.name}: each training set T against T + {added} (the unit {added} joins)",
-                        state((every_b,), (every_b,), add=added)))
-            out.append((f"A = {base.name} T, B = {variant.name} T + {added}, each training set and slice",
-                        state((every_a,), (every_b,), add=added)))
+        if not added:
+            out.append((f"{title}: each training set and slice against the same in B", same))
+            continue
+        # A variant that adds units (poisoning's E) copies every set without them from its parent, so
+        # the same set in both worlds cannot differ: the attack is the unit joining (T against T + E).
+        out.append((f"In {variant.name}: each training set T against T + {added} (the unit {added} joins)",
+                    state((every_b,), (every_b,), add=added)))
+        out.append((f"A = {base.name} T, B = {variant.name} T + {added}, each training set and slice",
+                    state((every_a,), (every_b,), add=added)))
+        out.append((f"{title}: each training set and slice against the same in B — control: without {added} "
+                    "the variant trains the same sets, expect no change", same))
     seeds = world.seeds
     if len(seeds) >= 2:
         s0, s1 = seeds[0], seeds[1]

@@ -100,6 +100,15 @@ def test_cells_by_click_and_keyboard_then_export_and_import(browser, base_url, t
         assert "training removal" in counts(page)
         before = state_of(page)
         assert [c.train for c in before.b] == ["BCD", "A"]
+        # A cell that does not resolve is refused at the add step: one line inline, the sets unchanged,
+        # the typed text kept to correct (a 400, filtered from the console errors below).
+        page.locator("#type-cell").fill("digits|ABCD|Z")
+        page.get_by_role("button", name="add to B").click()
+        expect(page.locator("#lab-problem")).to_contain_text("'digits|ABCD|Z' not added to World B")
+        expect(page.locator("#set-b li")).to_have_count(2)
+        expect(page.locator("#type-cell")).to_have_value("digits|ABCD|Z")
+        assert (state_of(page).a, state_of(page).b) == (before.a, before.b)
+        expect(page.locator("#lab-totals")).to_contain_text("1 × 2 = 2 pairs on")  # the comparison is kept too
 
         with page.expect_download() as info:
             page.locator("#lab-export").click()

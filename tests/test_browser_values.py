@@ -53,9 +53,16 @@ def test_heatmap_and_scaling_chart_render_and_fit(watched):
     expect(scaling.locator("text.formula")).to_contain_text("score ≈")
     expect(page.locator("#scaling-fit")).to_contain_text("Fitted power law")
     expect(page.locator("svg#interval-chart g.units > g")).to_have_count(4)
-    for chart in ("#heatmap", "#scaling-line", "#interval-chart", "#value-bars"):
+    # The heatmap keeps its natural size (values at >= 10 px, as the lattice page's drawing) and scrolls
+    # in its own box on a phone; the 560 px charts scale down to the screen.
+    for chart in (".chart-wide:has(#heatmap)", "#scaling-line", "#interval-chart", "#value-bars"):
         box = page.locator(chart).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= watched.width + 0.5, chart
+    sizes = heatmap.locator("g.cell-text text").evaluate_all(
+        "ts => ts.map(t => t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize))")
+    assert len(sizes) == 4 * 5 and min(sizes) >= 10, sizes
+    texts = heatmap.locator("g.cell-text text").all_text_contents()
+    assert len(set(texts[4::5])) == 4  # slice all: four distinct numbers for four ranks (0.204, 0.201 ...)
     _no_sideways_scroll(page, watched.width)
     watched.shot(f"values-{watched.width}")
 

@@ -126,7 +126,17 @@ def test_unknown_seed_refused_before_queuing(gap_db):
     app, client = _client(gap_db, allow=True)
     token = _token(client)
     response = client.post("/world/iris/compute", data={"train": "BCD", "csrf_token": token, "seed": "5"})
-    assert response.status_code == 404 and "seed 5" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "seed 5" in response.get_data(as_text=True)
+    assert _count(gap_db) == 14 * 5
+
+
+@pytest.mark.parametrize("form, message", [({"metric": "f1"}, "no metric"), ({"train": "ZZ"}, "Z")])
+def test_unknown_metric_or_unit_refused_before_queuing(gap_db, form, message):
+    app, client = _client(gap_db, allow=True)
+    token = _token(client)
+    response = client.post("/world/iris/compute", data={"train": "BCD", "csrf_token": token, **form})
+    assert response.status_code in (400, 404) and message in response.get_data(as_text=True)
+    assert not app.extensions.get("cfgraph.compute.jobs") or not app.extensions["cfgraph.compute.jobs"].jobs
     assert _count(gap_db) == 14 * 5
 
 

@@ -6,7 +6,7 @@ from html import escape
 import json
 import re
 import shutil
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 
@@ -121,8 +121,8 @@ def test_world_against_variant_draws_a_signed_difference_grid(client):
 
 
 def test_seed_parameters_and_bad_state_are_one_line_errors(client):
-    r = client.get("/lab?a=iris|AB|all&b=iris|AB|nowhere")
-    assert r.status_code == 404 and "no evaluation slice" in error_line(r)
+    r = client.get("/lab?a=iris|AB|all&b=iris|AB|nowhere")  # the query is the page's input: 400, not 404
+    assert r.status_code == 400 and "no evaluation slice" in error_line(r)
     r = client.get("/api/lab?a=iris|AB|all&b=iris|A|all&lens=sideways")
     assert r.status_code == 400 and "unknown lens" in r.get_json()["error"]
     r = client.get("/api/lab?a=iris|AB|all&b=iris|A|all&p.tol=-1")
@@ -270,6 +270,8 @@ def test_poisoning_presets_show_the_attack_as_a_training_addition(client, app):
     assert api["pairing"] == "matched" and api["n_pairs"] == 16 * len(api["grids"][0]["slices"])
     assert [c["class"] for c in api["classes"]] == ["variant change"]  # no joint shifts drown the effect
     assert api["totals"]["no change"] == api["n_pairs"]  # without E the poisoned world trains the same
+    control = next(t for t in links if "its variant iris-poison" in t and "against the same" in t)
+    assert "control: without E the variant trains the same sets, expect no change" in control
     inside = next(u for t, u in links.items() if t.startswith("In iris-poison: each training set T against T + E"))
     state = LabState.from_query(parse_qsl(urlparse(inside).query))
     assert state.param("pairing") == "matched" and state.param("add") == "E"
@@ -316,3 +318,92 @@ def test_bad_pairing_on_the_page_is_an_inline_message(client):
     assert 'id="pick-grid"' in r.get_data(as_text=True)
     r = client.get(VARIANT.with_params(pairing="sideways").url())
     assert r.status_code == 400 and "unknown pairing" in error_line(r)
+
+
+def page_text(response) -> str:
+    """The page's text as a reader sees it: tags dropped, runs of white space one space."""
+    html = re.sub(r"<[^>]+>", "", response.get_data(as_text=True))
+    return re.sub(r"\s+", " ", html)
+
+
+def share_state(response) -> LabState:
+    html = response.get_data(as_text=True)
+    url = re.search(r'id="lab-share" href="([^"]*)"', html).group(1).replace("&amp;", "&")
+    return LabState.from_query(parse_qsl(urlparse(url).query))
+
+
+START = LabState(a=(CellRef("iris", "ABCD", "all"),))
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("iris|ABCD|Z", "no evaluation slice"),
+    ("iris|ABCD|all||9", "no cells for seed 9"),
+    ("iris|ABCD|all|nope", "no cells for metric 'nope'"),
+    ("nowhere|ABCD|all", "nowhere"),
+    ("iris|ABQ|all", "unknown unit 'Q'"),
+    (f"{EVIL}|A|<em>X", "compare cells of one metric"),
+])
+def test_a_bad_cell_is_refused_at_the_add_step(client, cell, message):
+    """Typed or clicked, a cell that does not resolve is not added: 400, one line, the state as it was."""
+    for edit in ([("cell", cell), ("to", "b")], [("p.side", "b"), ("add", cell)]):
+        r = client.get(START.url() + "&" + urlencode(edit))
+        assert r.status_code == 400 and "Location" not in r.headers
+        line = error_line(r)
+        assert "not added to World B" in line and escape(message).replace("&#x27;", "&#39;") in line
+        kept = share_state(r)
+        assert (kept.a, kept.b) == (START.a, ())  # the bad cell is in neither set nor the page's links
+        html = r.get_data(as_text=True)
+        assert 'id="pick-grid"' in html and "<img" not in html
+
+
+def test_a_refused_typed_cell_stays_in_its_field(client):
+    r = client.get(START.url() + "&cell=iris%7CABCD%7CZ&to=b")
+    assert r.status_code == 400 and 'id="type-cell" size="28" value="iris|ABCD|Z"' in r.get_data(as_text=True)
+    ok = client.get(START.url() + "&cell=iris%7CBCD%7Call&to=b")  # a good cell still goes in by redirect
+    assert ok.status_code == 303 and location_state(ok).b == (CellRef("iris", "BCD", "all"),)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("p.seed=9", "no cells for seed 9"),
+    ("p.seed=x", "must be an integer"),
+    ("p.world=nope", "nope"),
+    ("a=iris|A|all&b=" + EVIL + "|A|<em>X", "compare cells of one metric"),
+    ("a=nowhere|A|all&b=iris|A|all", "nowhere"),
+])
+def test_unknown_names_in_the_lab_query_are_bad_input_shown_inline(client, query, message):
+    """p.seed, p.world and the cells are the page's own input: 400 with the message on the lab page."""
+    r = client.get("/lab?" + query)
+    assert r.status_code == 400
+    assert escape(message).replace("&#x27;", "&#39;") in error_line(r)
+    html = r.get_data(as_text=True)
+    assert "Counterfactual lab" in html and 'id="pick-grid"' in html  # the picker falls back to a world
+    assert "<img" not in html
+
+
+def test_api_calls_unknown_names_bad_input_too(client):
+    r = client.get("/api/lab?a=iris|AB|all&b=iris|AB|nowhere")
+    assert r.status_code == 400 and "no evaluation slice" in r.get_json()["error"]
+
+
+def test_totals_read_as_sentences(client):
+    matched = client.get(LOO.with_params(pairing="matched", match="train+slice").url())
+    assert "training set T on the same slice" in page_text(matched)
+    poisoned = LabState(a=(CellRef("iris-poison", "*", "all"),), b=(CellRef("iris-poison", "*", "all"),),
+                        params=(("add", "E"), ("pairing", "matched")))
+    r = client.get(poisoned.url())
+    assert r.status_code == 200 and "training set T + E on the same slice" in page_text(r)
+    one = client.get(LabState(a=LOO.a, b=LOO.b[:1]).url())
+    assert "1 × 1 = 1 pair on" in page_text(one)
+    assert "1 × 4 = 4 pairs on" in page_text(client.get(LOO.url()))
+    pick = client.get("/lab?p.world=iris").get_data(as_text=True)
+    assert 'title="every cell of iris">every cell</button>' in pick
+
+
+@pytest.mark.parametrize("query, message", [("a=bad", "world|train|slice"), ("p.tol=-1", "tolerance"),
+                                            ("lens=evil", "unknown lens")])
+def test_export_of_a_bad_state_is_a_json_error(client, query, message):
+    r = client.get("/lab/state.json?" + query)
+    assert r.status_code == 400 and r.mimetype == "application/json"
+    body = r.get_json()
+    assert body["status"] == 400 and message in body["error"] and "\n" not in body["error"]
+    assert "Content-Disposition" not in r.headers

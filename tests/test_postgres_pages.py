@@ -141,6 +141,22 @@ PAGES += [
     ("/world/iris/values/convergence.svg?method=shapley&unit=A", 200),
     ("/api/worlds/iris/convergence?method=shapley&unit=A", 200),
 ]
+# The lab, the planner, scenarios and the grid window (issue 13). Scenarios need the demo's worlds,
+# which this store lacks but for the toy grid: those answer a one-line 404.
+_LAB = "a=iris|ABCD|all&b=iris|BCD|all"
+PAGES += [
+    ("/lab", 200), (f"/lab?{_LAB}", 200), (f"/api/lab?{_LAB}", 200), (f"/lab/state.json?{_LAB}", 200),
+    ("/lab?a=iris|*|A&b=iris|*|B&p.pairing=matched&p.match=train", 200), ("/lab?a=points|x|all", 400),
+    ("/world/iris/plan", 200), ("/world/toy/plan", 200), ("/world/points/plan", 200),
+    ("/api/worlds/iris/plan?unit=B", 200), ("/api/worlds/points/plan", 200), ("/api/jobs/nope", 404),
+    ("/scenarios", 200), ("/scenarios/toy-missing", 200), ("/scenarios/removal", 404),
+    ("/api/scenarios/toy-missing", 200), ("/api/scenarios/removal", 404),
+    ("/api/worlds/iris/grid/window?r0=0&r1=8&c0=0&c1=3", 200),
+    ("/api/worlds/iris/grid/window?r0=0&r1=8&c0=0&c1=3&sort=value&vslice=A&dir=desc&has=A", 200),
+]
+for _chart in ("heatmap", "intervals", "scaling", "value-bars"):
+    PAGES += [(f"/world/iris/values/{_chart}.svg", 200), (f"/world/iris/values/{_chart}.csv", 200),
+              (f"/api/worlds/iris/values/{_chart}", 200)]
 for _method in ("shapley", "knn-shapley", "data-oob", "least-core", "datamodel"):
     PAGES += [(f"/world/points/estimates?method={_method}", 200),
               (f"/api/worlds/points/estimates?method={_method}", 200),

@@ -24,6 +24,7 @@ from cfgraph.lattice import membership
 from cfgraph.store import open_store
 from cfgraph.values.scaling import NoFit, power_law_fit, scaling_points
 from cfgraph.web import create_app
+from cfgraph.web.value_charts import cell_text
 from cfgraph.world import World
 from test_web_sampled import HOSTILE, build_sampled_db
 
@@ -161,6 +162,25 @@ def test_heatmap_cells_and_ranking_equal_the_core_values(demo, demo_db):
                      f"{fixed(mean[top, 0] + half[top, 0], 3)}]")
 
 
+def test_heatmap_cells_show_three_decimals_so_the_ranking_reads_from_the_numbers(demo):
+    # On digits, slice all, A and B are 0.2038 and 0.2013: two significant figures drew both as 0.2.
+    data = demo.get("/api/worlds/digits/values/heatmap?slice=all").json
+    svg = ET.fromstring(demo.get("/world/digits/values/heatmap.svg?slice=all").get_data(as_text=True))
+    texts = [t.text for t in svg.findall(f".//{SVG}g[@class='cell-text']/{SVG}text")]
+    assert len(texts) == len(data["rows"])  # one per cell, in the rows' order (ranked, then slice)
+    assert texts == [cell_text(r[4]) for r in data["rows"]]
+    shown = {r[1]: float(t) for r, t in zip(data["rows"], texts) if r[3] == "all"}
+    assert all(re.fullmatch(r"-?\d\.\d{3}", t) for r, t in zip(data["rows"], texts) if r[3] == "all")
+    assert shown["A"] != shown["B"]
+    assert list(shown.values()) == sorted(shown.values(), reverse=True) == [
+        round(r[4], 3) for r in data["rows"] if r[3] == "all"]
+
+
+def test_cell_text_keeps_tiny_values_visible():
+    assert [cell_text(v) for v in (0.2038, 0.2013, 0.00059, -0.015, 0.0)] == ["0.204", "0.201", "5.9e-4", "-0.015",
+                                                                                "0.000"]
+
+
 def test_the_ranking_follows_the_chosen_slice_and_method(demo, demo_db):
     store, world = _world(demo_db, "digits")
     try:
@@ -246,6 +266,16 @@ def test_scaling_chart_draws_points_curve_and_formula(demo):
     assert svg.find(f".//{SVG}text[@class='formula']").text == data["fit"]["formula"]
     page = demo.get("/world/digits/values").get_data(as_text=True)
     assert "Fitted power law" in page and 'id="scaling-line"' in page
+    # The x ticks cover the points: one at or past the most training rows (1257 on digits), and at or
+    # before the fewest; a log axis crowds at a decade's top, so 900 may give way, not the end.
+    labels = [t.text for t in svg.findall(f".//{SVG}text[@class='xlab']")]
+    ticks = [float(t) for t in labels if re.fullmatch(r"[\d.e+]+", t)]  # less the axis's title
+    rows = [r[0] for r in data["rows"]]
+    assert max(ticks) >= max(rows) and min(ticks) <= min(rows), (ticks, min(rows), max(rows))
+    assert 1000 in ticks
+    caption = re.search(r'<p class="meta" id="scaling-fit">(.*?)</p>', page, re.S).group(1)
+    r2 = f"{data['fit']['r2_points']:.3f}"
+    assert data["fit"]["poor"] and caption.count(r2) == 1 and caption.count("R²") == 1, caption
 
 
 def test_too_few_row_counts_give_a_clear_no_fit(iris_db):
@@ -369,13 +399,16 @@ def test_the_n8_power_law_is_reported_honestly(n8):
     # R² over the plotted points, unweighted: recomputed here by hand.
     r2 = 1 - np.sum((score - fitted) ** 2) / np.sum((score - score.mean()) ** 2)
     assert fit["r2_points"] == pytest.approx(r2) and r2 < 0.9 and fit["poor"]
-    assert fit["caveat"].startswith("a power law describes this curve poorly (R² = ")
+    # The caveat gives the meaning; the R² is said once, by the caption (and the chart's formula).
+    assert fit["caveat"].startswith("a power law describes this curve poorly: ") and "R²" not in fit["caveat"]
     assert "weighted by training sets" in fit["formula"]  # the weighted R² is labelled, not passed off
     assert data["binned"]
     page = n8.get("/world/n8/values").get_data(as_text=True)
     caption = re.search(r'<p class="meta" id="scaling-fit">(.*?)</p>', page, re.S).group(1)
     assert "binned on a log scale" in caption and "with that many" not in caption
     assert "describes this curve poorly" in caption
+    r2 = f"{fit['r2_points']:.3f}"
+    assert caption.count("R²") == 1 and caption.count(r2) == 1, caption
     # The curve stays inside the plot: clipped to the frame, over the plotted rows only.
     svg = ET.fromstring(n8.get("/world/n8/values/scaling.svg").get_data(as_text=True))
     line = svg.find(f".//{SVG}polyline[@class='fit']")

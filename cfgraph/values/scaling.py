@@ -111,8 +111,8 @@ class PowerLaw:
         range and the law follows the plotted points)."""
         said = []
         if self.poor:
-            said.append(f"a power law describes this curve poorly (R² = {_signed(self.r2_points)} over the "
-                        f"{self.n_points} plotted points): the score depends on which units a training set "
+            # The meaning only: the R² itself is in the formula and the caption beside it.
+            said.append("a power law describes this curve poorly: the score depends on which units a training set "
                         "holds more than on how many rows")
         if self.at_bound and self.b < 1:
             said.append("the best exponent is at the search's lower bound: over these rows the score grows about "

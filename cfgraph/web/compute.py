@@ -200,7 +200,11 @@ def compute(world: str):
         if not seed.strip().lstrip("-").isdigit():
             raise CfgraphError(f"seed must be an integer, not {seed[:20]!r}")
         if int(seed) not in known:
-            raise NotFound(f"world {w.name!r} has no seed {int(seed)} (seeds: {', '.join(map(str, sorted(known)))})")
+            raise CfgraphError(f"world {w.name!r} has no seed {int(seed)} (seeds: {', '.join(map(str, sorted(known)))})")
+    recipe_metrics = list((w.record.spec or {}).get("metrics") or ()) or list(w.metrics)
+    if metric is not None and metric not in recipe_metrics:  # refused now, not in the background job
+        raise CfgraphError(f"world {w.name!r} has no metric {metric[:40]!r} in its recipe "
+                           f"(metrics: {', '.join(recipe_metrics)})")
     job = _jobs().submit(w.name, sets, seeds, metric)
     back = request.form.get("back") or url_for("plan.page", world=w.name)
     if not back.startswith("/") or back.startswith(("//", "/\\")) or "\\" in back or urlparse(back).netloc:

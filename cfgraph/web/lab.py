@@ -4,7 +4,11 @@ The whole state is the query string (:class:`cfgraph.lab_state.LabState`):
 ``/lab?a=digits|ABCD|all&b=digits|BCD|all&p.tol=0``. Clicking a cell of the
 picker grid submits ``add=<cell>`` (toggled in the side ``p.side``), which
 redirects to the new state's URL; ``drop``, ``clear`` and ``swap`` edit the sets
-the same way. ``/api/lab`` returns the same comparison as JSON (one model, two
+the same way. A cell that does not resolve (an unknown world, training set, slice,
+metric or seed) is refused at the add step: 400, one line on the page, the state
+kept. Everything in the query is the page's own input, so an unknown name in it
+(a cell, ``p.world``, ``p.seed``) is a 400 with the message inline, not a 404.
+``/api/lab`` returns the same comparison as JSON (one model, two
 renderings); ``/lab/state.json`` downloads the state and ``POST /lab/import``
 reads one back, all or nothing.
 """
@@ -20,14 +24,14 @@ import numpy as np
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from cfgraph import compare as C
-from cfgraph.errors import CfgraphError
+from cfgraph.errors import CfgraphError, NotFound
 from cfgraph.lab_presets import presets
 from cfgraph.lab_state import DEFAULT_TOP, LENSES, MAX_DOCUMENT_BYTES, MAX_TOP, CellRef, LabState, check_params
 from cfgraph.web import state as view_state
 from cfgraph.web.charts import Scale
 from cfgraph.web.db import get_session
 from cfgraph.web.grid import row_order
-from cfgraph.world import default_world_name
+from cfgraph.world import World, default_world_name
 
 bp = Blueprint("lab", __name__)
 
@@ -49,18 +53,39 @@ def state_url(state: LabState) -> str:
     return state.url()
 
 
-def _edited(args) -> LabState | None:
-    """The state after an edit carried by the query (add, drop, clear, swap, cell), or None."""
-    state = LabState.from_query(args)
+def _line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _bad_input(exc: CfgraphError) -> CfgraphError:
+    """A NotFound in the lab's query as a plain CfgraphError (400): the query is the page's own input."""
+    return CfgraphError(_line(exc)) if isinstance(exc, NotFound) else exc
+
+
+def _edited(state: LabState, args, session) -> LabState | None:
+    """The state after an edit carried by the query (add, drop, clear, swap, cell), or None.
+
+    Raises
+    ------
+    CfgraphError
+        On a malformed cell or side, or an added cell that does not resolve in the store
+        (:func:`_check_added`): the edit is refused whole.
+    """
     side = args.get("to") or state.param("side") or "a"
     if side not in ("a", "b"):
         raise CfgraphError(f"side {side[:10]!r} is not a or b")
     sets = {"a": list(state.a), "b": list(state.b)}
-    edited = False
+    edited, added = False, []
     for text in args.getlist("add") + [t for t in args.getlist("cell") if t.strip()]:
         ref = CellRef.from_text(text.strip())
-        sets[side].remove(ref) if ref in sets[side] else sets[side].append(ref)
+        if ref in sets[side]:
+            sets[side].remove(ref)  # a second click takes a cell out again
+        else:
+            sets[side].append(ref)
+            added.append(ref)
         edited = True
+    if added:
+        _check_added(session, state, side, added)
     for text in args.getlist("drop"):
         where, _, cell = text.partition(":")
         if where in sets:
@@ -79,6 +104,31 @@ def _edited(args) -> LabState | None:
     if not edited:
         return None
     return LabState(tuple(sets["a"]), tuple(sets["b"]), state.lens, state.params)
+
+
+def _check_added(session, state: LabState, side: str, added) -> None:
+    """Refuse cells that do not resolve: an unknown world, training set, slice, metric or seed, or a
+    cell on another metric than the cells already chosen (the comparison reads one metric).
+
+    Raises
+    ------
+    CfgraphError
+        ``'<cell>' not added to World B: <why>`` (status 400, a NotFound included).
+    """
+    metric = None
+    for ref in state.a + state.b:  # the metric of the first chosen cell, if it resolves
+        try:
+            metric = World.open(session, ref.world).choose(ref.metric, ref.seed)[0]
+        except CfgraphError:
+            continue
+        break
+    for ref in added:
+        try:
+            C.resolve(session, [ref], side.upper(), metric=metric)
+        except CfgraphError as exc:
+            if exc.status >= 500:
+                raise
+            raise CfgraphError(f"{ref.to_text()[:80]!r} not added to World {side.upper()}: {_line(exc)}") from None
 
 
 def comparison_model(session, state: LabState) -> dict:
@@ -211,33 +261,73 @@ def _picker(session, state: LabState) -> dict:
 
 @bp.route("/lab")
 def page():
-    """The lab page (an edit in the query redirects to the edited state's URL)."""
-    edited = _edited(request.args)
+    """The lab page (an edit in the query redirects to the edited state's URL; a refused one is a 400)."""
+    try:
+        state = LabState.from_query(request.args)
+    except CfgraphError as exc:  # a malformed query: the empty lab, with the reason
+        return _render(LabState(), problem=_line(exc))
+    try:
+        edited = _edited(state, request.args, get_session())
+    except CfgraphError as exc:
+        if exc.status >= 500:
+            raise
+        # the edit is refused whole: the state as it was, the message inline, the typed text kept to fix
+        return _render(state, problem=_line(exc), typed=request.args.get("cell", ""))
     if edited is not None:
         return redirect(state_url(edited), code=303)
-    return _render(LabState.from_query(request.args))
+    return _render(state)
 
 
-def _render(state: LabState, import_problem: str | None = None):
-    """The lab page for ``state``; ``import_problem``: a refused import's message, shown inline (status 400)."""
+def _render(state: LabState, import_problem: str | None = None, problem: str | None = None, typed: str = ""):
+    """The lab page for ``state``, status 400 with the message inline when anything in it is refused.
+
+    ``import_problem``: a refused import's message; ``problem``: a refused edit's; ``typed``: the text
+    of a refused typed cell (kept in its field). The picker's own parameters (``p.world``, ``p.seed``)
+    and the comparison add their problems; the picker then falls back to the default world.
+    """
     session = get_session()
-    picker = _picker(session, state)
-    model, problem, status = None, None, 200
-    if state.a and state.b:
+    problems, status = [problem] if problem else [], 200
+    picker = None
+    for candidate in (state, state.with_params(world=None, seed=None), LabState(params=_side_only(state))):
         try:
-            model = comparison_model(session, state)
+            picker = _picker(session, candidate)
+            break
         except CfgraphError as exc:
-            problem, status = str(exc).splitlines()[0], exc.status
-    if import_problem is not None:
-        status = 400
+            if exc.status >= 500:
+                raise
+            if _line(exc) not in problems:
+                problems.append(_line(exc))
+    if picker is None:
+        picker = {"world": None, "problem": "no world to pick cells from", "presets": []}
+    model = None
+    try:
+        if state.a and state.b:
+            model = comparison_model(session, state)
+        else:  # one set chosen so far: its cells must still resolve
+            for side, refs in (("A", state.a), ("B", state.b)):
+                if refs:
+                    C.resolve(session, refs, side)
+    except CfgraphError as exc:
+        if exc.status >= 500:
+            raise
+        if _line(exc) not in problems:
+            problems.append(_line(exc))
+    if problems or import_problem is not None:
+        status = 400  # everything here is the page's own input: an unknown name in it is bad input, not 404
     pairing = pairing_of(state)
     query = state.to_query()
-    return render_template("lab.html", state=state, picker=picker, model=model, problem=problem,
+    return render_template("lab.html", state=state, picker=picker, model=model, problem="; ".join(problems),
+                           typed=typed,
                            import_problem=import_problem, pairing=pairing, matches=C.MATCHES,
                            hidden=[(k, v) for k, v in query if k not in PICKER_PARAMS],
                            hidden_pairing=[(k, v) for k, v in query if k not in PAIRING_PARAMS],
                            hidden_all=query, export_url=url_for("lab.export") + _query(state),
                            api_url=url_for("lab.api") + _query(state), lens=state.lens), status
+
+
+def _side_only(state: LabState) -> tuple:
+    """The state's ``p.side`` if it is a or b (the last fallback picker keeps only the chosen side)."""
+    return tuple((k, v) for k, v in state.params if k == "side" and v in ("a", "b"))
 
 
 def _query(state: LabState) -> str:
@@ -247,15 +337,22 @@ def _query(state: LabState) -> str:
 
 @bp.route("/api/lab")
 def api():
-    """The same comparison as JSON, with the state as its document."""
-    state = LabState.from_query(request.args)
-    return {"state": state.to_document(), "url": state.url(), **comparison_model(get_session(), state)}
+    """The same comparison as JSON, with the state as its document (an unknown name in it: 400, as on the page)."""
+    try:
+        state = LabState.from_query(request.args)
+        return {"state": state.to_document(), "url": state.url(), **comparison_model(get_session(), state)}
+    except NotFound as exc:
+        raise _bad_input(exc) from None
 
 
 @bp.route("/lab/state.json")
 def export():
-    """The state as a versioned JSON document, downloaded."""
-    state = LabState.from_query(request.args)
+    """The state as a versioned JSON document, downloaded; a state import would refuse: a JSON error (400)."""
+    try:
+        state = LabState.from_query(request.args)
+        check_params(state.lens, state.params)
+    except CfgraphError as exc:
+        return {"error": _line(exc), "status": 400}, 400
     body = json.dumps(state.to_document(), ensure_ascii=False, indent=1)
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="cfgraph-lab.json"'})

@@ -41,6 +41,23 @@ def _px(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def cell_text(v: float) -> str:
+    """A heatmap cell's value: three fixed decimals, so neighbouring ranks read apart from the
+    digits (0.204 vs 0.201); a nonzero value under 0.001 in short exponent form (it would read 0.000 or
+    0.001 and hide its size); past 1000 four significant digits.
+
+    Examples
+    --------
+    >>> [cell_text(v) for v in (0.2038, 0.2013, -0.0149, 0.00059, -0.00002, 0.0, 12.5, 123456.0)]
+    ['0.204', '0.201', '-0.015', '5.9e-4', '-2e-5', '0.000', '12.500', '1.235e5']
+    """
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e3):
+        mantissa, exponent = f"{v:.{1 if abs(v) < 1e-3 else 3}e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(exponent)}"
+    return fixed(v, 3)
+
+
 def heatmap_chart(units: list[str], slices: list[str], values, chosen: int, tips: list[list[str]],
                   max_width: int = 640, names: list[str] | None = None) -> dict:
     """A unit x slice heatmap: one row per unit (in the order given, e.g. ranked), one column per slice.
@@ -89,7 +106,9 @@ def heatmap_chart(units: list[str], slices: list[str], values, chosen: int, tips
     head = 14 + min(120, 6 * min(longest, 18))
     width = int(label_w + m * cell_w + 12)
     legend_y = head + n * cell_h + 12
-    show_text = cell_w >= 40 and cell_h >= 14
+    texts = [["–" if np.isnan(x) else cell_text(float(x)) for x in row] for row in v]
+    # About 6.5 px a character at the charts' 11 px: write the values only where the longest fits.
+    show_text = cell_w >= 8 + 6.5 * max((len(t) for row in texts for t in row), default=1) and cell_h >= 14
     xs = [_px(label_w + j * cell_w) for j in range(m)]
     cells = []
     for i in range(n):
@@ -101,7 +120,7 @@ def heatmap_chart(units: list[str], slices: list[str], values, chosen: int, tips
             cell = {"x": xs[j], "y": ys, "fill": "" if missing else VIRIDIS[b], "missing": missing,
                     "tip": tips[i][j]}
             if show_text:
-                cell.update(text="–" if missing else compact(float(v[i, j]), 2),
+                cell.update(text=texts[i][j],
                             text_cls="muted" if missing else ("on-dark" if VIRIDIS_TEXT[b] == "#fff" else "on-light"),
                             text_fill="#5b6775" if missing else VIRIDIS_TEXT[b],
                             tx=_px(label_w + (j + 0.5) * cell_w), ty=_px(y + cell_h / 2))
@@ -198,6 +217,35 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     return out or [lo, hi]
 
 
+def _cover_ticks(nice: list[float], lo: float, hi: float, px) -> list[tuple[float, str]]:
+    """The x ticks that cover the data [lo, hi]: the nice tick nearest outside each end (or the end
+    itself, labelled, when the axis holds none), then decades, then 2s and 5s, then the rest, each
+    kept only where its label has room beside those already kept (log ticks crowd at a decade's top).
+
+    Examples
+    --------
+    >>> px = lambda x: 600 * math.log10(x / 200)  # 600 px a decade
+    >>> [t for _, t in _cover_ticks(_log_ticks(205, 1400), 220, 1257, px)]  # 900 is too close to 1000
+    ['220', '300', '400', '500', '600', '700', '800', '1000', '1257']
+    >>> [t for _, t in _cover_ticks(_log_ticks(0.9, 110), 1, 100, lambda x: 50 * math.log10(x))]
+    ['1', '2', '10', '100']
+    """
+    below = [t for t in nice if t <= lo * 1.001]
+    above = [t for t in nice if t >= hi * 0.999]
+    ends = [below[-1] if below else lo, above[0] if above else hi]
+
+    def rank(t):
+        digit = round(t / 10 ** math.floor(math.log10(t) + 1e-9))
+        return 0 if digit == 1 else 1 if digit in (2, 5) else 2
+
+    kept: list[tuple[float, str]] = []
+    for t in ends + sorted((t for t in nice if t not in ends), key=rank):
+        label = compact(t, significant=4)
+        if all(abs(px(t) - x) >= 8 + 7 * max(len(label), len(other)) for x, other in kept):
+            kept.append((px(t), label))
+    return sorted(kept)
+
+
 def scaling_chart(rows, score, count, law, frame: Frame | None = None) -> dict:
     """Mean score against training rows (log x) with the fitted power law as a curve.
 
@@ -261,12 +309,8 @@ def scaling_chart(rows, score, count, law, frame: Frame | None = None) -> dict:
         fitted = np.clip(law(grid), lo - span, hi + span)
         clipped = bool(((fitted < lo) | (fitted > hi)).any())
         curve = " ".join(f"{px(x)},{py(v)}" for x, v in zip(grid.tolist(), fitted.tolist()))
-    xticks = []
-    for t in _log_ticks(10 ** lx0, 10 ** lx1):
-        label = compact(t, significant=4)
-        # Log ticks crowd at the top of a decade: keep one only where its label has room.
-        if not xticks or px(t) - xticks[-1][0] >= 8 + 7 * max(len(label), len(xticks[-1][1])):
-            xticks.append((px(t), label))
+    xticks = _cover_ticks(_log_ticks(10 ** lx0, 10 ** lx1), float(r.min()) if r.size else xlo,
+                          float(r.max()) if r.size else xhi, px)
     return {"frame": frame, "dots": dots, "curve": curve, "clipped": clipped, "xticks": xticks,
             "clip": {"x": frame.x0, "y": frame.y1, "w": frame.x1 - frame.x0, "h": frame.y0 - frame.y1},
             "yticks": [(py(t), text) for t, text in zip(ticks, labels)]}
