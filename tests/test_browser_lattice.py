@@ -54,7 +54,16 @@ def tab_to(page, selector: str) -> str:
 def no_overflow(page) -> None:
     """No horizontal scroll of the page: the drawing's box fits the viewport, and the drawing either
     fits its box (scaled by its viewBox on a wide screen) or scrolls inside it (a phone), never cut."""
-    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.wait_for_load_state("load")  # layout.js wraps wide tables once the page has loaded
+    fits_page = "() => document.documentElement.scrollWidth <= window.innerWidth + 1"
+    try:  # a busy machine may still be laying out (fonts, scroll boxes): wait, then report who sticks out
+        page.wait_for_function(fits_page, timeout=5000)
+    except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the assertion below names the offenders
+        pass
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5).map((e) => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className)""")
+    assert page.evaluate(fits_page), wide
     box = page.locator(".graph-scroll").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"] + 1
     fits = page.evaluate("""() => { const box = document.querySelector('.graph-scroll');
