@@ -58,8 +58,12 @@ def page(world: str):
     """The planner page."""
     from cfgraph.web.compute import MAX_SETS, csrf_token, job_of
 
+    # The job's state is read before the plan: a job that finishes while the plan is being read
+    # must not show as done over a plan that missed its last cells (the page then polls and reloads).
+    job = job_of(request.args.get("job"))
+    job = job.to_dict() if job is not None else None
     ctx = plan_context(world)
-    ctx.update(csrf=csrf_token(), max_sets=MAX_SETS, job=job_of(request.args.get("job")))
+    ctx.update(csrf=csrf_token(), max_sets=MAX_SETS, job=job)
     return render_template("plan.html", **ctx)
 
 
