@@ -40,9 +40,10 @@ def browser_db(iris_db, tmp_path_factory):
     return path
 
 
-def live_server(db_path):
-    """Serve the app on a free loopback port in a thread: yields its base URL, then stops it."""
-    app = create_app({"DATABASE_URL": str(db_path)})
+def live_server(db_path, config=None):
+    """Serve the app (``config``: more settings) on a free loopback port in a thread: yields its
+    base URL, then stops it."""
+    app = create_app({"DATABASE_URL": str(db_path), **(config or {})})
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from cfgraph.web import create_app
-from test_browser import CHROMIUM_ARGS, QuietHandler, Watched, browser  # noqa: F401
+from test_browser import Watched, browser, live_server  # noqa: F401
 from test_planner import _drop
 
 pytestmark = pytest.mark.browser
@@ -27,15 +24,7 @@ def _serve(source, tmp_path, **drop):
     store = open_store(path)
     _drop(store, ["BCD", "AB"], **drop)
     store.close()
-    app = create_app({"DATABASE_URL": str(path), "ALLOW_COMPUTE": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    app.extensions["cfgraph.store"].close()
+    yield from live_server(path, {"ALLOW_COMPUTE": True})
 
 
 @pytest.fixture

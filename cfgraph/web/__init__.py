@@ -182,7 +182,13 @@ def format_number(x, digits: int = 4, signed: bool = False) -> str:
 
 def query_url(**changes) -> str:
     """The current URL with some query parameters changed (None removes one; lists repeat)."""
-    args = request.args.to_dict(flat=False)
+    return url_with(request.args.to_dict(flat=False), **changes)
+
+
+def url_with(args: dict[str, list[str]], **changes) -> str:
+    """This request's path with the query ``args`` (key -> values), some of them changed as in
+    :func:`query_url`."""
+    args = dict(args)
     for key, value in changes.items():
         if value is None or value == [] or value == "":
             args.pop(key, None)

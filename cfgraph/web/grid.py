@@ -15,7 +15,7 @@ links. Clicking cells and headers edits the selection in the URL (``cell=ACD:B``
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import numpy as np
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -209,16 +209,12 @@ class _Args:
 
     def url(self, **changes) -> str:
         """As the template global ``query_url``, on the arguments kept."""
+        from cfgraph.web import url_with
+
         args: dict[str, list[str]] = {}
         for k, v in self.kept():
             args.setdefault(k, []).append(v)
-        for key, value in changes.items():
-            if value is None or value == [] or value == "":
-                args.pop(key, None)
-            else:
-                args[key] = value if isinstance(value, list) else [str(value)]
-        query = urlencode([(k, v) for k, vs in args.items() for v in vs])
-        return quote(request.path, safe="/") + ("?" + query if query else "")
+        return url_with(args, **changes)
 
 
 def _take(problems: Problems, args: _Args, param: str, read, default, *, value=None, also=()):
